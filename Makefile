@@ -1,0 +1,109 @@
+# st2v - top-level Makefile. Run ./configure first (it writes config.mak).
+#
+#   make              libst2v (static + shared), the st2v CLI
+#   make check        every test: unit, golden, loader, CLI
+#   make check-asan   the C tests again under AddressSanitizer + UBSan
+#   make fixtures     regenerate tests/fixtures from the PyTorch reference
+#   make install      PREFIX/DESTDIR honoured
+#   make sample       render a 2-second sample clip to out.y4m
+
+ifeq ($(wildcard config.mak),)
+$(error config.mak is missing: run ./configure first)
+endif
+include config.mak
+
+B := build
+PY := /usr/bin/python3
+
+CORE_SRC := $(sort $(wildcard core/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
+CLI_SRC := $(sort $(wildcard cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+
+SONAME := libst2v.so.0
+LIB_A := $(B)/lib/libst2v.a
+LIB_SO := $(B)/lib/$(SONAME)
+CLI := $(B)/bin/st2v
+
+ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
+
+.PHONY: all check check-c check-cli check-python check-asan fixtures install \
+	uninstall clean distclean sample bench
+
+all: $(LIB_A) $(LIB_SO) $(CLI) $(B)/st2v.pc
+
+$(B)/obj/%.o: %.c config.mak build_config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+
+$(LIB_A): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	ln -sf $(SONAME) $(B)/lib/libst2v.so
+
+$(CLI): $(CLI_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(DEP_LIBS)
+
+$(B)/tests/%: tests/%.c $(LIB_A) tests/test_util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+
+$(B)/st2v.pc: st2v.pc.in config.mak
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@DATADIR@|$(DATADIR)|' \
+	    -e 's|@VERSION@|$(shell sed -n 's/^#define ST2V_VERSION_STRING "\(.*\)"/\1/p' core/st2v.h)|' \
+	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' $< >$@
+
+# ------------------------------------------------------------------ tests
+
+check: all $(TEST_BIN)
+	@ST2V_FIXTURES=tests/fixtures ST2V_BIN=$(CLI) B=$(B) \
+	    PY=$(PY) HAVE_PYTHON=$(HAVE_PYTHON) tests/run-tests.sh $(TEST_BIN)
+
+check-asan:
+	$(MAKE) B=build-asan CFLAGS="$(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
+
+fixtures:
+	$(PY) train/make_fixtures.py tests/fixtures
+
+sample: $(CLI)
+	$(CLI) -p "a red ball moving right" -d 2 -o out.y4m
+
+bench: all
+	@tests/bench.sh $(B)
+
+# ---------------------------------------------------------------- install
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/st2v
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/st2v
+	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libst2v.a
+	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libst2v.so
+	install -m 644 core/st2v.h $(DESTDIR)$(INCLUDEDIR)/st2v.h
+	install -m 644 $(B)/st2v.pc $(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc
+	install -m 644 -D models/default.safetensors $(DESTDIR)$(DATADIR)/st2v/default.safetensors
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/st2v $(DESTDIR)$(LIBDIR)/libst2v.a \
+	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libst2v.so \
+	    $(DESTDIR)$(INCLUDEDIR)/st2v.h $(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc \
+	    $(DESTDIR)$(DATADIR)/st2v/default.safetensors
+
+clean:
+	rm -rf build build-asan
+
+distclean: clean
+	rm -f config.mak build_config.h config.log

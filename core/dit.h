@@ -1,0 +1,28 @@
+/*
+ * dit.h - the diffusion transformer over spacetime patches
+ * (docs/model-format.md, section 5).
+ */
+#ifndef ST2V_DIT_H
+#define ST2V_DIT_H
+
+#include "model.h"
+#include "pool.h"
+
+/* Cross-attention keys and values of a prompt, computed once per prompt and
+ * reused by every sampling step: kv (layers, n, 2D) where for each layer
+ * row r holds [k (D), already RMS-normalised per head | v (D)]. */
+int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
+                          const float *text, int n, float *kv);
+
+/* One forward pass.
+ *   v    (Cz, T, Hl, Wl)  output velocity
+ *   z    (Cz, T, Hl, Wl)  normalised latent
+ *   t    (T / pt)         timestep of each temporal patch, in [0, 1]
+ *   t0                    RoPE offset of the first temporal patch
+ *   kv   (layers, n, 2D)  from st2v_dit_prepare_text
+ * Returns 0 or a negative status (ST2V_ERR_NOMEM). */
+int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
+                     const float *z, int T, int Hl, int Wl, const float *t,
+                     int t0, const float *kv, int n);
+
+#endif /* ST2V_DIT_H */

@@ -1,0 +1,124 @@
+/*
+ * model.h - the loaded model: the file, its config, and every weight bound
+ * to a named field with its shape in a comment. Shapes follow PyTorch:
+ * a linear weight is (out, in) and computes y = x W^T + b.
+ * Read-only after st2v_model_load(); shared by all generators.
+ */
+#ifndef ST2V_MODEL_H
+#define ST2V_MODEL_H
+
+#include "config.h"
+#include "safetensors.h"
+#include "st2v.h"
+
+typedef struct st2v_linear {
+    const float *w;            /* (out, in) */
+    const float *b;            /* (out) */
+    int in, out;
+} st2v_linear;
+
+typedef struct st2v_norm {
+    const float *w;            /* (dim) */
+    const float *b;            /* (dim), NULL for RMS norms */
+} st2v_norm;
+
+typedef struct st2v_conv {
+    const float *w;            /* (cout, cin, kt, 3, 3) */
+    const float *b;            /* (cout) */
+    int cout, cin, kt;
+} st2v_conv;
+
+/* ------------------------------------------------------- text encoder */
+
+typedef struct st2v_text_block {
+    st2v_norm norm1;           /* LayerNorm (Dt) */
+    st2v_linear qkv;           /* (3Dt, Dt) */
+    st2v_linear proj;          /* (Dt, Dt) */
+    st2v_norm norm2;           /* LayerNorm (Dt) */
+    st2v_linear fc1;           /* (Mt, Dt) */
+    st2v_linear fc2;           /* (Dt, Mt) */
+} st2v_text_block;
+
+typedef struct st2v_text_weights {
+    const float *tok_emb;      /* (V, Dt) */
+    const float *pos_emb;      /* (L, Dt) */
+    st2v_text_block *blocks;   /* (text_layers) */
+    st2v_norm norm;            /* LayerNorm (Dt) */
+} st2v_text_weights;
+
+/* ---------------------------------------------------------------- DiT */
+
+typedef struct st2v_dit_block {
+    st2v_linear ada;           /* (6D, D) */
+    st2v_linear qkv;           /* (3D, D) */
+    const float *q_norm;       /* (hd) */
+    const float *k_norm;       /* (hd) */
+    st2v_linear proj;          /* (D, D) */
+    st2v_norm norm_cross;      /* LayerNorm (D) with affine */
+    st2v_linear cross_q;       /* (D, D) */
+    st2v_linear cross_kv;      /* (2D, Dt) */
+    const float *cross_q_norm; /* (hd) */
+    const float *cross_k_norm; /* (hd) */
+    st2v_linear cross_proj;    /* (D, D) */
+    st2v_linear fc1;           /* (M, D) */
+    st2v_linear fc2;           /* (D, M) */
+} st2v_dit_block;
+
+typedef struct st2v_dit_weights {
+    st2v_linear patch_embed;   /* (D, P) */
+    st2v_linear t_fc1;         /* (D, F) */
+    st2v_linear t_fc2;         /* (D, D) */
+    st2v_dit_block *blocks;    /* (layers) */
+    st2v_linear final_ada;     /* (2D, D) */
+    st2v_linear final_linear;  /* (P, D) */
+} st2v_dit_weights;
+
+/* ---------------------------------------------------- video autoencoder */
+
+typedef struct st2v_res_block {
+    const float *norm1;        /* (C) */
+    st2v_conv conv1;           /* (C, C, kt, 3, 3) */
+    const float *norm2;        /* (C) */
+    st2v_conv conv2;           /* (C, C, kt, 3, 3) */
+} st2v_res_block;
+
+typedef struct st2v_vae_level {
+    st2v_res_block *res;       /* (res_blocks) */
+    st2v_conv resample;        /* decoder: up (i < Lv-1); encoder: down (i > 0);
+                                  w == NULL where the level has none */
+} st2v_vae_level;
+
+typedef struct st2v_vae_weights {
+    st2v_conv dec_in;          /* (C_0, Cz, kt_0, 3, 3) */
+    st2v_vae_level dec[ST2V_MAX_VAE_LEVELS];
+    const float *dec_norm_out; /* (C_{Lv-1}) */
+    st2v_conv dec_out;         /* (3, C_{Lv-1}, 1, 3, 3) */
+    st2v_conv enc_in;          /* (C_{Lv-1}, 3, kt_{Lv-1}, 3, 3) */
+    st2v_vae_level enc[ST2V_MAX_VAE_LEVELS];
+    const float *enc_norm_out; /* (C_0) */
+    st2v_conv enc_out;         /* (Cz, C_0, 1, 3, 3) */
+} st2v_vae_weights;
+
+/* -------------------------------------------------------------- model */
+
+struct st2v_model {
+    st_file file;              /* the mapping; F32 tensors point into it */
+    st2v_config cfg;
+    float **owned;             /* converted (F16/BF16/unaligned) tensors */
+    int n_owned;
+    void *bind_storage;        /* block arrays, freed with the model */
+
+    st2v_text_weights text;
+    st2v_dit_weights dit;
+    st2v_vae_weights vae;
+
+    st2v_model_info info;
+    int info_sizes[ST2V_MAX_SIZES][2];
+    int64_t n_params;
+};
+
+/* Load from a caller-owned buffer (tests craft bad files in memory). */
+int st2v_model_load_memory(st2v_model **out, const void *buf, size_t size,
+                           char *err, size_t err_size);
+
+#endif /* ST2V_MODEL_H */

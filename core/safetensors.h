@@ -1,0 +1,53 @@
+/*
+ * safetensors.h - a read-only, mmap-based reader for .safetensors files that
+ * trusts nothing: every header field, dtype, shape and byte range is checked
+ * before any tensor is exposed. It knows nothing about st2v models (see
+ * model.h); the golden tests use it to read their fixtures too.
+ */
+#ifndef ST2V_SAFETENSORS_H
+#define ST2V_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ST_MAX_DIMS 8
+#define ST_MAX_NAME 256
+#define ST_MAX_HEADER (100u * 1024u * 1024u)
+
+typedef enum st_dtype { ST_F32 = 0, ST_F16 = 1, ST_BF16 = 2 } st_dtype;
+
+typedef struct st_tensor {
+    char name[ST_MAX_NAME];
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    uint64_t numel;              /* product of shape (checked for overflow) */
+    const uint8_t *data;         /* inside the mapping, numel * sizeof(dtype) bytes */
+} st_tensor;
+
+typedef struct st_file {
+    void *map;                   /* read-only mapping of the whole file */
+    size_t map_size;
+    int n_tensors;
+    st_tensor *tensors;          /* sorted by name */
+    void *metadata;              /* parsed __metadata__ (cJSON *), or NULL */
+} st_file;
+
+/* Open and validate. On failure the file is closed and err gets a reason. */
+int st_open(st_file *f, const char *path, char *err, size_t err_size);
+/* Same, from a caller-owned buffer (not copied; must outlive f). */
+int st_open_memory(st_file *f, const void *buf, size_t size, char *err,
+                   size_t err_size);
+void st_close(st_file *f);
+
+const st_tensor *st_find(const st_file *f, const char *name);
+
+/* Metadata string for `key` in __metadata__, or NULL. Valid until st_close. */
+const char *st_metadata(const st_file *f, const char *key);
+
+/* Convert numel elements to float32 (dst must hold t->numel floats). */
+void st_to_f32(const st_tensor *t, float *dst);
+
+size_t st_dtype_size(st_dtype d);
+
+#endif /* ST2V_SAFETENSORS_H */

@@ -1,0 +1,17 @@
+/*
+ * text_encoder.h - token ids to per-token features (docs/model-format.md,
+ * section 4).
+ */
+#ifndef ST2V_TEXT_ENCODER_H
+#define ST2V_TEXT_ENCODER_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "pool.h"
+
+/* ids (n) -> out (n, Dt). 1 <= n <= L. Returns 0 or a negative status. */
+int st2v_text_encode(const st2v_model *m, st2v_pool *pool, const int32_t *ids,
+                     int n, float *out);
+
+#endif /* ST2V_TEXT_ENCODER_H */

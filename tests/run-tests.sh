@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# run-tests.sh - run every test program given on the command line, then the
+# shell and Python tests, and print one total line "N passed, N failed".
+# Each program prints "ok"/"FAIL" lines and its own "N passed, N failed".
+set -u
+total_pass=0
+total_fail=0
+failed_suites=()
+
+run_suite() { # name command...
+    local name=$1; shift
+    local log
+    log=$(mktemp)
+    echo "== $name"
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    rm -f "$log"
+    if [ -n "$line" ]; then
+        local p f
+        p=${line%% passed*}
+        f=${line#*passed, }; f=${f%% failed*}
+        total_pass=$((total_pass + p))
+        total_fail=$((total_fail + f))
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+            total_fail=$((total_fail + 1)); failed_suites+=("$name (exit $rc)")
+        elif [ "$f" -ne 0 ]; then
+            failed_suites+=("$name")
+        fi
+    else
+        # a crash or a suite that printed no summary counts as one failure
+        total_fail=$((total_fail + 1)); failed_suites+=("$name (no summary, exit $rc)")
+    fi
+}
+
+for t in "$@"; do
+    run_suite "$(basename "$t")" "$t"
+done
+for s in tests/test_*.sh; do
+    [ -f "$s" ] && run_suite "$(basename "$s")" bash "$s"
+done
+if [ "${HAVE_PYTHON:-no}" = yes ] && [ -f train/test_reference.py ]; then
+    run_suite test_reference.py "${PY:-/usr/bin/python3}" train/test_reference.py
+fi
+
+echo
+if [ ${#failed_suites[@]} -gt 0 ]; then
+    echo "failing suites: ${failed_suites[*]}"
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
