@@ -6,6 +6,7 @@
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
 #   make install      PREFIX/DESTDIR honoured
 #   make sample       render a 2-second sample clip to out.y4m
+#   make bench        speed of each part and of a whole clip (not a test)
 
 ifeq ($(wildcard config.mak),)
 $(error config.mak is missing: run ./configure first)
@@ -80,8 +81,12 @@ fixtures:
 sample: $(CLI)
 	$(CLI) -p "a red ball moving right" -d 2 -o out.y4m
 
-bench: all
-	@tests/bench.sh $(B)
+$(B)/bin/st2v-bench: bench/bench.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+
+bench: all $(B)/bin/st2v-bench
+	$(B)/bin/st2v-bench
 
 # ---------------------------------------------------------------- install
 

@@ -77,6 +77,8 @@ typedef struct st2v_model_info {
     int frames_per_latent;     /* temporal compression of the autoencoder */
     int spatial_factor;        /* spatial compression of the autoencoder */
     int64_t n_params;
+    double gflop_per_second;   /* compute per second of video at the default
+                                  settings, first native size, 5 s clip */
 } st2v_model_info;
 
 /* Load a model file (section 1 of docs/model-format.md). On failure *out is

@@ -68,8 +68,8 @@ TINY_PIECES = [
     # Czech words
     "▁červená", "▁červený", "▁míč", "▁modrá", "▁kostka", "▁na", "▁moři",
     "▁žluťoučký", "▁kůň", "▁říše", "▁dva", "▁a", "▁nebe",
-    # subword pieces without the word prefix
-    "ek", "ing", "ed", "s", "er", "a", "e", "o", "r", "l", "č", "ř", "ů", "í",
+    # the bare word prefix, and subword pieces without it
+    "▁", "ek", "ing", "ed", "s", "er", "a", "e", "o", "r", "l", "č", "ř", "ů", "í",
 ]
 
 

@@ -34,7 +34,7 @@ def normals(n, seed, stream, first=0):
     k = np.arange(first, first + n, dtype=np.uint64)
     p = k >> np.uint64(1)
     ctr = [p & UMASK, p >> np.uint64(32), np.full_like(p, stream), np.full_like(p, TAG)]
-    w = philox4x32_10(ctr, (seed & UMASK, (seed >> 32) & UMASK))
+    w = philox4x32_10(ctr, (seed & MASK, (seed >> 32) & MASK))
     u1 = ((w[0] >> np.uint64(8)) + np.uint64(1)).astype(np.float64) * 2.0 ** -24
     u2 = (w[1] >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
     r = np.sqrt(-2.0 * np.log(u1))

@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""Write the golden fixtures of tests/fixtures/README.md from the PyTorch
+reference. Deterministic: the same bytes on every run.
+
+    /usr/bin/python3 train/make_fixtures.py tests/fixtures
+
+The tiny model's weights are random float32 (seeded); every golden output
+is computed in float64 from those float32 weights and stored as float32, so
+the goldens are the exact mathematics of docs/model-format.md up to one
+final rounding."""
+
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from st2v import rng, safetensors_io  # noqa: E402
+from st2v.config import tiny_config  # noqa: E402
+from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E402
+from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
+from st2v.tokenizer import Tokenizer  # noqa: E402
+
+SEED = 1234
+GOLDEN_META = {"generator": "train/make_fixtures.py",
+               "precision": "float64 computation from the float32 weights, stored as F32"}
+
+TOKENIZER_CASES = [
+    # plain English and Czech
+    "a red ball",
+    "červená kostka na moři.",
+    "two blue cubes",
+    # lower-casing: ASCII and Czech capitals
+    "A RED BALL",
+    "ŘÍŠE",
+    "Žluťoučký kůň",
+    "ČERVENÁ míč",
+    "ČERVENÝ MÍČ, MODRÁ",
+    "ŘEŘICHA",
+    "ČEŠTINA",
+    "ÚŽASNÉ Ůž",
+    "ĎÁBEL ŤŇ",
+    # the edges of the lower-casing table (one word each: ▁ + bytes)
+    "AZ@[`{",
+    "ÀÉÎÕÖ",
+    "ØÙÞ×ßÿ",
+    "ŸĲĹŁŃ",
+    "ŊŴŒĀĂĄ",
+    "ĆĶķĸĺŇ",
+    "ňŉŹŻŽž",
+    "ſƀ¿ÀÁ",
+    # punctuation splitting: every ASCII punctuation byte
+    "Red, blue!",
+    "(a) a-b_c",
+    "`x` {y}",
+    "[z] ~@#",
+    "$%^&*+",
+    "=|\\/<>",
+    "?;:'\".",
+    "red.ball,,blue",
+    # unknown words (byte fallback), greedy longest match
+    "zebra",
+    "redder moving",
+    "movers ringing",
+    # emoji
+    "🎈 balloon",
+    "🐎",
+    # invalid UTF-8
+    b"\xff\xfe red",
+    b"\xc3",
+    b"red\xc3",
+    b"\xc1\x81 \xc0\x80",
+    b"\x80abc \xbf",
+    b"\xed\xa0\x80 \xe2\x96",
+    b"\xf4\x90\x80\x80",
+    b"\xc3\xc3\x81",
+    b"\xe2\x96\x81red",
+    # whitespace
+    "red\tball\nblue",
+    "\r\ngreen\x0bsky\x0con ",
+    "   \t\n ",
+    # truncation at L
+    "a red ball " * 8,
+    "a" * 40,
+    "one two three four five six seven eight nine ten eleven twelve thirteen",
+    "a " * 13,
+    "a " * 14,
+    "a " * 15,
+    # empty
+    "",
+]
+
+TEXT_CASES = ["a red ball", "Žluťoučký kůň na moři!",
+              "a red ball and two blue cubes moving over the green sea"]
+MIXED_TEXT = "a red ball on the sea"
+
+SAMPLE_CASES = [
+    dict(name="euler_cfg3_T4_8x8", sampler="euler", cfg=3.0, T=4, Hl=8, Wl=8, n_context=0,
+         prompt="a red ball on the sea", negative_prompt=""),
+    dict(name="euler_cfg1_T2_8x12", sampler="euler", cfg=1.0, T=2, Hl=8, Wl=12, n_context=0,
+         prompt="Modrá kostka na moři", negative_prompt=""),
+    dict(name="heun_cfg3_T2_8x8", sampler="heun", cfg=3.0, T=2, Hl=8, Wl=8, n_context=0,
+         prompt="two green cubes moving", negative_prompt=""),
+    dict(name="dpmpp_2m_cfg3_T2_8x12", sampler="dpm++2m", cfg=3.0, T=2, Hl=8, Wl=12,
+         n_context=0, prompt="Červený míč", negative_prompt="blue sky"),
+    dict(name="euler_ctx1_T2_8x8", sampler="euler", cfg=3.0, T=2, Hl=8, Wl=8, n_context=1,
+         prompt="a blue ball", negative_prompt=""),
+]
+
+
+def as_bytes(s):
+    return s if isinstance(s, bytes) else s.encode("utf-8")
+
+
+def ids_tensor(ids):
+    return torch.tensor(ids, dtype=torch.float32)
+
+
+def text_features(model, ids):
+    with torch.no_grad():
+        return model.text(torch.tensor([ids], dtype=torch.long))[0]
+
+
+def write_tokenizer(out, cfg):
+    tok = Tokenizer.from_config(cfg)
+    cases = [{"hex": as_bytes(s).hex(), "ids": tok.encode(as_bytes(s))} for s in TOKENIZER_CASES]
+    with open(os.path.join(out, "golden_tokenizer.json"), "w") as f:
+        f.write("[\n" + ",\n".join(json.dumps(c) for c in cases) + "\n]\n")
+
+
+def write_text(out, m64, mixed64, tok):
+    t = {}
+    for k, s in enumerate(TEXT_CASES):
+        ids = tok.encode(s)
+        t["case%d.ids" % k] = ids_tensor(ids)
+        t["case%d.out" % k] = text_features(m64, ids)
+    ids = tok.encode(MIXED_TEXT)
+    t["mixed.ids"] = ids_tensor(ids)
+    t["mixed.out"] = text_features(mixed64, ids)
+    meta = dict(GOLDEN_META, prompts=json.dumps(TEXT_CASES + [MIXED_TEXT], ensure_ascii=False))
+    safetensors_io.save(os.path.join(out, "golden_text.safetensors"), t, meta)
+
+
+def write_rng(out):
+    t = {}
+    for seed in (0, 42, 12345678901234567):
+        for stream in (0, 7):
+            t["seed%d.stream%d" % (seed, stream)] = torch.from_numpy(rng.normals(1000, seed, stream))
+    safetensors_io.save(os.path.join(out, "golden_rng.safetensors"), t,
+                        {"generator": "train/make_fixtures.py"})
+
+
+def write_dit(out, m64, tok, g):
+    cz = m64.d["Cz"]
+    cases = [dict(T=4, Hl=8, Wl=12, t0=0, t=[0.0, 0.3, 0.7, 1.0], prompt="a red ball on the sea"),
+             dict(T=2, Hl=8, Wl=8, t0=3, t=[0.0, 0.55], prompt="Žluťoučký kůň")]
+    t = {}
+    for k, c in enumerate(cases):
+        z = torch.randn(cz, c["T"], c["Hl"], c["Wl"], generator=g)
+        tt = torch.tensor(c["t"], dtype=torch.float32)
+        text = text_features(m64, tok.encode(c["prompt"])).to(torch.float32)
+        with torch.no_grad():
+            v = m64.dit(z.double()[None], tt.double()[None], text.double()[None], None, c["t0"])[0]
+        t["case%d.z" % k] = z
+        t["case%d.t" % k] = tt
+        t["case%d.text" % k] = text
+        t["case%d.t0" % k] = torch.tensor([float(c["t0"])])
+        t["case%d.v" % k] = v
+    safetensors_io.save(os.path.join(out, "golden_dit.safetensors"), t, GOLDEN_META)
+
+
+def write_vae(out, m64, g):
+    cz, ft = m64.d["Cz"], m64.d["ft"]
+    z = torch.randn(cz, 3, 4, 6, generator=g)
+    rgb = torch.rand(3, 2 * ft, 16, 24, generator=g) * 2 - 1
+    with torch.no_grad():
+        dec = m64.vae.dec(z.double()[None])[0]
+        enc = m64.vae.enc(rgb.double()[None])[0]
+    t = {"dec.z": z, "dec.rgb": dec, "enc.rgb": rgb, "enc.z": enc}
+    safetensors_io.save(os.path.join(out, "golden_vae.safetensors"), t, GOLDEN_META)
+
+
+def write_sample(out, m64, tok, g, cfg):
+    smp = cfg["sampler"]
+    d = m64.d
+    seed, stream = 42, 0
+    t, meta_cases = {}, []
+    for c in SAMPLE_CASES:
+        ids, neg_ids = tok.encode(c["prompt"]), tok.encode(c["negative_prompt"])
+        cond = text_features(m64, ids)
+        neg = text_features(m64, neg_ids)
+        ctx = None
+        if c["n_context"]:
+            ctx = 0.8 * torch.randn(d["Cz"], c["n_context"], c["Hl"], c["Wl"], generator=g)
+        x = start_latent(d["Cz"], c["T"], c["Hl"], c["Wl"], c["n_context"], seed, stream, ctx)
+        vel = Velocity(m64, cond, neg, c["cfg"], c["n_context"])
+        with torch.no_grad():
+            lat = sample(vel, x.double(), c["sampler"], smp["steps"], smp["shift"])
+            rgb = m64.vae.dec(m64.denormalize(lat[None]))[0]
+        n = c["name"]
+        t[n + ".ids"] = ids_tensor(ids)
+        t[n + ".neg_ids"] = ids_tensor(neg_ids)
+        t[n + ".x"] = x
+        t[n + ".latent"] = lat
+        t[n + ".rgb"] = rgb
+        meta_cases.append(dict(name=n, sampler=c["sampler"], steps=smp["steps"], cfg=c["cfg"],
+                               shift=smp["shift"], T=c["T"], Hl=c["Hl"], Wl=c["Wl"],
+                               n_context=c["n_context"], seed=seed, stream=stream,
+                               noise="x[:, n_context:] = normals 0.. of (seed, stream) in "
+                                     "(Cz, T - n_context, Hl, Wl) order",
+                               prompt=c["prompt"], negative_prompt=c["negative_prompt"],
+                               model_calls=vel.calls * (2 if c["cfg"] != 1.0 else 1)))
+    meta = dict(GOLDEN_META, cases=json.dumps(meta_cases, ensure_ascii=False))
+    safetensors_io.save(os.path.join(out, "golden_sample.safetensors"), t, meta)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: make_fixtures.py OUTDIR")
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    torch.manual_seed(SEED)
+    rng.check_known_answers()
+
+    cfg = tiny_config()
+    model = St2vModel(cfg)
+    init_random(model, SEED)
+    tiny_path = os.path.join(out, "tiny.safetensors")
+    save_model(tiny_path, model, "F32")
+    names = sorted(model.state_dict())
+    save_model(os.path.join(out, "tiny_mixed.safetensors"), model,
+               {n: ("F16", "BF16", "F32")[i % 3] for i, n in enumerate(names)})
+
+    # reload what was written, so the goldens use exactly the stored weights
+    m64 = load_model(tiny_path).double().eval()
+    mixed64 = load_model(os.path.join(out, "tiny_mixed.safetensors")).double().eval()
+    tok = Tokenizer.from_config(cfg)
+
+    write_tokenizer(out, cfg)
+    write_text(out, m64, mixed64, tok)
+    write_rng(out)
+    g = torch.Generator().manual_seed(SEED + 1)
+    write_dit(out, m64, tok, g)
+    write_vae(out, m64, g)
+    write_sample(out, m64, tok, g, cfg)
+
+
+if __name__ == "__main__":
+    main()

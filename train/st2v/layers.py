@@ -1,0 +1,49 @@
+"""Small building blocks shared by the text encoder and the DiT."""
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class RMSNorm(nn.Module):
+    """x * w / sqrt(mean(x^2) + eps) over the last dimension."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * self.weight / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+def attention(q, k, v, key_mask=None):
+    """q (B,H,Nq,hd), k, v (B,H,Nk,hd), key_mask (B,Nk) bool (True = real) or None."""
+    s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    if key_mask is not None:
+        s = s.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+    return torch.matmul(torch.softmax(s, dim=-1), v)
+
+
+def split_heads(x, heads):
+    """(B, N, H*hd) -> (B, H, N, hd): head j takes columns j*hd .. (j+1)*hd-1."""
+    B, N, C = x.shape
+    return x.view(B, N, heads, C // heads).transpose(1, 2)
+
+
+def merge_heads(x):
+    """(B, H, N, hd) -> (B, N, H*hd), heads concatenated in order."""
+    B, H, N, hd = x.shape
+    return x.transpose(1, 2).reshape(B, N, H * hd)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))  # exact (erf) GELU
