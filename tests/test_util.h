@@ -33,8 +33,9 @@ static const char *tu_current;
 /* Abort the current test function (not the program) when cond fails. */
 #define REQUIRE(cond, ...)                                                    \
     do {                                                                      \
-        CHECK(cond, __VA_ARGS__);                                             \
-        if (!(cond))                                                          \
+        int ok_ = !!(cond);                                                   \
+        CHECK(ok_, __VA_ARGS__);                                              \
+        if (!ok_)                                                             \
             return;                                                           \
     } while (0)
 

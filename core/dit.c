@@ -1,0 +1,249 @@
+/*
+ * dit.c - the diffusion transformer (docs/model-format.md, section 5):
+ * patchify, timestep embedding, adaLN-modulated blocks with 3D-RoPE
+ * self-attention, cross-attention to the prompt and a GELU MLP, then the
+ * modulated final projection and unpatchify.
+ *
+ * Per-frame work is done once per temporal patch (timestep embedding, the
+ * ada vectors of every block), the RoPE table once per forward, and the
+ * prompt's cross-attention keys and values once per prompt
+ * (st2v_dit_prepare_text). All scratch is one allocation per forward.
+ *
+ * Not here: the sampler loop and guidance (sampler.c, generator).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "common.h"
+#include "dit.h"
+#include "ops.h"
+
+#define LN_EPS 1e-6f
+#define QK_EPS 1e-6f
+
+int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
+                          const float *text, int n, float *kv)
+{
+    const st2v_config *cfg = &m->cfg;
+    const int D = cfg->dim, H = cfg->heads, hd = D / H;
+    if (n < 1)
+        return ST2V_ERR_INVALID_ARG;
+    for (int l = 0; l < cfg->layers; l++) {
+        const st2v_dit_block *b = &m->dit.blocks[l];
+        float *kvl = kv + (size_t)l * n * 2 * D;  /* (n, 2D) */
+        st2v_op_linear(pool, kvl, text, &b->cross_kv, n, ST2V_ACT_NONE);
+        st2v_op_head_rmsnorm(pool, kvl, 2 * D, b->cross_k_norm, n, H, hd,
+                             QK_EPS);
+    }
+    return ST2V_OK;
+}
+
+/* ============================================================ modulate */
+
+typedef struct mod_task {
+    float *y;                   /* (N, D) */
+    const float *x;             /* (N, D) */
+    const float *shift, *scale; /* rows of D, stride ld, one per group */
+    int64_t ld, group;
+    int D;
+} mod_task;
+
+/* y = LN(x) * (1 + scale) + shift, LN without affine, eps 1e-6. */
+static void modulate_rows(void *varg, int64_t begin, int64_t end)
+{
+    const mod_task *a = varg;
+    const int D = a->D;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = a->x + r * D;
+        float *y = a->y + r * D;
+        const float *sh = a->shift + (r / a->group) * a->ld;
+        const float *sc = a->scale + (r / a->group) * a->ld;
+        float sum = 0.0f;
+        for (int i = 0; i < D; i++)
+            sum += x[i];
+        float mean = sum / (float)D;
+        float var = 0.0f;
+        for (int i = 0; i < D; i++) {
+            float c = x[i] - mean;
+            var += c * c;
+        }
+        float rstd = 1.0f / sqrtf(var / (float)D + LN_EPS);
+        for (int i = 0; i < D; i++)
+            y[i] = (x[i] - mean) * rstd * (1.0f + sc[i]) + sh[i];
+    }
+}
+
+static void modulate(st2v_pool *pool, float *y, const float *x,
+                     const float *shift, const float *scale, int64_t ld,
+                     int64_t group, int64_t N, int D)
+{
+    mod_task a = {.y = y, .x = x, .shift = shift, .scale = scale, .ld = ld,
+                  .group = group, .D = D};
+    st2v_pool_for(pool, N, ST2V_ROW_BLOCK, modulate_rows, &a);
+}
+
+/* ============================================================ patches */
+
+/* tok (N, P) <- z (Cz, T, Hl, Wl); the element of token (a, b, c) at
+ * ((ch*pt + i)*ph + j)*pw + k is z[ch, a*pt+i, b*ph+j, c*pw+k]. */
+static void patchify(float *tok, const float *z, const st2v_config *cfg,
+                     int T, int Hl, int Wl)
+{
+    const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
+    const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
+    const int P = cfg->z_channels * pt * ph * pw;
+    for (int a = 0; a < Tp; a++)
+        for (int b = 0; b < Hp; b++)
+            for (int c = 0; c < Wp; c++) {
+                float *t = tok + (((int64_t)a * Hp + b) * Wp + c) * P;
+                int e = 0;
+                for (int ch = 0; ch < cfg->z_channels; ch++)
+                    for (int i = 0; i < pt; i++)
+                        for (int j = 0; j < ph; j++) {
+                            const float *zr =
+                                z + (((int64_t)ch * T + a * pt + i) * Hl +
+                                     b * ph + j) * Wl + c * pw;
+                            for (int k = 0; k < pw; k++)
+                                t[e++] = zr[k];
+                        }
+            }
+}
+
+/* The inverse map: v (Cz, T, Hl, Wl) <- tok (N, P). */
+static void unpatchify(float *v, const float *tok, const st2v_config *cfg,
+                       int T, int Hl, int Wl)
+{
+    const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
+    const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
+    const int P = cfg->z_channels * pt * ph * pw;
+    for (int a = 0; a < Tp; a++)
+        for (int b = 0; b < Hp; b++)
+            for (int c = 0; c < Wp; c++) {
+                const float *t = tok + (((int64_t)a * Hp + b) * Wp + c) * P;
+                int e = 0;
+                for (int ch = 0; ch < cfg->z_channels; ch++)
+                    for (int i = 0; i < pt; i++)
+                        for (int j = 0; j < ph; j++) {
+                            float *vr = v + (((int64_t)ch * T + a * pt + i) *
+                                             Hl + b * ph + j) * Wl + c * pw;
+                            for (int k = 0; k < pw; k++)
+                                vr[k] = t[e++];
+                        }
+            }
+}
+
+/* e (Tp, F) = [cos(arg), sin(arg)], arg_k = 1000 t exp(-ln(10000) k / half),
+ * computed in double as the reference does, rounded once to float. */
+static void timestep_features(float *e, const float *t, int Tp, int F)
+{
+    const int half = F / 2;
+    for (int a = 0; a < Tp; a++) {
+        float *row = e + (int64_t)a * F;
+        for (int k = 0; k < half; k++) {
+            double freq = exp(-log(10000.0) * k / half);
+            double arg = 1000.0 * (double)t[a] * freq;
+            row[k] = (float)cos(arg);
+            row[half + k] = (float)sin(arg);
+        }
+    }
+}
+
+/* ============================================================ forward */
+
+int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
+                     const float *z, int T, int Hl, int Wl, const float *t,
+                     int t0, const float *kv, int n)
+{
+    const st2v_config *cfg = &m->cfg;
+    const st2v_dit_weights *w = &m->dit;
+    const int D = cfg->dim, H = cfg->heads, hd = D / H, M = cfg->mlp;
+    const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
+    const int F = cfg->freq_dim;
+    const int P = cfg->z_channels * pt * ph * pw;
+    if (T < 1 || Hl < 1 || Wl < 1 || n < 1 || T % pt || Hl % ph || Wl % pw)
+        return ST2V_ERR_INVALID_ARG;
+    const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
+    const int64_t group = (int64_t)Hp * Wp;      /* tokens per temporal patch */
+    const int64_t N = (int64_t)Tp * group;
+    const int wide = ST2V_MAX(3 * D, M);
+
+    const size_t sz_tok = (size_t)N * P, sz_nd = (size_t)N * D;
+    const size_t sz_wide = (size_t)N * wide, sz_cs = (size_t)N * hd;
+    const size_t sz_e = (size_t)Tp * F, sz_td = (size_t)Tp * D;
+    const size_t sz_mod = (size_t)Tp * 6 * D;
+    const size_t sz_att = st2v_op_attention_scratch(pool, (int)ST2V_MAX(N, n));
+    float *buf = st2v_alloc_floats(sz_tok + 4 * sz_nd + sz_wide + sz_cs +
+                                   sz_e + 3 * sz_td + sz_mod + sz_att);
+    if (!buf)
+        return ST2V_ERR_NOMEM;
+    float *tok = buf;                 /* (N, P) patches, then the output */
+    float *x = tok + sz_tok;          /* (N, D) residual stream */
+    float *h = x + sz_nd;             /* (N, D) modulated input of a branch */
+    float *att = h + sz_nd;           /* (N, D) attention output */
+    float *tmp = att + sz_nd;         /* (N, D) gated branch output */
+    float *wbuf = tmp + sz_nd;        /* (N, 3D) qkv / (N, D) q / (N, M) mlp */
+    float *cs = wbuf + sz_wide;       /* (N, hd/2, 2) RoPE cos, sin */
+    float *e = cs + sz_cs;            /* (Tp, F) timestep features */
+    float *y = e + sz_e;              /* (Tp, D) timestep embedding */
+    float *sy = y + sz_td;            /* (Tp, D) SiLU(y) */
+    float *ty = sy + sz_td;           /* (Tp, D) t_embed hidden */
+    float *mod = ty + sz_td;          /* (Tp, 6D) ada vectors of a block */
+    float *sc = mod + sz_mod;         /* attention scratch */
+
+    /* Embeddings: patches, timesteps (once per temporal patch), RoPE. */
+    patchify(tok, z, cfg, T, Hl, Wl);
+    st2v_op_linear(pool, x, tok, &w->patch_embed, N, ST2V_ACT_NONE);
+    timestep_features(e, t, Tp, F);
+    st2v_op_linear(pool, ty, e, &w->t_fc1, Tp, ST2V_ACT_SILU);
+    st2v_op_linear(pool, y, ty, &w->t_fc2, Tp, ST2V_ACT_NONE);
+    memcpy(sy, y, sz_td * sizeof(float));
+    st2v_op_silu(sy, (int64_t)sz_td);
+    st2v_op_rope_table(cs, Tp, Hp, Wp, t0, cfg->rope_dims, cfg->rope_theta);
+
+    for (int l = 0; l < cfg->layers; l++) {
+        const st2v_dit_block *b = &w->blocks[l];
+        const float *kvl = kv + (size_t)l * n * 2 * D;   /* (n, 2D) */
+        const int64_t ldm = 6 * D;
+        /* mod rows: shift1, scale1, gate1, shift2, scale2, gate2 */
+        st2v_op_linear(pool, mod, sy, &b->ada, Tp, ST2V_ACT_NONE);
+
+        /* self-attention */
+        modulate(pool, h, x, mod, mod + D, ldm, group, N, D);
+        st2v_op_linear(pool, wbuf, h, &b->qkv, N, ST2V_ACT_NONE);
+        st2v_op_head_rmsnorm(pool, wbuf, 3 * D, b->q_norm, N, H, hd, QK_EPS);
+        st2v_op_head_rmsnorm(pool, wbuf + D, 3 * D, b->k_norm, N, H, hd,
+                             QK_EPS);
+        st2v_op_rope(pool, wbuf, 3 * D, cs, N, H, hd);
+        st2v_op_rope(pool, wbuf + D, 3 * D, cs, N, H, hd);
+        st2v_op_attention(pool, att, D, wbuf, 3 * D, wbuf + D, 3 * D,
+                          wbuf + 2 * D, 3 * D, (int)N, (int)N, H, hd, sc);
+        st2v_op_linear_residual(pool, x, att, &b->proj, N, mod + 2 * D, ldm,
+                                group, tmp);
+
+        /* cross-attention */
+        st2v_op_layernorm(pool, h, x, b->norm_cross.w, b->norm_cross.b, N, D,
+                          LN_EPS);
+        st2v_op_linear(pool, wbuf, h, &b->cross_q, N, ST2V_ACT_NONE);
+        st2v_op_head_rmsnorm(pool, wbuf, D, b->cross_q_norm, N, H, hd,
+                             QK_EPS);
+        st2v_op_attention(pool, att, D, wbuf, D, kvl, 2 * D, kvl + D, 2 * D,
+                          (int)N, n, H, hd, sc);
+        st2v_op_linear_residual(pool, x, att, &b->cross_proj, N, NULL, 0, 1,
+                                NULL);
+
+        /* MLP */
+        modulate(pool, h, x, mod + 3 * D, mod + 4 * D, ldm, group, N, D);
+        st2v_op_linear(pool, wbuf, h, &b->fc1, N, ST2V_ACT_GELU);
+        st2v_op_linear_residual(pool, x, wbuf, &b->fc2, N, mod + 5 * D, ldm,
+                                group, tmp);
+    }
+
+    /* final layer: shift, scale = final.ada(SiLU(y)) */
+    st2v_op_linear(pool, mod, sy, &w->final_ada, Tp, ST2V_ACT_NONE);
+    modulate(pool, h, x, mod, mod + D, 2 * D, group, N, D);
+    st2v_op_linear(pool, tok, h, &w->final_linear, N, ST2V_ACT_NONE);
+    unpatchify(v, tok, cfg, T, Hl, Wl);
+
+    st2v_free(buf);
+    return ST2V_OK;
+}

@@ -1,0 +1,675 @@
+/*
+ * ops.c - the numeric kernels of ops.h. Matrix products are cblas_sgemm
+ * calls over fixed tiles; the element-wise parts run over fixed row or
+ * pixel blocks. A tile or block is the unit a pool thread takes, and its
+ * bounds depend only on the problem size, which is what makes every
+ * result independent of the thread count.
+ *
+ * Not here: the model's wiring (text_encoder.c, dit.c, vae.c).
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common.h"
+#include "ops.h"
+
+/* Queries per attention block; pixels per block of the norm kernel. */
+#define ATT_BLOCK 64
+#define NORM_BLOCK 256
+
+/* ======================================================= vector math */
+
+/* Four floats at a time through the GCC/Clang vector extensions (SSE on
+ * x86-64, NEON on arm64, plain code elsewhere), so that the element-wise
+ * loops vectorise at -O2 without libm calls. Every element goes through the
+ * same operations whatever its position (tails are padded to a vector), so
+ * results never depend on how an array is cut into blocks. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline void v4_store(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+
+static inline v4f v4_set1(float x)
+{
+    return (v4f){x, x, x, x};
+}
+
+/* m ? a : b, lane by lane (m from a vector comparison: all ones or 0) */
+static inline v4f v4_sel(v4i m, v4f a, v4f b)
+{
+    return (v4f)((m & (v4i)a) | (~m & (v4i)b));
+}
+
+/* exp(x): Cephes' polynomial, relative error below 1 ulp on [-87, 88];
+ * the input is clamped to that range. */
+static inline v4f v4_exp(v4f x)
+{
+    const v4f lo = v4_set1(-87.0f), hi = v4_set1(88.0f);
+    x = v4_sel(x < lo, lo, x);
+    x = v4_sel(x > hi, hi, x);
+    /* n = round(x / ln 2) via the 1.5 * 2^23 trick, r = x - n ln 2 */
+    v4f n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    v4f r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    v4f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    v4i e = (__builtin_convertvector(n, v4i) + 127) << 23;   /* 2^n */
+    return p * (v4f)e;
+}
+
+/* erf(x), absolute error below 1e-7: two minimax polynomials (N. Juffa's
+ * erff), the outer one through exp, selected per lane. */
+static inline v4f v4_erf(v4f x)
+{
+    const v4i signbit = (v4i){0, 0, 0, 0} + INT32_MIN;
+    v4f t = (v4f)((v4i)x & ~signbit);           /* |x| */
+    v4f s = x * x;
+    /* |x| > 0.927734375 */
+    v4f r = t * -1.72853470e-5f + 3.83197126e-4f;
+    v4f u = t * -3.88396438e-3f + 2.42546219e-2f;
+    r = r * s + u;
+    r = r * t - 1.06777877e-1f;
+    r = r * t - 6.34846687e-1f;
+    r = r * t - 1.28717512e-1f;
+    r = r * t - t;
+    r = 1.0f - v4_exp(r);
+    r = (v4f)((v4i)r | ((v4i)x & signbit));     /* copysign(r, x) */
+    /* |x| <= 0.927734375 */
+    v4f q = s * -5.96761703e-4f + 4.99119423e-3f;
+    q = q * s - 2.67681349e-2f;
+    q = q * s + 1.12819925e-1f;
+    q = q * s - 3.76125336e-1f;
+    q = q * s + 1.28379166e-1f;
+    q = q * x + x;
+    return v4_sel(t > v4_set1(0.927734375f), r, q);
+}
+
+static inline v4f v4_gelu(v4f x)
+{
+    return 0.5f * x * (1.0f + v4_erf(x * (float)M_SQRT1_2));
+}
+
+static inline v4f v4_silu(v4f x)
+{
+    return x / (1.0f + v4_exp(-x));
+}
+
+/* ======================================================= activations */
+
+void st2v_op_gelu(float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4_store(x + i, v4_gelu(v4_load(x + i)));
+    if (i < n) {
+        float t[4] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        v4_store(t, v4_gelu(v4_load(t)));
+        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+void st2v_op_silu(float *x, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        v4_store(x + i, v4_silu(v4_load(x + i)));
+    if (i < n) {
+        float t[4] = {0};
+        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
+        v4_store(t, v4_silu(v4_load(t)));
+        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
+    }
+}
+
+/* s (n) = exp(s - max(s)), in place; returns the sum. The max is exact
+ * in any order, the sum runs in four fixed lanes. */
+static float softmax_exp_row(float *s, int n)
+{
+    int j = 0;
+    float mx = s[0];
+    if (n >= 4) {
+        v4f m = v4_load(s);
+        for (j = 4; j + 4 <= n; j += 4) {
+            v4f v = v4_load(s + j);
+            m = v4_sel(v > m, v, m);
+        }
+        mx = m[0] > m[1] ? m[0] : m[1];
+        mx = m[2] > mx ? m[2] : mx;
+        mx = m[3] > mx ? m[3] : mx;
+    }
+    for (; j < n; j++)
+        mx = s[j] > mx ? s[j] : mx;
+
+    const v4f vmx = v4_set1(mx);
+    v4f acc = v4_set1(0.0f);
+    for (j = 0; j + 4 <= n; j += 4) {
+        v4f e = v4_exp(v4_load(s + j) - vmx);
+        v4_store(s + j, e);
+        acc += e;
+    }
+    float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    if (j < n) {
+        float t[4] = {0};
+        memcpy(t, s + j, (size_t)(n - j) * sizeof(float));
+        v4_store(t, v4_exp(v4_load(t) - vmx));
+        for (int k = 0; k < n - j; k++) {
+            s[j + k] = t[k];
+            sum += t[k];
+        }
+    }
+    return sum;
+}
+
+/* ============================================================ linear */
+
+typedef struct linear_task {
+    float *y;                   /* (n, out) output, or the residual target */
+    const float *x;             /* (n, in) */
+    const st2v_linear *lin;
+    int64_t n;
+    int n_cb;                   /* column blocks */
+    st2v_act act;
+    int residual;               /* y += result (through tmp when gated) */
+    const float *gate;          /* rows of `out`, stride ld_gate, or NULL */
+    int64_t ld_gate, group;
+    float *tmp;                 /* (n, out) when gated */
+} linear_task;
+
+static void linear_tile(void *varg, int64_t begin, int64_t end)
+{
+    const linear_task *a = varg;
+    const st2v_linear *l = a->lin;
+    const int in = l->in, out = l->out;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t r0 = (t / a->n_cb) * ST2V_ROW_BLOCK;
+        int64_t r1 = ST2V_MIN(a->n, r0 + ST2V_ROW_BLOCK);
+        int c0 = (int)(t % a->n_cb) * ST2V_COL_BLOCK;
+        int c1 = ST2V_MIN(out, c0 + ST2V_COL_BLOCK);
+        int rows = (int)(r1 - r0), cols = c1 - c0;
+        int gated = a->residual && a->gate;
+        float *dst = (gated ? a->tmp : a->y) + r0 * out + c0; /* (rows, out) */
+
+        /* The bias goes in first, the product is added (beta = 1). */
+        for (int r = 0; r < rows; r++) {
+            float *d = dst + (int64_t)r * out;
+            if (a->residual && !gated)
+                for (int c = 0; c < cols; c++)
+                    d[c] += l->b[c0 + c];
+            else
+                memcpy(d, l->b + c0, (size_t)cols * sizeof(float));
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, in,
+                    1.0f, a->x + r0 * in, in, l->w + (int64_t)c0 * in, in,
+                    1.0f, dst, out);
+
+        if (a->act == ST2V_ACT_GELU) {
+            for (int r = 0; r < rows; r++)
+                st2v_op_gelu(dst + (int64_t)r * out, cols);
+        } else if (a->act == ST2V_ACT_SILU) {
+            for (int r = 0; r < rows; r++)
+                st2v_op_silu(dst + (int64_t)r * out, cols);
+        }
+        if (gated) {
+            for (int r = 0; r < rows; r++) {
+                int64_t row = r0 + r;
+                const float *g = a->gate + (row / a->group) * a->ld_gate + c0;
+                const float *s = dst + (int64_t)r * out;
+                float *d = a->y + row * out + c0;
+                for (int c = 0; c < cols; c++)
+                    d[c] += g[c] * s[c];
+            }
+        }
+    }
+}
+
+static void linear_run(st2v_pool *pool, linear_task *a)
+{
+    int64_t n_rb = (a->n + ST2V_ROW_BLOCK - 1) / ST2V_ROW_BLOCK;
+    a->n_cb = (a->lin->out + ST2V_COL_BLOCK - 1) / ST2V_COL_BLOCK;
+    st2v_pool_for(pool, n_rb * a->n_cb, 1, linear_tile, a);
+}
+
+void st2v_op_linear(st2v_pool *pool, float *y, const float *x,
+                    const st2v_linear *lin, int64_t n, st2v_act act)
+{
+    linear_task a = {.y = y, .x = x, .lin = lin, .n = n, .act = act};
+    linear_run(pool, &a);
+}
+
+void st2v_op_linear_residual(st2v_pool *pool, float *x, const float *in,
+                             const st2v_linear *lin, int64_t n,
+                             const float *gate, int64_t ld_gate,
+                             int64_t group, float *tmp)
+{
+    linear_task a = {.y = x, .x = in, .lin = lin, .n = n,
+                     .act = ST2V_ACT_NONE, .residual = 1, .gate = gate,
+                     .ld_gate = ld_gate, .group = group > 0 ? group : 1,
+                     .tmp = tmp};
+    linear_run(pool, &a);
+}
+
+/* ============================================================= norms */
+
+typedef struct rows_task {
+    float *y;
+    const float *x;
+    const float *w, *b;
+    int64_t ld;
+    int d, heads, hd;
+    float eps;
+} rows_task;
+
+static void layernorm_rows(void *varg, int64_t begin, int64_t end)
+{
+    const rows_task *a = varg;
+    const int d = a->d;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = a->x + r * d;
+        float *y = a->y + r * d;
+        float sum = 0.0f;
+        for (int i = 0; i < d; i++)
+            sum += x[i];
+        float mean = sum / (float)d;
+        float var = 0.0f;
+        for (int i = 0; i < d; i++) {
+            float c = x[i] - mean;
+            var += c * c;
+        }
+        float rstd = 1.0f / sqrtf(var / (float)d + a->eps);
+        if (a->w) {
+            for (int i = 0; i < d; i++)
+                y[i] = (x[i] - mean) * rstd * a->w[i] + a->b[i];
+        } else {
+            for (int i = 0; i < d; i++)
+                y[i] = (x[i] - mean) * rstd;
+        }
+    }
+}
+
+void st2v_op_layernorm(st2v_pool *pool, float *y, const float *x,
+                       const float *w, const float *b, int64_t n, int d,
+                       float eps)
+{
+    rows_task a = {.y = y, .x = x, .w = w, .b = b, .d = d, .eps = eps};
+    st2v_pool_for(pool, n, ST2V_ROW_BLOCK, layernorm_rows, &a);
+}
+
+static void head_rmsnorm_rows(void *varg, int64_t begin, int64_t end)
+{
+    const rows_task *a = varg;
+    const int hd = a->hd;
+    for (int64_t r = begin; r < end; r++) {
+        for (int h = 0; h < a->heads; h++) {
+            float *x = a->y + r * a->ld + (int64_t)h * hd;
+            float ss = 0.0f;
+            for (int i = 0; i < hd; i++)
+                ss += x[i] * x[i];
+            float inv = 1.0f / sqrtf(ss / (float)hd + a->eps);
+            for (int i = 0; i < hd; i++)
+                x[i] = x[i] * a->w[i] * inv;
+        }
+    }
+}
+
+void st2v_op_head_rmsnorm(st2v_pool *pool, float *x, int64_t ld,
+                          const float *w, int64_t n, int heads, int hd,
+                          float eps)
+{
+    rows_task a = {.y = x, .w = w, .ld = ld, .heads = heads, .hd = hd,
+                   .eps = eps};
+    st2v_pool_for(pool, n, ST2V_ROW_BLOCK, head_rmsnorm_rows, &a);
+}
+
+typedef struct chan_task {
+    float *y;
+    const float *x;
+    const float *w;
+    int C;
+    int64_t hw, n_pb;           /* pixels per frame, pixel blocks per frame */
+    float eps;
+    int silu;
+} chan_task;
+
+static void channel_rmsnorm_blocks(void *varg, int64_t begin, int64_t end)
+{
+    const chan_task *a = varg;
+    float inv[NORM_BLOCK];
+    for (int64_t t = begin; t < end; t++) {
+        int64_t f = t / a->n_pb;
+        int64_t p0 = (t % a->n_pb) * NORM_BLOCK;
+        int np = (int)ST2V_MIN(a->hw - p0, NORM_BLOCK);
+        const float *x = a->x + f * a->C * a->hw + p0;   /* (C, hw) */
+        float *y = a->y + f * a->C * a->hw + p0;         /* (C, hw) */
+        int p;
+
+        /* per pixel: the sum of squares over channels, then its rsqrt */
+        memset(inv, 0, (size_t)np * sizeof(float));
+        for (int c = 0; c < a->C; c++) {
+            const float *xc = x + c * a->hw;
+            for (p = 0; p + 4 <= np; p += 4) {
+                v4f v = v4_load(xc + p);
+                v4_store(inv + p, v4_load(inv + p) + v * v);
+            }
+            for (; p < np; p++)
+                inv[p] += xc[p] * xc[p];
+        }
+        for (p = 0; p < np; p++)
+            inv[p] = 1.0f / sqrtf(inv[p] / (float)a->C + a->eps);
+        for (int c = 0; c < a->C; c++) {
+            const float *xc = x + c * a->hw;
+            float *yc = y + c * a->hw;
+            const float wc = a->w[c];
+            for (p = 0; p + 4 <= np; p += 4)
+                v4_store(yc + p, v4_load(xc + p) * wc * v4_load(inv + p));
+            for (; p < np; p++)
+                yc[p] = xc[p] * wc * inv[p];
+            if (a->silu)
+                st2v_op_silu(yc, np);
+        }
+    }
+}
+
+void st2v_op_channel_rmsnorm(st2v_pool *pool, float *y, const float *x,
+                             const float *w, int m, int C, int64_t hw,
+                             float eps, int silu)
+{
+    chan_task a = {.y = y, .x = x, .w = w, .C = C, .hw = hw,
+                   .n_pb = (hw + NORM_BLOCK - 1) / NORM_BLOCK, .eps = eps,
+                   .silu = silu};
+    st2v_pool_for(pool, m * a.n_pb, 1, channel_rmsnorm_blocks, &a);
+}
+
+/* ========================================================= attention */
+
+size_t st2v_op_attention_scratch(const st2v_pool *pool, int nk)
+{
+    return (size_t)st2v_pool_threads(pool) * ATT_BLOCK * (size_t)nk;
+}
+
+typedef struct attn_task {
+    float *out;
+    const float *q, *k, *v;
+    int64_t ldo, ldq, ldk, ldv;
+    int nq, nk, hd, n_qb;
+    float *scratch;             /* (threads, ATT_BLOCK, nk) */
+} attn_task;
+
+static void attention_blocks(void *varg, int64_t begin, int64_t end)
+{
+    const attn_task *a = varg;
+    const int nk = a->nk, hd = a->hd;
+    float *s = a->scratch + (size_t)st2v_pool_slot() * ATT_BLOCK * nk;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t t = begin; t < end; t++) {
+        int h = (int)(t / a->n_qb);
+        int q0 = (int)(t % a->n_qb) * ATT_BLOCK;
+        int rows = ST2V_MIN(a->nq - q0, ATT_BLOCK);
+        int64_t col = (int64_t)h * hd;
+
+        /* s (rows, nk) = q k^T / sqrt(hd) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd,
+                    scale, a->q + q0 * a->ldq + col, (int)a->ldq,
+                    a->k + col, (int)a->ldk, 0.0f, s, nk);
+        float inv[ATT_BLOCK];
+        for (int r = 0; r < rows; r++)
+            inv[r] = 1.0f / softmax_exp_row(s + (int64_t)r * nk, nk);
+        /* out (rows, hd) = (s v) / sum: the normalisation is applied to
+         * the hd outputs of a row instead of its nk weights */
+        float *o = a->out + q0 * a->ldo + col;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk,
+                    1.0f, s, nk, a->v + col, (int)a->ldv, 0.0f, o,
+                    (int)a->ldo);
+        for (int r = 0; r < rows; r++) {
+            float *orow = o + (int64_t)r * a->ldo;
+            for (int e = 0; e < hd; e++)
+                orow[e] *= inv[r];
+        }
+    }
+}
+
+void st2v_op_attention(st2v_pool *pool, float *out, int64_t ldo,
+                       const float *q, int64_t ldq, const float *k,
+                       int64_t ldk, const float *v, int64_t ldv, int nq,
+                       int nk, int heads, int hd, float *scratch)
+{
+    attn_task a = {.out = out, .q = q, .k = k, .v = v, .ldo = ldo,
+                   .ldq = ldq, .ldk = ldk, .ldv = ldv, .nq = nq, .nk = nk,
+                   .hd = hd, .n_qb = (nq + ATT_BLOCK - 1) / ATT_BLOCK,
+                   .scratch = scratch};
+    st2v_pool_for(pool, (int64_t)heads * a.n_qb, 1, attention_blocks, &a);
+}
+
+/* ============================================================== RoPE */
+
+void st2v_op_rope_table(float *cs, int Tp, int Hp, int Wp, int t0,
+                        const int dims[3], float theta)
+{
+    const int half = (dims[0] + dims[1] + dims[2]) / 2;
+    int64_t tok = 0;
+    for (int a = 0; a < Tp; a++) {
+        for (int b = 0; b < Hp; b++) {
+            for (int c = 0; c < Wp; c++, tok++) {
+                const int pos[3] = {a + t0, b, c};
+                float *row = cs + tok * half * 2;   /* (half, 2) */
+                int p = 0;
+                for (int ax = 0; ax < 3; ax++) {
+                    const int d = dims[ax];
+                    for (int j = 0; j < d / 2; j++, p++) {
+                        double freq = pow((double)theta, -2.0 * j / d);
+                        double ang = (double)pos[ax] * freq;
+                        row[2 * p] = (float)cos(ang);
+                        row[2 * p + 1] = (float)sin(ang);
+                    }
+                }
+            }
+        }
+    }
+}
+
+typedef struct rope_task {
+    float *x;
+    const float *cs;
+    int64_t ld;
+    int heads, hd;
+} rope_task;
+
+static void rope_rows(void *varg, int64_t begin, int64_t end)
+{
+    const rope_task *a = varg;
+    const int half = a->hd / 2;
+    for (int64_t r = begin; r < end; r++) {
+        const float *cs = a->cs + r * half * 2;     /* (half, 2) */
+        for (int h = 0; h < a->heads; h++) {
+            float *x = a->x + r * a->ld + (int64_t)h * a->hd;
+            for (int p = 0; p < half; p++) {
+                float c = cs[2 * p], s = cs[2 * p + 1];
+                float x0 = x[2 * p], x1 = x[2 * p + 1];
+                x[2 * p] = x0 * c - x1 * s;
+                x[2 * p + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+void st2v_op_rope(st2v_pool *pool, float *x, int64_t ld, const float *cs,
+                  int64_t n, int heads, int hd)
+{
+    rope_task a = {.x = x, .cs = cs, .ld = ld, .heads = heads, .hd = hd};
+    st2v_pool_for(pool, n, ST2V_ROW_BLOCK, rope_rows, &a);
+}
+
+/* ====================================================== convolutions */
+
+/* Pixels per conv task: the largest power of two, within [32, 1024], whose
+ * im2col block (K rows) stays within 2^17 floats, so it is still in cache
+ * when the sgemm packs it. A function of K alone. */
+static int64_t conv_pix_block(int64_t K)
+{
+    int64_t pb = 1024;
+    while (pb > 32 && pb * K > (1 << 17))
+        pb >>= 1;
+    return pb;
+}
+
+size_t st2v_op_conv_scratch(int threads, const st2v_conv *c, int H, int W)
+{
+    const int64_t K = (int64_t)c->cin * c->kt * 9;
+    const int64_t pb = ST2V_MIN(conv_pix_block(K), (int64_t)H * W);
+    return (size_t)(threads > 0 ? threads : 1) * (size_t)K * (size_t)pb;
+}
+
+typedef struct conv_task {
+    float *out;                 /* frame j, channel co at out + j*ld_frame +
+                                   co*ld_chan */
+    int64_t ld_frame, ld_chan;
+    const float *win;           /* (kt-1+m, cin, H, W) */
+    const st2v_conv *c;
+    int H, W;
+    int64_t hw, pb, n_pb, K;
+    float *col;                 /* (threads, K, pb) */
+    int accumulate;
+} conv_task;
+
+/* col (K, np): im2col of pixels p0 .. p0+np-1 of one output frame whose
+ * kt input frames start at win. Row ((ci*kt + dt)*3 + ky)*3 + kx, matching
+ * the weight layout (cout, cin, kt, 3, 3) read as a (cout, K) matrix. */
+static void im2col_block(float *col, const float *win, const st2v_conv *c,
+                         int H, int W, int64_t p0, int np)
+{
+    const int kt = c->kt, cin = c->cin;
+    const int64_t hw = (int64_t)H * W;
+    float *dst = col;
+    for (int ci = 0; ci < cin; ci++) {
+        for (int dt = 0; dt < kt; dt++) {
+            const float *src = win + ((int64_t)dt * cin + ci) * hw;
+            for (int ky = 0; ky < 3; ky++) {
+                for (int kx = 0; kx < 3; kx++, dst += np) {
+                    /* walk the image rows that the pixel range covers */
+                    int y = (int)(p0 / W), x0 = (int)(p0 % W), done = 0;
+                    while (done < np) {
+                        const int seg = ST2V_MIN(W - x0, np - done);
+                        const int sy = y + ky - 1;
+                        float *d = dst + done;  /* d[i]: x = x0 + i */
+                        if (sy < 0 || sy >= H) {
+                            memset(d, 0, (size_t)seg * sizeof(float));
+                        } else {
+                            /* d[x - x0] = src[sy, x + kx - 1], 0 outside */
+                            const float *s = src + (int64_t)sy * W;
+                            int a = x0, b = x0 + seg;
+                            if (kx == 0 && a == 0)
+                                d[a++ - x0] = 0.0f;
+                            if (kx == 2 && b == W)
+                                d[--b - x0] = 0.0f;
+                            if (b > a)
+                                memcpy(d + (a - x0), s + a + kx - 1,
+                                       (size_t)(b - a) * sizeof(float));
+                        }
+                        done += seg;
+                        x0 = 0;
+                        y++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void conv_blocks(void *varg, int64_t begin, int64_t end)
+{
+    const conv_task *a = varg;
+    const st2v_conv *c = a->c;
+    float *col = a->col + (size_t)st2v_pool_slot() * a->K * a->pb; /* (K, np) */
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t j = t / a->n_pb;
+        const int64_t p0 = (t % a->n_pb) * a->pb;
+        const int np = (int)ST2V_MIN(a->hw - p0, a->pb);
+        float *out = a->out + j * a->ld_frame + p0;
+        im2col_block(col, a->win + j * c->cin * a->hw, c, a->H, a->W, p0, np);
+        for (int co = 0; co < c->cout; co++) {
+            float *d = out + co * a->ld_chan;
+            const float bias = c->b[co];
+            if (a->accumulate)
+                for (int p = 0; p < np; p++)
+                    d[p] += bias;
+            else
+                for (int p = 0; p < np; p++)
+                    d[p] = bias;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, np,
+                    (int)a->K, 1.0f, c->w, (int)a->K, col, np, 1.0f, out,
+                    (int)a->ld_chan);
+    }
+}
+
+void st2v_op_conv_causal(st2v_pool *pool, float *out, int64_t ld_frame,
+                         int64_t ld_chan, const float *win,
+                         const st2v_conv *c, int m, int H, int W, float *col,
+                         int accumulate)
+{
+    const int64_t hw = (int64_t)H * W, K = (int64_t)c->cin * c->kt * 9;
+    const int64_t pb = ST2V_MIN(conv_pix_block(K), hw);
+    conv_task a = {.out = out, .ld_frame = ld_frame, .ld_chan = ld_chan,
+                   .win = win, .c = c, .H = H, .W = W, .hw = hw, .pb = pb,
+                   .n_pb = (hw + pb - 1) / pb, .K = K, .col = col,
+                   .accumulate = accumulate};
+    st2v_pool_for(pool, m * a.n_pb, 1, conv_blocks, &a);
+}
+
+void st2v_op_depth_to_space(float *out, int64_t ld_frame, const float *in,
+                            int C, int H, int W, int a, int b)
+{
+    const int64_t hw = (int64_t)H * W, Wo = (int64_t)W * b;
+    const int64_t ohw = hw * b * b;
+    for (int c = 0; c < C; c++)
+        for (int dt = 0; dt < a; dt++)
+            for (int dy = 0; dy < b; dy++)
+                for (int dx = 0; dx < b; dx++) {
+                    int ic = ((c * a + dt) * b + dy) * b + dx;
+                    const float *s = in + ic * hw;             /* (H, W) */
+                    float *d = out + dt * ld_frame + c * ohw;  /* (H*b, W*b) */
+                    for (int y = 0; y < H; y++) {
+                        float *dr = d + (y * b + dy) * Wo + dx;
+                        const float *sr = s + (int64_t)y * W;
+                        for (int x = 0; x < W; x++)
+                            dr[x * b] = sr[x];
+                    }
+                }
+}
+
+void st2v_op_space_to_depth(float *out, const float *in, int64_t ld_frame,
+                            int C, int H, int W, int a, int b)
+{
+    const int Ho = H / b, Wo = W / b;
+    const int64_t hw = (int64_t)H * W, ohw = (int64_t)Ho * Wo;
+    for (int c = 0; c < C; c++)
+        for (int dt = 0; dt < a; dt++)
+            for (int dy = 0; dy < b; dy++)
+                for (int dx = 0; dx < b; dx++) {
+                    int oc = ((c * a + dt) * b + dy) * b + dx;
+                    const float *s = in + dt * ld_frame + c * hw; /* (H, W) */
+                    float *d = out + oc * ohw;                    /* (Ho, Wo) */
+                    for (int y = 0; y < Ho; y++) {
+                        const float *sr = s + (int64_t)(y * b + dy) * W + dx;
+                        float *dr = d + (int64_t)y * Wo;
+                        for (int x = 0; x < Wo; x++)
+                            dr[x] = sr[x * b];
+                    }
+                }
+}

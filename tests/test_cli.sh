@@ -1,0 +1,234 @@
+#!/bin/bash
+# test_cli.sh - the st2v command end to end on the tiny model: frame
+# counts, sizes, stdout, reproducibility, the YUV4MPEG2 header, and the
+# refusal of every bad option with one line on stderr, a non-zero status
+# and no output file left behind.
+#
+#   tests/test_cli.sh            (from the repository root)
+#   ST2V_BIN=path/to/st2v tests/test_cli.sh
+#
+# Prints one `ok`/`FAIL` line per check and "N passed, N failed"; exits
+# non-zero when anything failed.
+
+set -u
+
+BIN=${ST2V_BIN:-build/bin/st2v}
+FIX=${ST2V_FIXTURES:-tests/fixtures}
+MODEL=$FIX/tiny.safetensors
+PY=${PY:-/usr/bin/python3}
+[ -x "$PY" ] || PY=python3
+
+passed=0
+failed=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-cli.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
+check() { # check NAME CONDITION-COMMAND...
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+if [ ! -x "$BIN" ]; then
+    echo "FAIL st2v binary $BIN not found (set ST2V_BIN)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# Parse a y4m file: prints "W H F FRAMES" and fails on any malformed byte.
+y4m_info() {
+    "$PY" - "$1" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read() if sys.argv[1] != "-" else sys.stdin.buffer.read()
+end = data.index(b"\n")
+head = data[:end].split(b" ")
+assert head[0] == b"YUV4MPEG2", head
+tags = {t[:1]: t[1:] for t in head[1:]}
+w, h = int(tags[b"W"]), int(tags[b"H"])
+assert tags[b"C"] == b"420jpeg" and tags[b"I"] == b"p" and tags[b"A"] == b"1:1", tags
+size = w * h + 2 * (w // 2) * (h // 2)
+pos, n = end + 1, 0
+while pos < len(data):
+    assert data[pos:pos + 6] == b"FRAME\n", "bad frame header at %d" % pos
+    pos += 6 + size
+    n += 1
+assert pos == len(data), "truncated frame"
+print(w, h, tags[b"F"].decode(), n)
+EOF
+}
+
+# run_ok NAME EXPECTED-INFO ARGS... : st2v must succeed and write EXPECTED.
+run_ok() {
+    local name=$1 want=$2
+    shift 2
+    local out=$TMP/ok.y4m
+    rm -f "$out"
+    if ! "$BIN" -q -m "$MODEL" --steps 1 "$@" -o "$out" 2>"$TMP/err"; then
+        fail "$name" "exit status $?: $(head -c 300 "$TMP/err")"
+        return
+    fi
+    local got
+    got=$(y4m_info "$out" 2>&1)
+    if [ "$got" = "$want" ]; then ok "$name"; else fail "$name" "got '$got', want '$want'"; fi
+}
+
+# ---------------------------------------------------------------- output
+
+run_ok "one second at native fps is 16 frames" "32 32 16:1 16" -p "a red ball" -s 1 -d 1
+run_ok "two seconds at 8 fps is 16 frames" "32 32 8:1 16" -p "a red ball" -s 1 -d 2 --fps 8
+run_ok "half a second at 30 fps is 15 frames" "32 32 30:1 15" -p "a red ball" -s 1 -d 0.5 --fps 30
+run_ok "one second at 30000/1001 fps is 30 frames" "32 32 30000:1001 30" -p "sea" -s 1 -d 1 --fps 30000/1001
+run_ok "--frames sets the count" "32 32 16:1 7" -p "a red ball" -s 1 --frames 7
+run_ok "--size 40x24 scales and crops" "40 24 16:1 3" -p "a red ball" -s 1 --frames 3 --size 40x24
+run_ok "--size 100x60 scales up" "100 60 16:1 2" -p "a red ball" -s 1 --frames 2 --size 100x60
+run_ok "--size 64x64 picks the square native size" "64 64 16:1 2" -p "a red ball" -s 1 --frames 2 --size 64x64
+run_ok "every sampler runs" "32 32 16:1 2" -p "x" -s 1 --frames 2 --sampler heun --cfg 1 --shift 2
+run_ok "the dpm++2m sampler runs" "32 32 16:1 2" -p "x" -s 1 --frames 2 --sampler dpm++2m -t 2
+
+# header exactly as documented
+"$BIN" -q -m "$MODEL" --steps 1 -p "a" -s 3 --frames 1 -o "$TMP/h.y4m" 2>/dev/null
+check "the header is C420jpeg full range" \
+    test "$(head -n 1 "$TMP/h.y4m")" = "YUV4MPEG2 W32 H32 F16:1 Ip A1:1 C420jpeg XYSCSS=420JPEG XCOLORRANGE=FULL"
+
+# stdout
+"$BIN" -q -m "$MODEL" --steps 1 -p "a red ball" -s 9 --frames 5 -o - >"$TMP/stdout.y4m" 2>"$TMP/err"
+rc=$?
+got=$(y4m_info "$TMP/stdout.y4m" 2>&1)
+check "-o - writes the stream to stdout" test "$rc:$got" = "0:32 32 16:1 5"
+
+# reproducibility
+"$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 42 --frames 20 -o "$TMP/a.y4m" 2>/dev/null
+"$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 42 --frames 20 -t 2 -o "$TMP/b.y4m" 2>/dev/null
+"$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 43 --frames 20 -o "$TMP/c.y4m" 2>/dev/null
+check "the same seed gives the same bytes" cmp -s "$TMP/a.y4m" "$TMP/b.y4m"
+check "another seed gives other bytes" test -s "$TMP/c.y4m" -a -n "$(cmp "$TMP/a.y4m" "$TMP/c.y4m" 2>&1)"
+
+# file written as the stdout stream
+"$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 42 --frames 20 -o - >"$TMP/a2.y4m" 2>/dev/null
+check "file and stdout output are identical" cmp -s "$TMP/a.y4m" "$TMP/a2.y4m"
+
+# a random seed is announced (and reproduces the video)
+rm -f "$TMP/r.y4m"
+"$BIN" -m "$MODEL" --steps 1 -p "a red ball" --frames 2 -o "$TMP/r.y4m" 2>"$TMP/err"
+seed=$(sed -n 's/^st2v: seed \([0-9][0-9]*\)$/\1/p' "$TMP/err")
+"$BIN" -q -m "$MODEL" --steps 1 -p "a red ball" --frames 2 -s "${seed:-0}" -o "$TMP/r2.y4m" 2>/dev/null
+check "without -s the seed is printed and reproduces the video" \
+    test -n "$seed" -a -s "$TMP/r.y4m" -a "$(cmp "$TMP/r.y4m" "$TMP/r2.y4m" 2>&1)" = ""
+check "-q prints nothing" test -z "$("$BIN" -q -m "$MODEL" --steps 1 -p "a" --frames 1 -o "$TMP/q.y4m" 2>&1)"
+
+# conditioning image: a small PNG written with zlib
+"$PY" - "$TMP/img.png" <<'EOF'
+import struct, sys, zlib
+w, h = 40, 30
+raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 6, y * 8, 100)) for y in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) \
+    + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+open(sys.argv[1], "wb").write(png)
+EOF
+run_ok "--image conditions the video" "32 32 16:1 8" -p "a red ball" -s 1 --frames 8 --image "$TMP/img.png"
+
+check "--help prints the usage and succeeds" sh -c "'$BIN' --help | grep -q '^usage: st2v'"
+check "--version prints the version" sh -c "'$BIN' --version | grep -q '^st2v [0-9]'"
+
+# ------------------------------------------------------------- refusals
+
+printf 'this is not a safetensors file at all' >"$TMP/corrupt.safetensors"
+: >"$TMP/empty.safetensors"
+
+# refuse NAME WANT-STATUS ARGS... : non-zero status (exactly WANT when not
+# "any"), one line "st2v: ..." on stderr, nothing on stdout, no files left.
+refuse() {
+    local name=$1 want=$2
+    shift 2
+    local dir=$TMP/refuse
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (cd "$dir" && env ${REFUSE_ENV:-} "$BIN" "$@" >"$TMP/stdout" 2>"$TMP/stderr")
+    local rc=$?
+    local lines
+    lines=$(wc -l <"$TMP/stderr")
+    local left
+    left=$(ls -A "$dir")
+    if [ $rc -eq 0 ]; then
+        fail "$name" "exit status 0"
+    elif [ "$want" != any ] && [ $rc -ne "$want" ]; then
+        fail "$name" "exit status $rc, want $want"
+    elif [ "$lines" -ne 1 ] || ! grep -q '^st2v: ' "$TMP/stderr"; then
+        fail "$name" "stderr: $(head -c 300 "$TMP/stderr")"
+    elif [ -s "$TMP/stdout" ]; then
+        fail "$name" "wrote to stdout"
+    elif [ -n "$left" ]; then
+        fail "$name" "left files: $left"
+    else
+        ok "$name"
+    fi
+}
+
+M=$(cd "$(dirname "$MODEL")" && pwd)/$(basename "$MODEL")
+C=$TMP/corrupt.safetensors
+refuse "no -p is refused" 2 -m "$M" -o out.y4m
+refuse "an empty prompt is refused" 2 -m "$M" -p "" -o out.y4m
+refuse "a blank prompt is refused" 2 -m "$M" -p "   " -o out.y4m
+refuse "no -o is refused" 2 -m "$M" -p "a"
+refuse "a malformed size is refused" 2 -m "$M" -p "a" --size 10x -o out.y4m
+refuse "an odd size is refused" 2 -m "$M" -p "a" --size 33x32 -o out.y4m
+refuse "a tiny size is refused" 2 -m "$M" -p "a" --size 8x8 -o out.y4m
+refuse "fps 0 is refused" 2 -m "$M" -p "a" --fps 0 -o out.y4m
+refuse "fps 1/0 is refused" 2 -m "$M" -p "a" --fps 1/0 -o out.y4m
+refuse "steps 0 is refused" 2 -m "$M" -p "a" --steps 0 -o out.y4m
+refuse "steps abc is refused" 2 -m "$M" -p "a" --steps abc -o out.y4m
+refuse "cfg -1 is refused" 2 -m "$M" -p "a" --cfg -1 -o out.y4m
+refuse "shift 0 is refused" 2 -m "$M" -p "a" --shift 0 -o out.y4m
+refuse "an unknown sampler is refused" 2 -m "$M" -p "a" --sampler ddim -o out.y4m
+refuse "a negative duration is refused" 2 -m "$M" -p "a" -d -1 -o out.y4m
+refuse "frames 0 is refused" 2 -m "$M" -p "a" --frames 0 -o out.y4m
+refuse "-d with --frames is refused" 2 -m "$M" -p "a" -d 1 --frames 3 -o out.y4m
+refuse "endless output to a file is refused" 2 -m "$M" -p "a" --frames -1 -o out.y4m
+refuse "threads 999 is refused" 2 -m "$M" -p "a" -t 999 -o out.y4m
+refuse "a bad seed is refused" 2 -m "$M" -p "a" -s minus1 -o out.y4m
+refuse "an output not ending in .y4m is refused" 2 -m "$M" -p "a" -o out.mp4
+refuse "an unknown long option is refused" 2 -m "$M" -p "a" --bogus -o out.y4m
+refuse "an unknown short option is refused" 2 -m "$M" -p "a" -Z -o out.y4m
+refuse "a missing argument is refused" 2 -m "$M" -p "a" -o out.y4m --steps
+refuse "a stray argument is refused" 2 -m "$M" -p "a" -o out.y4m extra
+refuse "a missing model is refused" 1 -m "$TMP/no-such-model.safetensors" -p "a" -o out.y4m
+refuse "a corrupt model is refused" 1 -m "$C" -p "a" -o out.y4m
+refuse "an empty model file is refused" 1 -m "$TMP/empty.safetensors" -p "a" -o out.y4m
+refuse "a missing image is refused" 1 -m "$M" -p "a" --image "$TMP/none.png" -o out.y4m
+refuse "a corrupt image is refused" 1 -m "$M" -p "a" --image "$C" -o out.y4m
+REFUSE_ENV="ST2V_MODEL=$TMP/nothing-here.safetensors" \
+    refuse "no model at \$ST2V_MODEL is refused" 1 -p "a" -o out.y4m
+refuse "a missing output directory is refused" 1 -m "$M" -p "a" --frames 1 -q -s 1 --steps 1 -o no/such/dir/out.y4m
+
+# an existing file is not clobbered by a failed run
+echo precious >"$TMP/keep.y4m"
+"$BIN" -m "$C" -p "a" -o "$TMP/keep.y4m" 2>/dev/null
+check "a failed run leaves an existing output untouched" test "$(cat "$TMP/keep.y4m")" = precious
+
+# an interrupted run leaves neither the output nor its temporary file
+mkdir -p "$TMP/intr"
+"$BIN" -q -m "$M" -p "a" -s 1 -d 100000 -o "$TMP/intr/out.y4m" 2>"$TMP/err" &
+pid=$!
+for _ in $(seq 50); do
+    [ -n "$(ls -A "$TMP/intr")" ] && break
+    sleep 0.05
+done
+sleep 0.3
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+check "a terminated run exits 143 and leaves no file" \
+    test "$rc" = 143 -a -z "$(ls -A "$TMP/intr")" -a "$(cat "$TMP/err")" = "st2v: interrupted"
+
+# a closed pipe stops the writer with status 1, not a signal
+"$BIN" -q -m "$M" -p "a" -s 1 --steps 1 --frames 200 -o - 2>"$TMP/err" | head -c 100 >/dev/null
+rc=${PIPESTATUS[0]}
+check "a closed pipe ends with status 1 and one message" \
+    test "$rc" = 1 -a "$(wc -l <"$TMP/err")" = 1
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

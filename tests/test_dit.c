@@ -1,0 +1,178 @@
+/*
+ * test_dit.c - the diffusion transformer against the PyTorch reference
+ * (golden_dit.safetensors: mixed per-frame timesteps, clean context frames,
+ * a RoPE offset), its independence from the thread count, and its refusal
+ * of latents that do not tile into patches.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dit.h"
+#include "model.h"
+#include "pool.h"
+#include "test_util.h"
+
+static st2v_model *load_model(const char *name)
+{
+    st2v_model *m = NULL;
+    char err[512] = "";
+    if (st2v_model_load(&m, tu_fixture(name), err, sizeof(err)) != 0) {
+        fprintf(stderr, "  cannot load %s: %s\n", name, err);
+        tu_current_failed = 1;
+        return NULL;
+    }
+    return m;
+}
+
+/* v = DiT(z, t, text) through st2v_dit_prepare_text; returns 0 or status. */
+static int run_dit(const st2v_model *m, st2v_pool *pool, float *v,
+                   const float *z, int T, int Hl, int Wl, const float *t,
+                   int t0, const float *text, int n)
+{
+    const int D = m->cfg.dim;
+    float *kv = malloc((size_t)m->cfg.layers * n * 2 * D * sizeof(float));
+    if (!kv)
+        return -1;
+    int rc = st2v_dit_prepare_text(m, pool, text, n, kv);
+    if (rc == 0)
+        rc = st2v_dit_forward(m, pool, v, z, T, Hl, Wl, t, t0, kv, n);
+    free(kv);
+    return rc;
+}
+
+static void check_case(const st2v_model *m, const st_file *f, int k)
+{
+    char name[64];
+    const st_tensor *zt;
+    snprintf(name, sizeof(name), "case%d.z", k);
+    zt = st_find(f, name);
+    REQUIRE(zt && zt->ndim == 4, "%s shape", name);
+    const int T = (int)zt->shape[1], Hl = (int)zt->shape[2],
+              Wl = (int)zt->shape[3];
+    size_t nz, nt, ntext, nv, nt0;
+    float *z = tu_tensor(f, name, &nz);
+    snprintf(name, sizeof(name), "case%d.t", k);
+    float *t = tu_tensor(f, name, &nt);
+    snprintf(name, sizeof(name), "case%d.text", k);
+    float *text = tu_tensor(f, name, &ntext);
+    snprintf(name, sizeof(name), "case%d.v", k);
+    float *want = tu_tensor(f, name, &nv);
+    snprintf(name, sizeof(name), "case%d.t0", k);
+    float *t0 = tu_tensor(f, name, &nt0);
+    if (z && t && text && want && t0) {
+        const int n = (int)(ntext / (size_t)m->cfg.text_dim);
+        float *v = malloc(nz * sizeof(float));
+        CHECK(nv == nz && nt == (size_t)T / m->cfg.patch[0], "sizes");
+        CHECK(run_dit(m, NULL, v, z, T, Hl, Wl, t, (int)t0[0], text, n) == 0,
+              "forward case %d", k);
+        snprintf(name, sizeof(name), "dit case%d", k);
+        CHECK_GOLDEN(name, v, want, nz);
+        free(v);
+    }
+    free(z), free(t), free(text), free(want), free(t0);
+}
+
+static void dit_matches_reference_on_golden_cases(void)
+{
+    st2v_model *m = load_model("tiny.safetensors");
+    REQUIRE(m, "model");
+    st_file f;
+    if (tu_open(&f, "golden_dit.safetensors") == 0) {
+        check_case(m, &f, 0);
+        check_case(m, &f, 1);
+        st_close(&f);
+    }
+    st2v_model_free(m);
+}
+
+static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
+{
+    st2v_model *m = load_model("tiny.safetensors");
+    REQUIRE(m, "model");
+    const st2v_config *c = &m->cfg;
+    /* 4 x 12 x 14 latent: 4 * 6 * 7 = 168 tokens, not a multiple of the
+     * row block */
+    const int T = 4, Hl = 12, Wl = 14, n = 7;
+    const size_t nz = (size_t)c->z_channels * T * Hl * Wl;
+    float *z = malloc(nz * sizeof(float));
+    float *text = malloc((size_t)n * c->text_dim * sizeof(float));
+    float t[4] = {0.0f, 0.25f, 0.8f, 1.0f};
+    for (size_t i = 0; i < nz; i++)
+        z[i] = sinf(0.37f * (float)i);
+    for (int i = 0; i < n * c->text_dim; i++)
+        text[i] = cosf(0.11f * (float)i);
+    float *v[3];
+    for (int k = 0; k < 3; k++) {
+        st2v_pool *pool = NULL;
+        v[k] = calloc(nz, sizeof(float));
+        CHECK(st2v_pool_new(&pool, k + 1) == 0, "pool");
+        CHECK(run_dit(m, pool, v[k], z, T, Hl, Wl, t, 2, text, n) == 0,
+              "forward with %d threads", k + 1);
+        st2v_pool_free(pool);
+    }
+    CHECK(memcmp(v[0], v[1], nz * sizeof(float)) == 0, "1 vs 2 threads");
+    CHECK(memcmp(v[0], v[2], nz * sizeof(float)) == 0, "1 vs 3 threads");
+    int finite = 1;
+    for (size_t i = 0; i < nz; i++)
+        finite &= isfinite(v[0][i]);
+    CHECK(finite, "finite output");
+    for (int k = 0; k < 3; k++)
+        free(v[k]);
+    free(z), free(text);
+    st2v_model_free(m);
+}
+
+static void dit_rope_offset_changes_the_output(void)
+{
+    st2v_model *m = load_model("tiny.safetensors");
+    REQUIRE(m, "model");
+    const st2v_config *c = &m->cfg;
+    const int T = 2, Hl = 4, Wl = 4, n = 3;
+    const size_t nz = (size_t)c->z_channels * T * Hl * Wl;
+    float *z = malloc(nz * sizeof(float)), *a = malloc(nz * sizeof(float)),
+          *b = malloc(nz * sizeof(float));
+    float *text = malloc((size_t)n * c->text_dim * sizeof(float));
+    float t[2] = {0.5f, 0.5f};
+    for (size_t i = 0; i < nz; i++)
+        z[i] = sinf(1.3f * (float)i);
+    for (int i = 0; i < n * c->text_dim; i++)
+        text[i] = cosf(0.7f * (float)i);
+    CHECK(run_dit(m, NULL, a, z, T, Hl, Wl, t, 0, text, n) == 0, "t0 0");
+    CHECK(run_dit(m, NULL, b, z, T, Hl, Wl, t, 5, text, n) == 0, "t0 5");
+    CHECK(memcmp(a, b, nz * sizeof(float)) != 0, "t0 is used");
+    free(z), free(a), free(b), free(text);
+    st2v_model_free(m);
+}
+
+static void dit_rejects_latents_that_do_not_tile_into_patches(void)
+{
+    st2v_model *m = load_model("tiny.safetensors");
+    REQUIRE(m, "model");
+    const int D = m->cfg.dim;
+    float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};
+    float *kv = calloc((size_t)m->cfg.layers * 2 * D, sizeof(float));
+    /* patch [1, 2, 2]: Hl = 9 and Wl = 9 are not divisible by 2 */
+    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 9, 8, t, 0, kv, 1) ==
+              ST2V_ERR_INVALID_ARG, "Hl 9");
+    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 9, t, 0, kv, 1) ==
+              ST2V_ERR_INVALID_ARG, "Wl 9");
+    CHECK(st2v_dit_forward(m, NULL, v, z, 0, 8, 8, t, 0, kv, 1) ==
+              ST2V_ERR_INVALID_ARG, "T 0");
+    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 0) ==
+              ST2V_ERR_INVALID_ARG, "no text tokens");
+    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 1) == 0,
+          "a valid call passes");
+    free(kv);
+    st2v_model_free(m);
+}
+
+int main(void)
+{
+    RUN(dit_matches_reference_on_golden_cases);
+    RUN(dit_gives_identical_bits_for_1_2_and_3_threads);
+    RUN(dit_rope_offset_changes_the_output);
+    RUN(dit_rejects_latents_that_do_not_tile_into_patches);
+    return tu_summary();
+}
