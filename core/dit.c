@@ -11,6 +11,7 @@
  *
  * Not here: the sampler loop and guidance (sampler.c, generator).
  */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -36,50 +37,6 @@ int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
                              QK_EPS);
     }
     return ST2V_OK;
-}
-
-/* ============================================================ modulate */
-
-typedef struct mod_task {
-    float *y;                   /* (N, D) */
-    const float *x;             /* (N, D) */
-    const float *shift, *scale; /* rows of D, stride ld, one per group */
-    int64_t ld, group;
-    int D;
-} mod_task;
-
-/* y = LN(x) * (1 + scale) + shift, LN without affine, eps 1e-6. */
-static void modulate_rows(void *varg, int64_t begin, int64_t end)
-{
-    const mod_task *a = varg;
-    const int D = a->D;
-    for (int64_t r = begin; r < end; r++) {
-        const float *x = a->x + r * D;
-        float *y = a->y + r * D;
-        const float *sh = a->shift + (r / a->group) * a->ld;
-        const float *sc = a->scale + (r / a->group) * a->ld;
-        float sum = 0.0f;
-        for (int i = 0; i < D; i++)
-            sum += x[i];
-        float mean = sum / (float)D;
-        float var = 0.0f;
-        for (int i = 0; i < D; i++) {
-            float c = x[i] - mean;
-            var += c * c;
-        }
-        float rstd = 1.0f / sqrtf(var / (float)D + LN_EPS);
-        for (int i = 0; i < D; i++)
-            y[i] = (x[i] - mean) * rstd * (1.0f + sc[i]) + sh[i];
-    }
-}
-
-static void modulate(st2v_pool *pool, float *y, const float *x,
-                     const float *shift, const float *scale, int64_t ld,
-                     int64_t group, int64_t N, int D)
-{
-    mod_task a = {.y = y, .x = x, .shift = shift, .scale = scale, .ld = ld,
-                  .group = group, .D = D};
-    st2v_pool_for(pool, N, ST2V_ROW_BLOCK, modulate_rows, &a);
 }
 
 /* ============================================================ patches */
@@ -166,6 +123,8 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
     const int64_t group = (int64_t)Hp * Wp;      /* tokens per temporal patch */
     const int64_t N = (int64_t)Tp * group;
     const int wide = ST2V_MAX(3 * D, M);
+    if (N > INT_MAX / wide)
+        return ST2V_ERR_INVALID_ARG;
 
     const size_t sz_tok = (size_t)N * P, sz_nd = (size_t)N * D;
     const size_t sz_wide = (size_t)N * wide, sz_cs = (size_t)N * hd;
@@ -208,7 +167,8 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
         st2v_op_linear(pool, mod, sy, &b->ada, Tp, ST2V_ACT_NONE);
 
         /* self-attention */
-        modulate(pool, h, x, mod, mod + D, ldm, group, N, D);
+        st2v_op_layernorm_modulate(pool, h, x, mod, mod + D, ldm, group, N,
+                                   D, LN_EPS);
         st2v_op_linear(pool, wbuf, h, &b->qkv, N, ST2V_ACT_NONE);
         st2v_op_head_rmsnorm(pool, wbuf, 3 * D, b->q_norm, N, H, hd, QK_EPS);
         st2v_op_head_rmsnorm(pool, wbuf + D, 3 * D, b->k_norm, N, H, hd,
@@ -232,7 +192,8 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
                                 NULL);
 
         /* MLP */
-        modulate(pool, h, x, mod + 3 * D, mod + 4 * D, ldm, group, N, D);
+        st2v_op_layernorm_modulate(pool, h, x, mod + 3 * D, mod + 4 * D,
+                                   ldm, group, N, D, LN_EPS);
         st2v_op_linear(pool, wbuf, h, &b->fc1, N, ST2V_ACT_GELU);
         st2v_op_linear_residual(pool, x, wbuf, &b->fc2, N, mod + 5 * D, ldm,
                                 group, tmp);
@@ -240,7 +201,8 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
 
     /* final layer: shift, scale = final.ada(SiLU(y)) */
     st2v_op_linear(pool, mod, sy, &w->final_ada, Tp, ST2V_ACT_NONE);
-    modulate(pool, h, x, mod, mod + D, 2 * D, group, N, D);
+    st2v_op_layernorm_modulate(pool, h, x, mod, mod + D, 2 * D, group, N, D,
+                               LN_EPS);
     st2v_op_linear(pool, tok, h, &w->final_linear, N, ST2V_ACT_NONE);
     unpatchify(v, tok, cfg, T, Hl, Wl);
 

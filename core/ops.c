@@ -19,162 +19,132 @@
 #define ATT_BLOCK 64
 #define NORM_BLOCK 256
 
-/* ======================================================= vector math */
+/* ================================================ element-wise kernels */
 
-/* Four floats at a time through the GCC/Clang vector extensions (SSE on
- * x86-64, NEON on arm64, plain code elsewhere), so that the element-wise
- * loops vectorise at -O2 without libm calls. Every element goes through the
- * same operations whatever its position (tails are padded to a vector), so
- * results never depend on how an array is cut into blocks. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
+/* ops_vec.h, once per vector width: gelu_v4, silu_v4, softmax_exp_v4,
+ * chan_rms_v4, row_sum_v4, row_norm_v4, row_scale_v4 and, on x86, their
+ * AVX2 twins *_v8. The *_w wrappers pick one by width. */
+#define VW 4
+#define VN(name) name##_v4
+#define VATTR
+#include "ops_vec.h"
+#undef VW
+#undef VN
+#undef VATTR
 
-static inline v4f v4_load(const float *p)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define HAVE_V8 1
+#define VW 8
+#define VN(name) name##_v8
+#define VATTR __attribute__((target("avx2")))
+#include "ops_vec.h"
+#undef VW
+#undef VN
+#undef VATTR
+#endif
+
+int st2v_op_vector_width(void)
 {
-    v4f v;
-    memcpy(&v, p, sizeof(v));
-    return v;
+#ifdef HAVE_V8
+    if (__builtin_cpu_supports("avx2"))
+        return 8;
+#endif
+    return 4;
 }
 
-static inline void v4_store(float *p, v4f v)
+void st2v_op_gelu_w(float *x, int64_t n, int width)
 {
-    memcpy(p, &v, sizeof(v));
+#ifdef HAVE_V8
+    if (width == 8) {
+        gelu_v8(x, n);
+        return;
+    }
+#endif
+    (void)width;
+    gelu_v4(x, n);
 }
 
-static inline v4f v4_set1(float x)
+void st2v_op_silu_w(float *x, int64_t n, int width)
 {
-    return (v4f){x, x, x, x};
+#ifdef HAVE_V8
+    if (width == 8) {
+        silu_v8(x, n);
+        return;
+    }
+#endif
+    (void)width;
+    silu_v4(x, n);
 }
 
-/* m ? a : b, lane by lane (m from a vector comparison: all ones or 0) */
-static inline v4f v4_sel(v4i m, v4f a, v4f b)
+float st2v_op_softmax_exp_w(float *s, int n, int width)
 {
-    return (v4f)((m & (v4i)a) | (~m & (v4i)b));
+#ifdef HAVE_V8
+    if (width == 8)
+        return softmax_exp_v8(s, n);
+#endif
+    (void)width;
+    return softmax_exp_v4(s, n);
 }
 
-/* exp(x): Cephes' polynomial, relative error below 1 ulp on [-87, 88];
- * the input is clamped to that range. */
-static inline v4f v4_exp(v4f x)
+static void chan_rms_w(float *y, const float *x, const float *w, int C,
+                       int64_t hw, int np, float eps, int silu, float *inv,
+                       int width)
 {
-    const v4f lo = v4_set1(-87.0f), hi = v4_set1(88.0f);
-    x = v4_sel(x < lo, lo, x);
-    x = v4_sel(x > hi, hi, x);
-    /* n = round(x / ln 2) via the 1.5 * 2^23 trick, r = x - n ln 2 */
-    v4f n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    v4f r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    v4f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    v4i e = (__builtin_convertvector(n, v4i) + 127) << 23;   /* 2^n */
-    return p * (v4f)e;
+#ifdef HAVE_V8
+    if (width == 8) {
+        chan_rms_v8(y, x, w, C, hw, np, eps, silu, inv);
+        return;
+    }
+#endif
+    (void)width;
+    chan_rms_v4(y, x, w, C, hw, np, eps, silu, inv);
 }
 
-/* erf(x), absolute error below 1e-7: two minimax polynomials (N. Juffa's
- * erff), the outer one through exp, selected per lane. */
-static inline v4f v4_erf(v4f x)
+static float row_sum_w(const float *x, int n, float c, int sq, int width)
 {
-    const v4i signbit = (v4i){0, 0, 0, 0} + INT32_MIN;
-    v4f t = (v4f)((v4i)x & ~signbit);           /* |x| */
-    v4f s = x * x;
-    /* |x| > 0.927734375 */
-    v4f r = t * -1.72853470e-5f + 3.83197126e-4f;
-    v4f u = t * -3.88396438e-3f + 2.42546219e-2f;
-    r = r * s + u;
-    r = r * t - 1.06777877e-1f;
-    r = r * t - 6.34846687e-1f;
-    r = r * t - 1.28717512e-1f;
-    r = r * t - t;
-    r = 1.0f - v4_exp(r);
-    r = (v4f)((v4i)r | ((v4i)x & signbit));     /* copysign(r, x) */
-    /* |x| <= 0.927734375 */
-    v4f q = s * -5.96761703e-4f + 4.99119423e-3f;
-    q = q * s - 2.67681349e-2f;
-    q = q * s + 1.12819925e-1f;
-    q = q * s - 3.76125336e-1f;
-    q = q * s + 1.28379166e-1f;
-    q = q * x + x;
-    return v4_sel(t > v4_set1(0.927734375f), r, q);
+#ifdef HAVE_V8
+    if (width == 8)
+        return row_sum_v8(x, n, c, sq);
+#endif
+    (void)width;
+    return row_sum_v4(x, n, c, sq);
 }
 
-static inline v4f v4_gelu(v4f x)
+static void row_norm_w(float *y, const float *x, int n, float mean,
+                       float rstd, const float *m, const float *b,
+                       int one_plus, int width)
 {
-    return 0.5f * x * (1.0f + v4_erf(x * (float)M_SQRT1_2));
+#ifdef HAVE_V8
+    if (width == 8) {
+        row_norm_v8(y, x, n, mean, rstd, m, b, one_plus);
+        return;
+    }
+#endif
+    (void)width;
+    row_norm_v4(y, x, n, mean, rstd, m, b, one_plus);
 }
 
-static inline v4f v4_silu(v4f x)
+static void row_scale_w(float *x, int n, const float *w, float inv,
+                        int width)
 {
-    return x / (1.0f + v4_exp(-x));
+#ifdef HAVE_V8
+    if (width == 8) {
+        row_scale_v8(x, n, w, inv);
+        return;
+    }
+#endif
+    (void)width;
+    row_scale_v4(x, n, w, inv);
 }
-
-/* ======================================================= activations */
 
 void st2v_op_gelu(float *x, int64_t n)
 {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        v4_store(x + i, v4_gelu(v4_load(x + i)));
-    if (i < n) {
-        float t[4] = {0};
-        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
-        v4_store(t, v4_gelu(v4_load(t)));
-        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
-    }
+    st2v_op_gelu_w(x, n, st2v_op_vector_width());
 }
 
 void st2v_op_silu(float *x, int64_t n)
 {
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-        v4_store(x + i, v4_silu(v4_load(x + i)));
-    if (i < n) {
-        float t[4] = {0};
-        memcpy(t, x + i, (size_t)(n - i) * sizeof(float));
-        v4_store(t, v4_silu(v4_load(t)));
-        memcpy(x + i, t, (size_t)(n - i) * sizeof(float));
-    }
-}
-
-/* s (n) = exp(s - max(s)), in place; returns the sum. The max is exact
- * in any order, the sum runs in four fixed lanes. */
-static float softmax_exp_row(float *s, int n)
-{
-    int j = 0;
-    float mx = s[0];
-    if (n >= 4) {
-        v4f m = v4_load(s);
-        for (j = 4; j + 4 <= n; j += 4) {
-            v4f v = v4_load(s + j);
-            m = v4_sel(v > m, v, m);
-        }
-        mx = m[0] > m[1] ? m[0] : m[1];
-        mx = m[2] > mx ? m[2] : mx;
-        mx = m[3] > mx ? m[3] : mx;
-    }
-    for (; j < n; j++)
-        mx = s[j] > mx ? s[j] : mx;
-
-    const v4f vmx = v4_set1(mx);
-    v4f acc = v4_set1(0.0f);
-    for (j = 0; j + 4 <= n; j += 4) {
-        v4f e = v4_exp(v4_load(s + j) - vmx);
-        v4_store(s + j, e);
-        acc += e;
-    }
-    float sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    if (j < n) {
-        float t[4] = {0};
-        memcpy(t, s + j, (size_t)(n - j) * sizeof(float));
-        v4_store(t, v4_exp(v4_load(t) - vmx));
-        for (int k = 0; k < n - j; k++) {
-            s[j + k] = t[k];
-            sum += t[k];
-        }
-    }
-    return sum;
+    st2v_op_silu_w(x, n, st2v_op_vector_width());
 }
 
 /* ============================================================ linear */
@@ -184,12 +154,14 @@ typedef struct linear_task {
     const float *x;             /* (n, in) */
     const st2v_linear *lin;
     int64_t n;
+    int64_t rb;                 /* rows per tile */
     int n_cb;                   /* column blocks */
     st2v_act act;
     int residual;               /* y += result (through tmp when gated) */
     const float *gate;          /* rows of `out`, stride ld_gate, or NULL */
     int64_t ld_gate, group;
     float *tmp;                 /* (n, out) when gated */
+    int width;                  /* vector width of the activation */
 } linear_task;
 
 static void linear_tile(void *varg, int64_t begin, int64_t end)
@@ -198,8 +170,8 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
     const st2v_linear *l = a->lin;
     const int in = l->in, out = l->out;
     for (int64_t t = begin; t < end; t++) {
-        int64_t r0 = (t / a->n_cb) * ST2V_ROW_BLOCK;
-        int64_t r1 = ST2V_MIN(a->n, r0 + ST2V_ROW_BLOCK);
+        int64_t r0 = (t / a->n_cb) * a->rb;
+        int64_t r1 = ST2V_MIN(a->n, r0 + a->rb);
         int c0 = (int)(t % a->n_cb) * ST2V_COL_BLOCK;
         int c1 = ST2V_MIN(out, c0 + ST2V_COL_BLOCK);
         int rows = (int)(r1 - r0), cols = c1 - c0;
@@ -221,10 +193,10 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
 
         if (a->act == ST2V_ACT_GELU) {
             for (int r = 0; r < rows; r++)
-                st2v_op_gelu(dst + (int64_t)r * out, cols);
+                st2v_op_gelu_w(dst + (int64_t)r * out, cols, a->width);
         } else if (a->act == ST2V_ACT_SILU) {
             for (int r = 0; r < rows; r++)
-                st2v_op_silu(dst + (int64_t)r * out, cols);
+                st2v_op_silu_w(dst + (int64_t)r * out, cols, a->width);
         }
         if (gated) {
             for (int r = 0; r < rows; r++) {
@@ -239,10 +211,17 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
     }
 }
 
+/* Rows per tile: from ST2V_ROW_BLOCK doubling up to 512 while at least 8
+ * tiles remain. Fewer, taller tiles pack each weight panel fewer times;
+ * 8 tiles keep the threads busy. A function of the shape alone. */
 static void linear_run(st2v_pool *pool, linear_task *a)
 {
-    int64_t n_rb = (a->n + ST2V_ROW_BLOCK - 1) / ST2V_ROW_BLOCK;
     a->n_cb = (a->lin->out + ST2V_COL_BLOCK - 1) / ST2V_COL_BLOCK;
+    a->rb = ST2V_ROW_BLOCK;
+    while (a->rb < 512 && (a->n + 2 * a->rb - 1) / (2 * a->rb) * a->n_cb >= 8)
+        a->rb *= 2;
+    a->width = st2v_op_vector_width();
+    int64_t n_rb = (a->n + a->rb - 1) / a->rb;
     st2v_pool_for(pool, n_rb * a->n_cb, 1, linear_tile, a);
 }
 
@@ -270,35 +249,31 @@ void st2v_op_linear_residual(st2v_pool *pool, float *x, const float *in,
 typedef struct rows_task {
     float *y;
     const float *x;
-    const float *w, *b;
-    int64_t ld;
+    const float *w, *b;         /* affine, or NULL */
+    const float *shift, *scale; /* modulation rows, stride ld, per group */
+    int64_t ld, group;
     int d, heads, hd;
     float eps;
+    int width;                  /* vector width */
 } rows_task;
 
+/* y = (x - mean) / sqrt(var + eps), then the affine map or modulation. */
 static void layernorm_rows(void *varg, int64_t begin, int64_t end)
 {
     const rows_task *a = varg;
     const int d = a->d;
     for (int64_t r = begin; r < end; r++) {
         const float *x = a->x + r * d;
-        float *y = a->y + r * d;
-        float sum = 0.0f;
-        for (int i = 0; i < d; i++)
-            sum += x[i];
-        float mean = sum / (float)d;
-        float var = 0.0f;
-        for (int i = 0; i < d; i++) {
-            float c = x[i] - mean;
-            var += c * c;
-        }
-        float rstd = 1.0f / sqrtf(var / (float)d + a->eps);
-        if (a->w) {
-            for (int i = 0; i < d; i++)
-                y[i] = (x[i] - mean) * rstd * a->w[i] + a->b[i];
+        float mean = row_sum_w(x, d, 0.0f, 0, a->width) / (float)d;
+        float var = row_sum_w(x, d, mean, 1, a->width) / (float)d;
+        float rstd = 1.0f / sqrtf(var + a->eps);
+        if (a->scale) {
+            const int64_t g = (r / a->group) * a->ld;
+            row_norm_w(a->y + r * d, x, d, mean, rstd, a->scale + g,
+                       a->shift + g, 1, a->width);
         } else {
-            for (int i = 0; i < d; i++)
-                y[i] = (x[i] - mean) * rstd;
+            row_norm_w(a->y + r * d, x, d, mean, rstd, a->w, a->b, 0,
+                       a->width);
         }
     }
 }
@@ -307,7 +282,19 @@ void st2v_op_layernorm(st2v_pool *pool, float *y, const float *x,
                        const float *w, const float *b, int64_t n, int d,
                        float eps)
 {
-    rows_task a = {.y = y, .x = x, .w = w, .b = b, .d = d, .eps = eps};
+    rows_task a = {.y = y, .x = x, .w = w, .b = b, .d = d, .eps = eps,
+                   .width = st2v_op_vector_width()};
+    st2v_pool_for(pool, n, ST2V_ROW_BLOCK, layernorm_rows, &a);
+}
+
+void st2v_op_layernorm_modulate(st2v_pool *pool, float *y, const float *x,
+                                const float *shift, const float *scale,
+                                int64_t ld, int64_t group, int64_t n, int d,
+                                float eps)
+{
+    rows_task a = {.y = y, .x = x, .shift = shift, .scale = scale, .ld = ld,
+                   .group = group > 0 ? group : 1, .d = d, .eps = eps,
+                   .width = st2v_op_vector_width()};
     st2v_pool_for(pool, n, ST2V_ROW_BLOCK, layernorm_rows, &a);
 }
 
@@ -318,12 +305,9 @@ static void head_rmsnorm_rows(void *varg, int64_t begin, int64_t end)
     for (int64_t r = begin; r < end; r++) {
         for (int h = 0; h < a->heads; h++) {
             float *x = a->y + r * a->ld + (int64_t)h * hd;
-            float ss = 0.0f;
-            for (int i = 0; i < hd; i++)
-                ss += x[i] * x[i];
+            float ss = row_sum_w(x, hd, 0.0f, 1, a->width);
             float inv = 1.0f / sqrtf(ss / (float)hd + a->eps);
-            for (int i = 0; i < hd; i++)
-                x[i] = x[i] * a->w[i] * inv;
+            row_scale_w(x, hd, a->w, inv, a->width);
         }
     }
 }
@@ -333,7 +317,7 @@ void st2v_op_head_rmsnorm(st2v_pool *pool, float *x, int64_t ld,
                           float eps)
 {
     rows_task a = {.y = x, .w = w, .ld = ld, .heads = heads, .hd = hd,
-                   .eps = eps};
+                   .eps = eps, .width = st2v_op_vector_width()};
     st2v_pool_for(pool, n, ST2V_ROW_BLOCK, head_rmsnorm_rows, &a);
 }
 
@@ -345,6 +329,7 @@ typedef struct chan_task {
     int64_t hw, n_pb;           /* pixels per frame, pixel blocks per frame */
     float eps;
     int silu;
+    int width;                  /* vector width */
 } chan_task;
 
 static void channel_rmsnorm_blocks(void *varg, int64_t begin, int64_t end)
@@ -355,34 +340,8 @@ static void channel_rmsnorm_blocks(void *varg, int64_t begin, int64_t end)
         int64_t f = t / a->n_pb;
         int64_t p0 = (t % a->n_pb) * NORM_BLOCK;
         int np = (int)ST2V_MIN(a->hw - p0, NORM_BLOCK);
-        const float *x = a->x + f * a->C * a->hw + p0;   /* (C, hw) */
-        float *y = a->y + f * a->C * a->hw + p0;         /* (C, hw) */
-        int p;
-
-        /* per pixel: the sum of squares over channels, then its rsqrt */
-        memset(inv, 0, (size_t)np * sizeof(float));
-        for (int c = 0; c < a->C; c++) {
-            const float *xc = x + c * a->hw;
-            for (p = 0; p + 4 <= np; p += 4) {
-                v4f v = v4_load(xc + p);
-                v4_store(inv + p, v4_load(inv + p) + v * v);
-            }
-            for (; p < np; p++)
-                inv[p] += xc[p] * xc[p];
-        }
-        for (p = 0; p < np; p++)
-            inv[p] = 1.0f / sqrtf(inv[p] / (float)a->C + a->eps);
-        for (int c = 0; c < a->C; c++) {
-            const float *xc = x + c * a->hw;
-            float *yc = y + c * a->hw;
-            const float wc = a->w[c];
-            for (p = 0; p + 4 <= np; p += 4)
-                v4_store(yc + p, v4_load(xc + p) * wc * v4_load(inv + p));
-            for (; p < np; p++)
-                yc[p] = xc[p] * wc * inv[p];
-            if (a->silu)
-                st2v_op_silu(yc, np);
-        }
+        chan_rms_w(a->y + f * a->C * a->hw + p0, a->x + f * a->C * a->hw + p0,
+                   a->w, a->C, a->hw, np, a->eps, a->silu, inv, a->width);
     }
 }
 
@@ -392,7 +351,7 @@ void st2v_op_channel_rmsnorm(st2v_pool *pool, float *y, const float *x,
 {
     chan_task a = {.y = y, .x = x, .w = w, .C = C, .hw = hw,
                    .n_pb = (hw + NORM_BLOCK - 1) / NORM_BLOCK, .eps = eps,
-                   .silu = silu};
+                   .silu = silu, .width = st2v_op_vector_width()};
     st2v_pool_for(pool, m * a.n_pb, 1, channel_rmsnorm_blocks, &a);
 }
 
@@ -408,6 +367,7 @@ typedef struct attn_task {
     const float *q, *k, *v;
     int64_t ldo, ldq, ldk, ldv;
     int nq, nk, hd, n_qb;
+    int width;                  /* vector width of the softmax */
     float *scratch;             /* (threads, ATT_BLOCK, nk) */
 } attn_task;
 
@@ -429,7 +389,8 @@ static void attention_blocks(void *varg, int64_t begin, int64_t end)
                     a->k + col, (int)a->ldk, 0.0f, s, nk);
         float inv[ATT_BLOCK];
         for (int r = 0; r < rows; r++)
-            inv[r] = 1.0f / softmax_exp_row(s + (int64_t)r * nk, nk);
+            inv[r] = 1.0f / st2v_op_softmax_exp_w(s + (int64_t)r * nk, nk,
+                                                  a->width);
         /* out (rows, hd) = (s v) / sum: the normalisation is applied to
          * the hd outputs of a row instead of its nk weights */
         float *o = a->out + q0 * a->ldo + col;
@@ -452,7 +413,7 @@ void st2v_op_attention(st2v_pool *pool, float *out, int64_t ldo,
     attn_task a = {.out = out, .q = q, .k = k, .v = v, .ldo = ldo,
                    .ldq = ldq, .ldk = ldk, .ldv = ldv, .nq = nq, .nk = nk,
                    .hd = hd, .n_qb = (nq + ATT_BLOCK - 1) / ATT_BLOCK,
-                   .scratch = scratch};
+                   .width = st2v_op_vector_width(), .scratch = scratch};
     st2v_pool_for(pool, (int64_t)heads * a.n_qb, 1, attention_blocks, &a);
 }
 

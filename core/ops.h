@@ -19,7 +19,8 @@
 #include "model.h"
 #include "pool.h"
 
-/* Rows per block of the row-parallel kernels and of linear layers. */
+/* Rows per block of the row-parallel kernels; the least rows per tile of
+ * a linear layer. */
 #define ST2V_ROW_BLOCK 64
 /* Output columns per block of a linear layer. */
 #define ST2V_COL_BLOCK 256
@@ -56,6 +57,14 @@ void st2v_op_layernorm(st2v_pool *pool, float *y, const float *x,
                        const float *w, const float *b, int64_t n, int d,
                        float eps);
 
+/* adaLN: y (n, d) = LayerNorm(x) * (1 + scale) + shift, LayerNorm without
+ * affine; row r uses the shift and scale rows r / group (d floats each,
+ * stride ld). y may equal x. */
+void st2v_op_layernorm_modulate(st2v_pool *pool, float *y, const float *x,
+                                const float *shift, const float *scale,
+                                int64_t ld, int64_t group, int64_t n, int d,
+                                float eps);
+
 /* In place on rows of x with stride ld: each of the `heads` segments of hd
  * floats becomes seg * w / sqrt(mean(seg^2) + eps), w (hd). */
 void st2v_op_head_rmsnorm(st2v_pool *pool, float *x, int64_t ld,
@@ -65,6 +74,16 @@ void st2v_op_head_rmsnorm(st2v_pool *pool, float *x, int64_t ld,
 /* In place, x (n). */
 void st2v_op_gelu(float *x, int64_t n);
 void st2v_op_silu(float *x, int64_t n);
+
+/* The element-wise kernels run on vectors of 8 floats where the CPU has
+ * AVX2 (chosen at run time), else 4; both widths give the same bits. */
+int st2v_op_vector_width(void);
+/* The same kernels at a given width (8 only where supported), for tests
+ * that compare the widths. softmax_exp: s (n) = exp(s - max s), in place,
+ * returning the sum. */
+void st2v_op_gelu_w(float *x, int64_t n, int width);
+void st2v_op_silu_w(float *x, int64_t n, int width);
+float st2v_op_softmax_exp_w(float *s, int n, int width);
 
 /* One frame x (C, hw) -> y (C, hw): y[c,p] = x[c,p] * w[c] / sqrt(mean_c
  * x[.,p]^2 + eps), followed by SiLU when silu != 0. For m frames laid out

@@ -170,15 +170,19 @@ void st2v_pool_for(st2v_pool *pool, int64_t n, int64_t grain, st2v_task_fn fn,
         grain = 1;
     int64_t n_blocks = (n + grain - 1) / grain;
 
+    /* Slot 0 is this thread's for the duration of the call (a task may
+     * call in again: it then runs serially, as slot 0 of the inner call). */
+    const int saved_slot = tl_slot, saved_inside = tl_inside;
+    tl_slot = 0;
+
     /* Serial: the same blocks, in order, on this thread. */
-    if (!pool || pool->n_workers == 0 || n_blocks == 1 || tl_inside) {
+    if (!pool || pool->n_workers == 0 || n_blocks == 1 || saved_inside) {
         for (int64_t b = 0; b < n_blocks; b++)
             fn(arg, b * grain, ST2V_MIN(n, (b + 1) * grain));
+        tl_slot = saved_slot;
         return;
     }
 
-    int saved_slot = tl_slot;
-    tl_slot = 0;
     tl_inside = 1;
 
     pthread_mutex_lock(&pool->mu);
@@ -200,6 +204,6 @@ void st2v_pool_for(st2v_pool *pool, int64_t n, int64_t grain, st2v_task_fn fn,
         pthread_cond_wait(&pool->cv_done, &pool->mu);
     pthread_mutex_unlock(&pool->mu);
 
-    tl_inside = 0;
+    tl_inside = saved_inside;
     tl_slot = saved_slot;
 }

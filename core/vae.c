@@ -62,7 +62,7 @@ static void res_block(st2v_pool *pool, float *x, const st2v_res_block *rb,
     }
 }
 
-/* Reject sizes whose buffers or BLAS strides would not fit an int. */
+/* a * b * c fits an int (BLAS strides are ints). All positive. */
 static int size_ok(int64_t a, int64_t b, int64_t c)
 {
     if (a <= 0 || b <= 0 || c <= 0)
@@ -108,9 +108,11 @@ int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_model *m, int Hl,
     const st2v_config *cfg = &m->cfg;
     const st2v_vae_weights *vw = &m->vae;
     const int nl = cfg->n_levels, nres = cfg->res_blocks;
-    if (Hl < 1 || Wl < 1 || nl < 1 || nl > ST2V_MAX_VAE_LEVELS)
+    if (Hl < 1 || Wl < 1 || Hl > 65536 || Wl > 65536 || nl < 1 ||
+        nl > ST2V_MAX_VAE_LEVELS)
         return ST2V_ERR_INVALID_ARG;
-    if (!size_ok((int64_t)Hl * cfg->s, (int64_t)Wl * cfg->s, 4096))
+    /* the output's channel stride, ft frames of the finest level */
+    if (!size_ok((int64_t)Hl * cfg->s, (int64_t)Wl * cfg->s, cfg->ft))
         return ST2V_ERR_INVALID_ARG;
 
     st2v_vae_stream *s = calloc(1, sizeof(*s));
@@ -147,8 +149,10 @@ int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_model *m, int Hl,
             const st2v_res_block *rb = &vw->dec[i].res[j];
             total += (size_t)(rb->conv1.kt - 1 + T) * (size_t)L->fs;
             total += (size_t)(rb->conv2.kt - 1 + T) * (size_t)L->fs;
-            col_sz = ST2V_MAX(col_sz, st2v_op_conv_scratch(1, &rb->conv1, H, W));
-            col_sz = ST2V_MAX(col_sz, st2v_op_conv_scratch(1, &rb->conv2, H, W));
+            col_sz = ST2V_MAX(col_sz,
+                              st2v_op_conv_scratch(1, &rb->conv1, H, W));
+            col_sz = ST2V_MAX(col_sz,
+                              st2v_op_conv_scratch(1, &rb->conv2, H, W));
         }
         tmp_sz = ST2V_MAX(tmp_sz, (size_t)T * (size_t)L->fs);
         if (i < nl - 1) {
@@ -292,7 +296,7 @@ int st2v_vae_encode(const st2v_model *m, st2v_pool *pool, const float *rgb,
     const int nl = cfg->n_levels, nres = cfg->res_blocks;
     if (T < 1 || H < 1 || W < 1 || H % cfg->s || W % cfg->s)
         return ST2V_ERR_INVALID_ARG;
-    if (!size_ok((int64_t)H * W, (int64_t)T * cfg->ft, 4096))
+    if (!size_ok(H, W, (int64_t)T * cfg->ft))
         return ST2V_ERR_INVALID_ARG;
 
     /* Per level i: frames Ti[i], size Hi[i] x Wi[i] (finest = nl - 1). */

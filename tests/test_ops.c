@@ -93,6 +93,47 @@ static void pool_runs_every_item_exactly_once_in_grain_aligned_blocks(void)
     CHECK(st2v_pool_threads(NULL) == 1, "NULL pool has one thread");
 }
 
+typedef struct nest_arg {
+    st2v_pool *pool;
+    int threads;
+    int bad;                    /* a slot out of range, or not restored */
+    int inner_runs;
+} nest_arg;
+
+static void nest_inner(void *varg, int64_t begin, int64_t end)
+{
+    nest_arg *a = varg;
+    if (st2v_pool_slot() != 0)
+        __atomic_store_n(&a->bad, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&a->inner_runs, (int)(end - begin), __ATOMIC_RELAXED);
+}
+
+static void nest_outer(void *varg, int64_t begin, int64_t end)
+{
+    nest_arg *a = varg;
+    (void)begin, (void)end;
+    int slot = st2v_pool_slot();
+    if (slot < 0 || slot >= a->threads)
+        __atomic_store_n(&a->bad, 1, __ATOMIC_RELAXED);
+    st2v_pool_for(a->pool, 5, 1, nest_inner, a);   /* runs serially */
+    st2v_pool_for(NULL, 3, 1, nest_inner, a);
+    if (st2v_pool_slot() != slot)
+        __atomic_store_n(&a->bad, 1, __ATOMIC_RELAXED);
+}
+
+static void pool_slots_stay_in_range_and_nested_calls_run_serially(void)
+{
+    st2v_pool *pool = NULL;
+    int rc = st2v_pool_new(&pool, 3);
+    REQUIRE(rc == 0, "pool");
+    nest_arg a = {.pool = pool, .threads = 3};
+    st2v_pool_for(pool, 40, 1, nest_outer, &a);
+    CHECK(!a.bad, "slots");
+    CHECK(a.inner_runs == 40 * 8, "inner items %d", a.inner_runs);
+    CHECK(st2v_pool_slot() == 0, "caller slot back to 0");
+    st2v_pool_free(pool);
+}
+
 static void pool_rejects_zero_threads(void)
 {
     st2v_pool *pool = (st2v_pool *)1;
@@ -117,7 +158,8 @@ static void ref_linear(double *y, const float *x, const st2v_linear *l, int n)
 static void linear_matches_reference_for_odd_row_counts_and_activations(void)
 {
     const int sizes[][3] = {{1, 5, 7}, {63, 17, 33}, {65, 48, 300},
-                            {200, 96, 48}, {129, 32, 513}};
+                            {200, 96, 48}, {129, 32, 513},
+                            {1000, 16, 600} /* taller tiles */};
     for (size_t s = 0; s < ST2V_ARRAY_SIZE(sizes); s++) {
         const int n = sizes[s][0], in = sizes[s][1], out = sizes[s][2];
         float *w = rand_floats((size_t)out * in, 1.0f / sqrtf((float)in));
@@ -165,35 +207,51 @@ static void linear_matches_reference_for_odd_row_counts_and_activations(void)
 
 /* =============================================== norms and activations */
 
-static void layernorm_matches_reference_with_and_without_affine(void)
+static void layernorm_matches_reference_with_affine_without_and_modulated(void)
 {
-    const int n = 70, d = 48;
-    float *x = rand_floats((size_t)n * d, 2.0f);
-    float *w = rand_floats(d, 1.0f), *b = rand_floats(d, 1.0f);
-    float *y = malloc((size_t)n * d * sizeof(float));
-    double *ref = malloc((size_t)n * d * sizeof(double));
-    for (int affine = 0; affine < 2; affine++) {
-        for (int r = 0; r < n; r++) {
-            double mean = 0, var = 0;
-            for (int i = 0; i < d; i++)
-                mean += x[r * d + i];
-            mean /= d;
-            for (int i = 0; i < d; i++)
-                var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
-            var /= d;
-            for (int i = 0; i < d; i++) {
-                double v = (x[r * d + i] - mean) / sqrt(var + 1e-5);
-                ref[r * d + i] = affine ? v * w[i] + b[i] : v;
+    const int n = 70, group = 9, dims[] = {48, 45, 7};
+    for (size_t k = 0; k < ST2V_ARRAY_SIZE(dims); k++) {
+        const int d = dims[k], ng = (n + group - 1) / group;
+        float *x = rand_floats((size_t)n * d, 2.0f);
+        for (int i = 0; i < n * d; i++)
+            x[i] += 3.0f;               /* a mean far from 0 */
+        float *w = rand_floats(d, 1.0f), *b = rand_floats(d, 1.0f);
+        /* modulation rows: shift | scale, stride 2d */
+        float *mod = rand_floats((size_t)ng * 2 * d, 1.0f);
+        float *y = malloc((size_t)n * d * sizeof(float));
+        double *ref = malloc((size_t)n * d * sizeof(double));
+        for (int mode = 0; mode < 3; mode++) {
+            for (int r = 0; r < n; r++) {
+                double mean = 0, var = 0;
+                for (int i = 0; i < d; i++)
+                    mean += x[r * d + i];
+                mean /= d;
+                for (int i = 0; i < d; i++)
+                    var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
+                var /= d;
+                const float *sh = mod + (r / group) * 2 * d, *sc = sh + d;
+                for (int i = 0; i < d; i++) {
+                    double v = (x[r * d + i] - mean) / sqrt(var + 1e-5);
+                    ref[r * d + i] = mode == 0   ? v
+                                     : mode == 1 ? v * w[i] + b[i]
+                                                 : v * (1.0 + sc[i]) + sh[i];
+                }
             }
+            if (mode < 2)
+                st2v_op_layernorm(NULL, y, x, mode ? w : NULL,
+                                  mode ? b : NULL, n, d, 1e-5f);
+            else
+                st2v_op_layernorm_modulate(NULL, y, x, mod, mod + d, 2 * d,
+                                           group, n, d, 1e-5f);
+            CHECK(rel_err_d(y, ref, (size_t)n * d) < TOL, "d %d mode %d", d,
+                  mode);
         }
-        st2v_op_layernorm(NULL, y, x, affine ? w : NULL, affine ? b : NULL, n,
-                          d, 1e-5f);
-        CHECK(rel_err_d(y, ref, (size_t)n * d) < TOL, "affine %d", affine);
+        /* in place */
+        st2v_op_layernorm_modulate(NULL, x, x, mod, mod + d, 2 * d, group, n,
+                                   d, 1e-5f);
+        CHECK(rel_err_d(x, ref, (size_t)n * d) < TOL, "d %d in place", d);
+        free(x), free(w), free(b), free(mod), free(y), free(ref);
     }
-    /* in place */
-    st2v_op_layernorm(NULL, x, x, w, b, n, d, 1e-5f);
-    CHECK(rel_err_d(x, ref, (size_t)n * d) < TOL, "in place");
-    free(x), free(w), free(b), free(y), free(ref);
 }
 
 static void head_rmsnorm_normalises_each_head_of_strided_rows(void)
@@ -262,7 +320,8 @@ static void gelu_and_silu_match_their_formulas_to_float_precision(void)
           *s = malloc(n * sizeof(float));
     for (int i = 0; i < n - 4; i++)
         x[i] = -12.0f + (float)i / 1024.0f;
-    x[n - 4] = -100.0f, x[n - 3] = 100.0f, x[n - 2] = 1e-30f, x[n - 1] = -1e-30f;
+    x[n - 4] = -100.0f, x[n - 3] = 100.0f;
+    x[n - 2] = 1e-30f, x[n - 1] = -1e-30f;
     memcpy(g, x, n * sizeof(float));
     memcpy(s, x, n * sizeof(float));
     st2v_op_gelu(g, n);
@@ -287,6 +346,48 @@ static void gelu_and_silu_match_their_formulas_to_float_precision(void)
     free(x), free(g), free(s);
 }
 
+static void vector_widths_4_and_8_give_identical_bits(void)
+{
+    if (st2v_op_vector_width() != 8)
+        printf("     (no AVX2 here: only width 4 is compared with itself)\n");
+    const int wide = st2v_op_vector_width();
+    const int sizes[] = {1, 5, 8, 13, 1003};
+    for (size_t k = 0; k < ST2V_ARRAY_SIZE(sizes); k++) {
+        const int n = sizes[k];
+        float *x = rand_floats((size_t)n, 10.0f);
+        float *a = malloc((size_t)n * sizeof(float));
+        float *b = malloc((size_t)n * sizeof(float));
+        const size_t bytes = (size_t)n * sizeof(float);
+
+        memcpy(a, x, bytes), memcpy(b, x, bytes);
+        st2v_op_gelu_w(a, n, 4);
+        st2v_op_gelu_w(b, n, wide);
+        CHECK(memcmp(a, b, bytes) == 0, "gelu n=%d", n);
+
+        memcpy(a, x, bytes), memcpy(b, x, bytes);
+        st2v_op_silu_w(a, n, 4);
+        st2v_op_silu_w(b, n, wide);
+        CHECK(memcmp(a, b, bytes) == 0, "silu n=%d", n);
+
+        memcpy(a, x, bytes), memcpy(b, x, bytes);
+        float sa = st2v_op_softmax_exp_w(a, n, 4);
+        float sb = st2v_op_softmax_exp_w(b, n, wide);
+        CHECK(memcmp(a, b, bytes) == 0 && sa == sb, "softmax n=%d", n);
+        /* and the values are right: exp(x - max), summed */
+        double mx = x[0], sum = 0, err = 0;
+        for (int i = 1; i < n; i++)
+            mx = x[i] > mx ? x[i] : mx;
+        for (int i = 0; i < n; i++) {
+            double e = exp(x[i] - mx);
+            sum += e;
+            err = fmax(err, fabs(a[i] - e));
+        }
+        CHECK(err < 3e-7 && fabs(sa - sum) < 1e-6 * sum,
+              "softmax values n=%d: err %g, sum %g vs %g", n, err, sa, sum);
+        free(x), free(a), free(b);
+    }
+}
+
 /* =========================================================== attention */
 
 static void ref_attention(double *out, int ldo, const float *q, int ldq,
@@ -300,7 +401,8 @@ static void ref_attention(double *out, int ldo, const float *q, int ldq,
             for (int j = 0; j < nk; j++) {
                 double d = 0;
                 for (int e = 0; e < hd; e++)
-                    d += (double)q[i * ldq + h * hd + e] * k[j * ldk + h * hd + e];
+                    d += (double)q[i * ldq + h * hd + e] *
+                         k[j * ldk + h * hd + e];
                 s[j] = d / sqrt((double)hd);
                 mx = s[j] > mx ? s[j] : mx;
             }
@@ -385,7 +487,8 @@ static void rope_rotates_pairs_by_position_per_axis(void)
                     int o = 0;
                     for (int ax = 0; ax < 3; ax++) {
                         for (int j = 0; j < dims[ax] / 2; j++) {
-                            double ang = pos[ax] * pow(theta, -2.0 * j / dims[ax]);
+                            double ang =
+                                pos[ax] * pow(theta, -2.0 * j / dims[ax]);
                             int i0 = tok * ld + h * hd + o + 2 * j;
                             double x0 = x[i0], x1 = x[i0 + 1];
                             ref[i0] = x0 * cos(ang) - x1 * sin(ang);
@@ -538,8 +641,8 @@ static void depth_to_space_and_space_to_depth_follow_the_index_map(void)
                                 }
             CHECK(ok, "depth to space a %d b %d", a, b);
             st2v_op_space_to_depth(back, out, C * ohw, C, H * b, W * b, a, b);
-            CHECK(memcmp(back, in, (size_t)C * a * b * b * hw * sizeof(float)) ==
-                      0,
+            const size_t bytes = (size_t)C * a * b * b * hw * sizeof(float);
+            CHECK(memcmp(back, in, bytes) == 0,
                   "space to depth inverts a %d b %d", a, b);
             free(in), free(out), free(back);
         }
@@ -593,12 +696,14 @@ int main(void)
 {
     openblas_set_num_threads(1);
     RUN(pool_runs_every_item_exactly_once_in_grain_aligned_blocks);
+    RUN(pool_slots_stay_in_range_and_nested_calls_run_serially);
     RUN(pool_rejects_zero_threads);
     RUN(linear_matches_reference_for_odd_row_counts_and_activations);
-    RUN(layernorm_matches_reference_with_and_without_affine);
+    RUN(layernorm_matches_reference_with_affine_without_and_modulated);
     RUN(head_rmsnorm_normalises_each_head_of_strided_rows);
     RUN(channel_rmsnorm_with_silu_matches_reference_over_frames);
     RUN(gelu_and_silu_match_their_formulas_to_float_precision);
+    RUN(vector_widths_4_and_8_give_identical_bits);
     RUN(attention_matches_reference_for_odd_sizes_and_strides);
     RUN(attention_stays_finite_for_huge_logits);
     RUN(rope_rotates_pairs_by_position_per_axis);
