@@ -36,6 +36,8 @@ if [ ! -x "$BIN" ]; then
     echo "0 passed, 1 failed"
     exit 1
 fi
+# absolute, since some checks run from a scratch directory
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
 # Parse a y4m file: prints "W H F FRAMES" and fails on any malformed byte.
 y4m_info() {
