@@ -6,8 +6,7 @@
  * are refused. F32 tensors that are 4-byte aligned are used in place from
  * the read-only mapping; all others are converted to owned float buffers.
  *
- * Also here: the model info, the default model path, st2v_strerror() and
- * st2v_version(). The model is read-only once loaded.
+ * Also here: the model info, st2v_strerror() and st2v_version(). The model is read-only once loaded.
  */
 #include "model.h"
 
@@ -420,54 +419,6 @@ void st2v_model_free(st2v_model *model)
 const st2v_model_info *st2v_model_get_info(const st2v_model *model)
 {
     return model ? &model->info : NULL;
-}
-
-/* ------------------------------------------------------- default path */
-
-static int is_file(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
-/* Copy path into buf; ST2V_ERR_INVALID_ARG when it does not fit. */
-static int put_path(char *buf, size_t size, const char *path)
-{
-    size_t n = strlen(path);
-    if (n >= size) {
-        buf[0] = '\0';
-        return ST2V_ERR_INVALID_ARG;
-    }
-    memcpy(buf, path, n + 1);
-    return 0;
-}
-
-int st2v_default_model_path(char *buf, size_t buf_size)
-{
-    if (!buf || buf_size == 0)
-        return ST2V_ERR_INVALID_ARG;
-    buf[0] = '\0';
-    const char *env = getenv("ST2V_MODEL");
-    if (env && *env) {
-        int rc = put_path(buf, buf_size, env);
-        if (rc)
-            return rc;
-        return is_file(env) ? ST2V_OK : ST2V_ERR_IO;
-    }
-#ifdef ST2V_BUILD_MODEL
-    if (is_file(ST2V_BUILD_MODEL))
-        return put_path(buf, buf_size, ST2V_BUILD_MODEL);
-#endif
-#ifdef ST2V_INSTALL_MODEL
-    {
-        int rc = put_path(buf, buf_size, ST2V_INSTALL_MODEL);
-        if (rc)
-            return rc;
-        return is_file(ST2V_INSTALL_MODEL) ? ST2V_OK : ST2V_ERR_IO;
-    }
-#else
-    return ST2V_ERR_IO;
-#endif
 }
 
 /* ------------------------------------------------------------- status */

@@ -136,6 +136,16 @@ run_ok "--image conditions the video" "32 32 16:1 8" -p "a red ball" -s 1 --fram
 check "--help prints the usage and succeeds" sh -c "'$BIN' --help | grep -q '^usage: st2v'"
 check "--version prints the version" sh -c "'$BIN' --version | grep -q '^st2v [0-9]'"
 
+# ---------------------------------------------------------- default model
+# An installed tree finds its model next to itself, wherever it is moved.
+mkdir -p "$TMP/inst/bin" "$TMP/inst/share/st2v"
+cp "$BIN" "$TMP/inst/bin/st2v"
+cp "$MODEL" "$TMP/inst/share/st2v/default.safetensors"
+check "an installed st2v finds PREFIX/share/st2v/default.safetensors" \
+    env -u ST2V_MODEL "$TMP/inst/bin/st2v" -q --steps 1 -p "a" --frames 1 -o "$TMP/inst/x.y4m"
+check "ST2V_MODEL names the default model" \
+    env ST2V_MODEL="$MODEL" "$BIN" -q --steps 1 -p "a" --frames 1 -o "$TMP/env.y4m"
+
 # ------------------------------------------------------------- refusals
 
 printf 'this is not a safetensors file at all' >"$TMP/corrupt.safetensors"
