@@ -16,6 +16,8 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
+        # float32 under bf16 autocast (slow bf16 element-wise ops on the CPU)
+        x = x.float() if x.dtype == torch.bfloat16 else x
         return x * self.weight / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
 
 

@@ -29,6 +29,9 @@ class ChannelRMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ch))
 
     def forward(self, x):
+        # in float32 even under bf16 autocast: the CPU's bf16 element-wise
+        # kernels are slow, and the statistics want the precision
+        x = x.float() if x.dtype == torch.bfloat16 else x
         r = torch.sqrt(x.pow(2).mean(1, keepdim=True) + 1e-6)
         return x * self.weight[None, :, None, None, None] / r
 

@@ -1,0 +1,118 @@
+"""Stage 2 of the default model: encode world clips into a latent cache.
+
+Renders training-split scenes at their native sizes, encodes each whole clip
+with the stage-1 autoencoder, and appends to shards in RUN_DIR/latents/:
+per clip the latent (Cz, T, Hl, Wl) in float16, four captions (two English,
+two Czech, training templates only), and token-level labels from the
+world's ground truth (the palette colour and the shape that cover most of
+each DiT token), which the DiT's auxiliary heads learn from. Appending is
+resumable: clip k always comes from scene seed BASE + k.
+
+    /usr/bin/python3 train/cache_latents.py --clips 4000
+"""
+import argparse
+import glob
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import recipe  # noqa: E402
+from st2v.vae import VAE  # noqa: E402
+from train.world import COLOURS, SHAPES, caption, render, sample_scene  # noqa: E402
+
+BASE_SEED = 10_000_000
+SHARD = 250
+COLOUR_INDEX = {tuple(v): i + 1 for i, v in enumerate(COLOURS.values())}
+
+
+def token_labels(labels, T_lat, H, W, ft=4, tok=16):
+    """Per DiT token (T_lat, H/tok, W/tok): 1 + palette index of the colour
+    and 1 + shape index of the object covering most of it (0: background,
+    when no object covers a quarter of the token)."""
+    Hp, Wp = H // tok, W // tok
+    best = np.zeros((T_lat, Hp, Wp), np.float32)
+    colour = np.zeros((T_lat, Hp, Wp), np.uint8)
+    shape = np.zeros((T_lat, Hp, Wp), np.uint8)
+    for o in labels["objects"]:
+        m = o["mask"][:T_lat * ft].astype(np.float32)          # (T, H, W)
+        cov = m.reshape(T_lat, ft, Hp, tok, Wp, tok).mean(axis=(1, 3, 5))
+        mid = o["colour"][np.arange(T_lat) * ft + ft // 2]     # (T_lat, 3)
+        cidx = np.array([COLOUR_INDEX.get(tuple(int(x) for x in c), 0) for c in mid], np.uint8)
+        win = (cov > best) & (cov >= 0.25)
+        best = np.maximum(best, cov)
+        colour = np.where(win, cidx[:, None, None], colour)
+        shape = np.where(win, np.uint8(1 + SHAPES.index(o["shape"])), shape)
+    return colour, shape
+
+
+def load_vae(path):
+    vae = VAE({"vae": recipe.architecture()["vae"]})
+    vae.load_state_dict(torch.load(path)["vae"])
+    vae.eval()
+    return vae
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clips", type=int, default=4000, help="total clips wanted in the cache")
+    ap.add_argument("--minutes", type=float, default=1e9)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "latents"))
+    ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.dir, exist_ok=True)
+    vae = load_vae(args.vae)
+    ft = 4
+    shards = sorted(glob.glob(os.path.join(args.dir, "shard_*.pt")))
+    k = len(shards) * SHARD
+    t_end = time.time() + args.minutes * 60
+    while k < args.clips and time.time() < t_end:
+        items = []
+        t0 = time.time()
+        for j in range(SHARD):
+            seed = BASE_SEED + k + j
+            scene = sample_scene(seed, split="train")
+            video, labels = render(scene)
+            T = video.shape[0] // ft * ft
+            x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                z = vae.enc(x).float()[0]                           # (Cz, T/ft, Hl, Wl)
+            rng = np.random.default_rng(seed)
+            caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
+            H, W = video.shape[1:3]
+            colour, shape = token_labels(labels, T // ft, H, W)
+            items.append({"seed": seed, "z": z.half(), "captions": caps,
+                          "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape)})
+        path = os.path.join(args.dir, "shard_%05d.pt" % (k // SHARD))
+        torch.save(items, path + ".tmp")
+        os.replace(path + ".tmp", path)
+        k += SHARD
+        print(f"{path}: {SHARD} clips in {time.time() - t0:.0f} s ({k} cached)", flush=True)
+    stats(args.dir)
+
+
+def stats(directory):
+    """Per-channel mean and std of the cached latents (section 7)."""
+    s1 = s2 = n = 0
+    for path in sorted(glob.glob(os.path.join(directory, "shard_*.pt"))):
+        for it in torch.load(path):
+            z = it["z"].float()
+            s1 = s1 + z.sum(dim=(1, 2, 3))
+            s2 = s2 + (z ** 2).sum(dim=(1, 2, 3))
+            n += z[0].numel()
+    mean = s1 / n
+    std = (s2 / n - mean ** 2).clamp_min(1e-8).sqrt()
+    torch.save({"mean": mean, "std": std}, os.path.join(directory, "stats.pt"))
+    print("latent mean", [round(float(v), 3) for v in mean])
+    print("latent std ", [round(float(v), 3) for v in std])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The recipe of the shipped default model: its architecture (sized for the
+real-time budget: at most 100 GFLOP per second of video at default settings,
+see core/cost.c and `make bench`), where training runs keep their state, and
+the vocabulary built from the world's captions.
+
+Everything the training scripts share lives here, so a change of recipe is
+one edit."""
+
+import os
+
+import numpy as np
+
+from st2v.tokenizer import lowercase_bytes, split_words
+
+# Training state (checkpoints, latent caches) lives outside the repository:
+# it is large and rebuilt by the scripts; only the exported model is shipped.
+RUN_DIR = os.environ.get("ST2V_RUN_DIR", "/var/tmp/st2v-train")
+
+MODEL_NAME = "st2v-world-v1"
+
+
+def architecture():
+    """Every config key but the tokenizer pieces and latent statistics."""
+    return {
+        "format_version": 1,
+        "text": {"dim": 128, "layers": 3, "heads": 4, "mlp_dim": 512},
+        "dit": {"dim": 192, "layers": 8, "heads": 4, "mlp_dim": 768,
+                "patch": [1, 2, 2], "rope_dims": [16, 16, 16],
+                "rope_theta": 10000.0, "freq_dim": 256},
+        "vae": {"z_channels": 8, "channels": [64, 32, 16, 16], "res_blocks": 1,
+                "time_up": [1, 1, 0], "space_up": [1, 1, 1], "kt": [2, 2, 1, 1],
+                "latent_mean": [0.0] * 8, "latent_std": [1.0] * 8},
+        "video": {"fps": 16, "sizes": [[128, 128], [224, 128]]},
+        "sampler": {"steps": 8, "cfg": 4.0, "sampler": "euler", "shift": 3.0,
+                    "window": 4, "context": 1},
+    }
+
+
+def build_pieces(captions, min_count=2):
+    """Tokenizer pieces: every word seen at least min_count times, with the
+    word-start mark, most frequent first (ties by text, so the result is
+    deterministic). Rare words fall back to bytes."""
+    counts = {}
+    for c in captions:
+        for w in split_words(lowercase_bytes(c.encode("utf-8"))):
+            w = w.decode("utf-8", "replace")
+            counts[w] = counts.get(w, 0) + 1
+    keep = [w for w, n in counts.items() if n >= min_count]
+    keep.sort(key=lambda w: (-counts[w], w))
+    return ["\u2581" + w for w in keep]
+
+
+def psnr(a, b):
+    """PSNR in dB of two uint8 (or 0..255 float) arrays."""
+    mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)
+    return 99.0 if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)

@@ -1,0 +1,269 @@
+"""Stage 3 of the default model: text encoder + DiT, rectified flow.
+
+Trains on the latent cache of stage 2 (train/cache_latents.py):
+- windows of `sampler.window` latent frames cut at random from each clip,
+  both native sizes (one size per batch);
+- timesteps logit-normal, shifted toward noise (SD3), one per sample; in
+  30% of samples the first `sampler.context` frames are given clean (t = 0,
+  no loss), which is what continuation, streaming and image conditioning
+  use at inference;
+- the caption dropped (empty prompt) 10% of the time, for guidance;
+- auxiliary heads on a middle block predict, per token, the palette colour
+  and the shape that the world drew there (the world as the teacher,
+  REPA-style); switched off after --aux-steps;
+- bfloat16 autocast, AdamW with warm-up, an EMA of the weights for export.
+
+Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
+
+    /usr/bin/python3 train/train_dit.py --minutes 60
+    /usr/bin/python3 train/train_dit.py --export models/st2v-world-v1.safetensors
+"""
+import argparse
+import copy
+import glob
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import recipe  # noqa: E402
+from st2v.model import St2vModel, save_model  # noqa: E402
+from st2v.textenc import pad_batch  # noqa: E402
+from st2v.tokenizer import Tokenizer  # noqa: E402
+
+N_COLOUR, N_SHAPE = 10, 6   # background + 9 palette colours; background + 5 shapes
+
+
+# ------------------------------------------------------------------- data
+
+class LatentCache:
+    """All cached clips in memory, grouped by latent size."""
+
+    def __init__(self, directory):
+        self.by_size = {}
+        for path in sorted(glob.glob(os.path.join(directory, "shard_*.pt"))):
+            for it in torch.load(path):
+                key = tuple(it["z"].shape[2:])
+                self.by_size.setdefault(key, []).append(it)
+        self.sizes = sorted(self.by_size)
+        self.n = sum(len(v) for v in self.by_size.values())
+        st = torch.load(os.path.join(directory, "stats.pt"))
+        self.mean, self.std = st["mean"], st["std"]
+
+    def captions(self):
+        return [c for items in self.by_size.values() for it in items for c in it["captions"]]
+
+    def batch(self, rng, B, window):
+        """z (B,Cz,window,Hl,Wl) float, captions, colour/shape labels (B,window,Hp,Wp)."""
+        weights = np.array([len(self.by_size[s]) for s in self.sizes], np.float64)
+        size = self.sizes[rng.choice(len(self.sizes), p=weights / weights.sum())]
+        items = self.by_size[size]
+        zs, caps, cols, shps = [], [], [], []
+        for _ in range(B):
+            it = items[int(rng.integers(len(items)))]
+            T = it["z"].shape[1]
+            s = int(rng.integers(0, T - window + 1))
+            zs.append(it["z"][:, s:s + window].float())
+            cols.append(it["colour"][s:s + window].long())
+            shps.append(it["shape"][s:s + window].long())
+            caps.append(it["captions"][int(rng.integers(len(it["captions"])))])
+        return torch.stack(zs), caps, torch.stack(cols), torch.stack(shps)
+
+
+# ------------------------------------------------------------------ model
+
+def make_config(cache):
+    cfg = recipe.architecture()
+    cfg["name"] = recipe.MODEL_NAME
+    cfg["description"] = ("st2v default model, trained on the procedural st2v world "
+                          "(train/world) with English and Czech captions")
+    cfg["tokenizer"] = {"max_length": 48,
+                        "pieces": recipe.build_pieces(cache.captions(), min_count=1)}
+    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in cache.mean]
+    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in cache.std]
+    cfg["provenance"] = {"recipe": "train/recipe.py, train/train_vae.py, "
+                                   "train/cache_latents.py, train/train_dit.py",
+                         "data": "train/world, split=train"}
+    return cfg
+
+
+def init_for_training(model):
+    """adaLN-Zero: blocks start as the identity, the output at zero."""
+    for name, p in model.named_parameters():
+        if name.startswith("vae."):
+            continue
+        with torch.no_grad():
+            leaf = name.rsplit(".", 1)[-1]
+            if leaf in ("tok_emb", "pos_emb"):
+                nn.init.normal_(p, std=0.02)
+            elif leaf == "bias":
+                p.zero_()
+            elif "norm" in name:
+                p.fill_(1.0)
+            elif p.dim() == 2:
+                nn.init.xavier_uniform_(p)
+    with torch.no_grad():
+        for blk in model.dit.blocks:
+            blk.ada.weight.zero_()
+        model.dit.final.ada.weight.zero_()
+        model.dit.final.linear.weight.zero_()
+
+
+class AuxHeads(nn.Module):
+    """Per-token colour and shape classifiers on a middle DiT block."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, N_COLOUR + N_SHAPE))
+
+    def forward(self, x):
+        out = self.head(x)
+        return out[..., :N_COLOUR], out[..., N_COLOUR:]
+
+
+def sample_t(rng_t, B, shift):
+    u = torch.sigmoid(torch.randn(B, generator=rng_t))
+    return shift * u / (1 + (shift - 1) * u)
+
+
+# ------------------------------------------------------------------- main
+
+def checkpoint_path(args):
+    return os.path.join(args.dir, "checkpoint.pt")
+
+
+def export(args):
+    ck = torch.load(checkpoint_path(args))
+    cfg = ck["config"]
+    model = St2vModel(cfg)
+    model.load_state_dict(ck["ema"], strict=False)
+    vae_ck = torch.load(os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"))
+    model.vae.load_state_dict(vae_ck["vae"])
+    cfg = copy.deepcopy(cfg)
+    cfg["provenance"]["dit_steps"] = ck["step"]
+    cfg["provenance"]["vae_steps"] = vae_ck["step"]
+    model.config = cfg
+    save_model(args.export, model, dtype="F16")
+    print(f"wrote {args.export} (DiT step {ck['step']}, VAE step {vae_ck['step']})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--aux-steps", type=int, default=20000)
+    ap.add_argument("--aux-weight", type=float, default=0.5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
+    ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
+    ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.dir, exist_ok=True)
+    if args.export:
+        return export(args)
+
+    cache = LatentCache(args.cache)
+    ck = torch.load(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
+    cfg = ck["config"] if ck else make_config(cache)
+    torch.manual_seed(0)
+    model = St2vModel(cfg)
+    init_for_training(model)
+    del model.vae                       # trained in stage 1, not here
+    aux = AuxHeads(cfg["dit"]["dim"])
+    params = list(model.parameters()) + list(aux.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    ema = copy.deepcopy(model.state_dict())
+    step = 0
+    if ck:
+        model.load_state_dict(ck["model"])
+        aux.load_state_dict(ck["aux"])
+        opt.load_state_dict(ck["opt"])
+        ema = ck["ema"]
+        step = ck["step"]
+        print(f"resumed at step {step}", flush=True)
+    tok = Tokenizer.from_config(cfg)
+    mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
+    std = torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None]
+    window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
+    shift = cfg["sampler"]["shift"]
+    mid = len(model.dit.blocks) // 2
+    feats = {}
+    model.dit.blocks[mid - 1].register_forward_hook(lambda m, i, o: feats.__setitem__("x", o))
+
+    rng = np.random.default_rng(step + 12345)
+    rng_t = torch.Generator().manual_seed(step + 999)
+    print(f"{cache.n} clips, sizes {cache.sizes}; vocabulary {len(cfg['tokenizer']['pieces'])} "
+          f"pieces; {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
+    json.dump(cfg, open(os.path.join(args.dir, "config.json"), "w"), ensure_ascii=False)
+    log = open(os.path.join(args.dir, "log.txt"), "a")
+    t_end, t_save = time.time() + args.minutes * 60, time.time()
+    t_log, avg = time.time(), {}
+    while time.time() < t_end:
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
+        z, caps, col, shp = cache.batch(rng, args.batch, window)
+        B = z.shape[0]
+        x0 = (z - mean) / std
+        caps = ["" if rng.random() < 0.1 else c for c in caps]
+        ids, mask = pad_batch([tok.encode(c) for c in caps])
+        t = sample_t(rng_t, B, shift)
+        tt = t[:, None].repeat(1, window)                           # (B, T)
+        clean = torch.from_numpy(rng.random(B) < 0.3)
+        tt[clean, :context] = 0.0
+        e = torch.randn(x0.shape, generator=rng_t)
+        tb = tt[:, None, :, None, None]
+        xt = (1 - tb) * x0 + tb * e
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            text = model.text(ids, mask)
+            v = model.dit(xt, tt, text, mask).float()
+        w = (tt > 0).float()[:, None, :, None, None]
+        loss_fm = (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
+        loss = loss_fm
+        use_aux = step < args.aux_steps and args.aux_weight > 0
+        if use_aux:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                lc, ls = aux(feats["x"])                            # (B, Tp, S, C)
+            loss_aux = (F.cross_entropy(lc.float().reshape(-1, N_COLOUR), col.reshape(-1)) +
+                        F.cross_entropy(ls.float().reshape(-1, N_SHAPE), shp.reshape(-1)))
+            loss = loss + args.aux_weight * loss_aux
+        if not math.isfinite(loss.item()):
+            raise SystemExit(f"step {step}: loss is not finite; last checkpoint kept")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, p in model.state_dict().items():
+                ema[k].mul_(decay).add_(p.detach(), alpha=1 - decay)
+        for k, val in (("fm", loss_fm.item()), ("aux", loss_aux.item() if use_aux else 0.0)):
+            avg[k] = 0.98 * avg.get(k, val) + 0.02 * val
+        if step % 50 == 0:
+            msg = (f"step {step} fm {avg['fm']:.4f} aux {avg['aux']:.3f} "
+                   f"{50 * B / (time.time() - t_log):.1f} samples/s")
+            t_log = time.time()
+            print(msg, flush=True)
+            log.write(msg + "\n")
+            log.flush()
+        if time.time() - t_save > 300 or time.time() >= t_end:
+            torch.save({"model": model.state_dict(), "aux": aux.state_dict(), "ema": ema,
+                        "opt": opt.state_dict(), "step": step, "config": cfg},
+                       checkpoint_path(args) + ".tmp")
+            os.replace(checkpoint_path(args) + ".tmp", checkpoint_path(args))
+            t_save = time.time()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Stage 1 of the default model: the causal video autoencoder.
+
+Trains the encoder and decoder of train/st2v/vae.py on clips of the
+procedural world (train split only), on random spacetime crops, in bfloat16
+autocast on the CPU. It checkpoints every few minutes into
+RUN_DIR/vae/ and resumes from there, so training continues over several
+sittings. Reports reconstruction PSNR on full held-out clips.
+
+    /usr/bin/python3 train/train_vae.py --minutes 60        # train (resumes)
+    /usr/bin/python3 train/train_vae.py --eval-only          # PSNR only
+
+Losses: L1 + MSE on pixels, a small L2 pull on the latent (keeps it
+bounded, so per-channel normalisation for the DiT is well conditioned), and
+latent noise during training (the decoder learns to forgive the DiT's small
+errors).
+"""
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import recipe  # noqa: E402
+from st2v.vae import VAE  # noqa: E402
+from train.world import render, sample_scene  # noqa: E402
+
+
+def vae_config():
+    return {"vae": recipe.architecture()["vae"]}
+
+
+class ClipPool:
+    """A pool of rendered training clips, refreshed a few at a time, so that
+    rendering (one clip of 32-64 frames) is shared by many crops."""
+
+    def __init__(self, seed, size=48, refresh=2):
+        self.rng = np.random.default_rng(seed)
+        self.next_seed = int(self.rng.integers(1 << 40))
+        self.size, self.refresh = size, refresh
+        self.clips = [self._new() for _ in range(size)]
+
+    def _new(self):
+        self.next_seed += 1
+        scene = sample_scene(self.next_seed, split="train")
+        video, _ = render(scene, masks=False)
+        return video  # (T, H, W, 3) uint8
+
+    def step(self):
+        for _ in range(self.refresh):
+            self.clips[int(self.rng.integers(self.size))] = self._new()
+
+    def batch(self, n, frames, crop):
+        """(n, 3, frames, crop, crop) float in [-1, 1]; crops on the 8-pixel
+        grid so that latents align with the native frame."""
+        out = np.empty((n, 3, frames, crop, crop), np.float32)
+        for i in range(n):
+            v = self.clips[int(self.rng.integers(self.size))]
+            T, H, W, _ = v.shape
+            t0 = int(self.rng.integers(0, T - frames + 1))
+            y0 = 8 * int(self.rng.integers(0, (H - crop) // 8 + 1))
+            x0 = 8 * int(self.rng.integers(0, (W - crop) // 8 + 1))
+            c = v[t0:t0 + frames, y0:y0 + crop, x0:x0 + crop]
+            out[i] = c.transpose(3, 0, 1, 2) / 127.5 - 1.0
+        return torch.from_numpy(out)
+
+
+def eval_psnr(vae, n=8, seed=900000):
+    """Mean PSNR (dB) of whole held-out clips through encoder and decoder."""
+    vae.eval()
+    scores = []
+    with torch.no_grad():
+        for k in range(n):
+            scene = sample_scene(seed + k, split="heldout")
+            video, _ = render(scene, masks=False)
+            T = video.shape[0] // 4 * 4
+            x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = vae.dec(vae.enc(x)).float()
+            rec = ((y.clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 3, 0).numpy()
+            scores.append(recipe.psnr(rec, video[:T]))
+    vae.train()
+    return float(np.mean(scores)), scores
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "vae"))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.dir, exist_ok=True)
+    ckpt_path = os.path.join(args.dir, "checkpoint.pt")
+
+    torch.manual_seed(0)
+    vae = VAE(vae_config())
+    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
+    step = 0
+    if os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        vae.load_state_dict(ck["vae"])
+        opt.load_state_dict(ck["opt"])
+        step = ck["step"]
+        print(f"resumed at step {step}", flush=True)
+    if args.eval_only:
+        mean, scores = eval_psnr(vae)
+        print(f"held-out PSNR {mean:.2f} dB ({', '.join(f'{s:.1f}' for s in scores)})")
+        return
+
+    pool = ClipPool(seed=step + 1)
+    t_end = time.time() + args.minutes * 60
+    t_save = time.time()
+    log = open(os.path.join(args.dir, "log.txt"), "a")
+    while time.time() < t_end:
+        warm = min(1.0, (step + 1) / 200)
+        for g in opt.param_groups:
+            g["lr"] = args.lr * warm
+        x = pool.batch(args.batch, args.frames, args.crop)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = vae.enc(x)
+            zn = z.float() + 0.05 * torch.randn_like(z, dtype=torch.float32)
+            y = vae.dec(zn).float()
+        l1 = (y - x).abs().mean()
+        l2 = ((y - x) ** 2).mean()
+        lz = (z.float() ** 2).mean()
+        loss = l1 + l2 + 1e-3 * lz
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        pool.step()
+        if step % 25 == 0:
+            msg = (f"step {step} loss {loss.item():.4f} l1 {l1.item():.4f} "
+                   f"z_rms {lz.item() ** 0.5:.3f}")
+            print(msg, flush=True)
+            log.write(msg + "\n")
+            log.flush()
+        if time.time() - t_save > 300 or time.time() >= t_end:
+            torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step},
+                       ckpt_path + ".tmp")
+            os.replace(ckpt_path + ".tmp", ckpt_path)
+            t_save = time.time()
+    mean, scores = eval_psnr(vae)
+    msg = f"step {step}: held-out PSNR {mean:.2f} dB"
+    print(msg, flush=True)
+    log.write(msg + "\n")
+
+
+if __name__ == "__main__":
+    main()
