@@ -41,10 +41,12 @@ int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
 
 /* ============================================================ patches */
 
-/* tok (N, P) <- z (Cz, T, Hl, Wl); the element of token (a, b, c) at
- * ((ch*pt + i)*ph + j)*pw + k is z[ch, a*pt+i, b*ph+j, c*pw+k]. */
-static void patchify(float *tok, const float *z, const st2v_config *cfg,
-                     int T, int Hl, int Wl)
+/* The patch map between the latent z (Cz, T, Hl, Wl) and the tokens
+ * tok (N, P): element ((ch*pt + i)*ph + j)*pw + k of token (a, b, c) is
+ * z[ch, a*pt+i, b*ph+j, c*pw+k]. to_tokens: tok <- z (patchify), else
+ * z <- tok (unpatchify). */
+static void patch_map(float *tok, float *z, const st2v_config *cfg, int T,
+                      int Hl, int Wl, int to_tokens)
 {
     const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
     const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
@@ -53,38 +55,16 @@ static void patchify(float *tok, const float *z, const st2v_config *cfg,
         for (int b = 0; b < Hp; b++)
             for (int c = 0; c < Wp; c++) {
                 float *t = tok + (((int64_t)a * Hp + b) * Wp + c) * P;
-                int e = 0;
                 for (int ch = 0; ch < cfg->z_channels; ch++)
                     for (int i = 0; i < pt; i++)
                         for (int j = 0; j < ph; j++) {
-                            const float *zr =
-                                z + (((int64_t)ch * T + a * pt + i) * Hl +
-                                     b * ph + j) * Wl + c * pw;
-                            for (int k = 0; k < pw; k++)
-                                t[e++] = zr[k];
-                        }
-            }
-}
-
-/* The inverse map: v (Cz, T, Hl, Wl) <- tok (N, P). */
-static void unpatchify(float *v, const float *tok, const st2v_config *cfg,
-                       int T, int Hl, int Wl)
-{
-    const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
-    const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
-    const int P = cfg->z_channels * pt * ph * pw;
-    for (int a = 0; a < Tp; a++)
-        for (int b = 0; b < Hp; b++)
-            for (int c = 0; c < Wp; c++) {
-                const float *t = tok + (((int64_t)a * Hp + b) * Wp + c) * P;
-                int e = 0;
-                for (int ch = 0; ch < cfg->z_channels; ch++)
-                    for (int i = 0; i < pt; i++)
-                        for (int j = 0; j < ph; j++) {
-                            float *vr = v + (((int64_t)ch * T + a * pt + i) *
+                            float *zr = z + (((int64_t)ch * T + a * pt + i) *
                                              Hl + b * ph + j) * Wl + c * pw;
-                            for (int k = 0; k < pw; k++)
-                                vr[k] = t[e++];
+                            if (to_tokens)
+                                memcpy(t, zr, sizeof(float) * pw);
+                            else
+                                memcpy(zr, t, sizeof(float) * pw);
+                            t += pw;
                         }
             }
 }
@@ -150,7 +130,7 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
     float *sc = mod + sz_mod;         /* attention scratch */
 
     /* Embeddings: patches, timesteps (once per temporal patch), RoPE. */
-    patchify(tok, z, cfg, T, Hl, Wl);
+    patch_map(tok, (float *)z, cfg, T, Hl, Wl, 1); /* reads z only */
     st2v_op_linear(pool, x, tok, &w->patch_embed, N, ST2V_ACT_NONE);
     timestep_features(e, t, Tp, F);
     st2v_op_linear(pool, ty, e, &w->t_fc1, Tp, ST2V_ACT_SILU);
@@ -204,7 +184,7 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
     st2v_op_layernorm_modulate(pool, h, x, mod, mod + D, 2 * D, group, N, D,
                                LN_EPS);
     st2v_op_linear(pool, tok, h, &w->final_linear, N, ST2V_ACT_NONE);
-    unpatchify(v, tok, cfg, T, Hl, Wl);
+    patch_map(tok, v, cfg, T, Hl, Wl, 0);
 
     st2v_free(buf);
     return ST2V_OK;

@@ -35,17 +35,6 @@ typedef struct {
     size_t err_size;
 } binder;
 
-static void fmt_shape(char *buf, size_t size, const int64_t *shape, int ndim)
-{
-    size_t o = 0;
-    o += (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && o < size; i++)
-        o += (size_t)snprintf(buf + o, size - o, "%s%" PRId64, i ? ", " : "",
-                              shape[i]);
-    if (o < size)
-        snprintf(buf + o, size - o, "]");
-}
-
 /* Bind tensor "prefix.suffix" (or "prefix" when suffix is NULL) of the
  * given shape to *dst. */
 static void bind(binder *b, const float **dst, const char *prefix,
@@ -59,7 +48,7 @@ static void bind(binder *b, const float **dst, const char *prefix,
         snprintf(name, sizeof(name), "%s.%s", prefix, suffix);
     else
         snprintf(name, sizeof(name), "%s", prefix);
-    fmt_shape(want, sizeof(want), shape, ndim);
+    st_format_shape(want, sizeof(want), shape, ndim);
 
     const st_tensor *t = st_find(&m->file, name);
     if (!t) {
@@ -74,7 +63,7 @@ static void bind(binder *b, const float **dst, const char *prefix,
     for (int i = 0; same && i < ndim; i++)
         same = t->shape[i] == shape[i];
     if (!same) {
-        fmt_shape(got, sizeof(got), t->shape, t->ndim);
+        st_format_shape(got, sizeof(got), t->shape, t->ndim);
         b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_FORMAT,
                           "tensor \"%s\": shape %s but the config expects %s",
                           name, got, want);

@@ -54,8 +54,7 @@ static qname quote(const char *in)
     return q;
 }
 
-/* A shape as "[a, b, c]" for messages. */
-static void fmt_shape(char *buf, size_t size, const int64_t *shape, int ndim)
+void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim)
 {
     size_t o = 0;
     o += (size_t)snprintf(buf, size, "[");
@@ -183,7 +182,7 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         if (t->shape[i] == 0)
             overflow = 0, numel = 0;
     char sh[160];
-    fmt_shape(sh, sizeof(sh), t->shape, ndim);
+    st_format_shape(sh, sizeof(sh), t->shape, ndim);
     uint64_t nbytes = 0;
     if (overflow || st2v_mul_overflow(numel, st_dtype_size(t->dtype), &nbytes))
         return FAIL("tensor \"%s\": the size of shape %s overflows 64 bits",

@@ -50,4 +50,7 @@ void st_to_f32(const st_tensor *t, float *dst);
 
 size_t st_dtype_size(st_dtype d);
 
+/* A shape as "[a, b, c]", for messages. */
+void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim);
+
 #endif /* ST2V_SAFETENSORS_H */

@@ -14,18 +14,6 @@
 #include "pool.h"
 #include "test_util.h"
 
-static st2v_model *load_model(const char *name)
-{
-    st2v_model *m = NULL;
-    char err[512] = "";
-    if (st2v_model_load(&m, tu_fixture(name), err, sizeof(err)) != 0) {
-        fprintf(stderr, "  cannot load %s: %s\n", name, err);
-        tu_current_failed = 1;
-        return NULL;
-    }
-    return m;
-}
-
 /* v = DiT(z, t, text) through st2v_dit_prepare_text; returns 0 or status. */
 static int run_dit(const st2v_model *m, st2v_pool *pool, float *v,
                    const float *z, int T, int Hl, int Wl, const float *t,
@@ -76,7 +64,7 @@ static void check_case(const st2v_model *m, const st_file *f, int k)
 
 static void dit_matches_reference_on_golden_cases(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_dit.safetensors") == 0) {
@@ -89,7 +77,7 @@ static void dit_matches_reference_on_golden_cases(void)
 
 static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     const st2v_config *c = &m->cfg;
     /* 4 x 12 x 14 latent: 4 * 6 * 7 = 168 tokens, not a multiple of the
@@ -126,7 +114,7 @@ static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
 
 static void dit_rope_offset_changes_the_output(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     const st2v_config *c = &m->cfg;
     const int T = 2, Hl = 4, Wl = 4, n = 3;
@@ -148,7 +136,7 @@ static void dit_rope_offset_changes_the_output(void)
 
 static void dit_rejects_latents_that_do_not_tile_into_patches(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     const int D = m->cfg.dim;
     float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};

@@ -13,18 +13,6 @@
 #include "test_util.h"
 #include "text_encoder.h"
 
-static st2v_model *load_model(const char *name)
-{
-    st2v_model *m = NULL;
-    char err[512] = "";
-    if (st2v_model_load(&m, tu_fixture(name), err, sizeof(err)) != 0) {
-        fprintf(stderr, "  cannot load %s: %s\n", name, err);
-        tu_current_failed = 1;
-        return NULL;
-    }
-    return m;
-}
-
 /* ids (n) from a fixture tensor stored as F32. Returns n, or -1. */
 static int load_ids(const st_file *f, const char *name, int32_t *ids, int max)
 {
@@ -65,7 +53,7 @@ static void check_case(const st2v_model *m, const st_file *f,
 
 static void text_encoder_matches_reference_on_golden_prompts(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_text.safetensors") == 0) {
@@ -79,7 +67,7 @@ static void text_encoder_matches_reference_on_golden_prompts(void)
 
 static void text_encoder_matches_reference_with_mixed_precision_weights(void)
 {
-    st2v_model *m = load_model("tiny_mixed.safetensors");
+    st2v_model *m = tu_load_model("tiny_mixed.safetensors");
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_text.safetensors") == 0) {
@@ -91,7 +79,7 @@ static void text_encoder_matches_reference_with_mixed_precision_weights(void)
 
 static void text_encoder_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     const int n = m->cfg.max_length, Dt = m->cfg.text_dim;
     int32_t ids[1024];
@@ -115,7 +103,7 @@ static void text_encoder_gives_identical_bits_for_1_2_and_3_threads(void)
 
 static void text_encoder_rejects_bad_ids_and_lengths(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     const int L = m->cfg.max_length, Dt = m->cfg.text_dim;
     float *out = calloc((size_t)(L + 1) * Dt, sizeof(float));

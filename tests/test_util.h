@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "safetensors.h"
+#include "st2v.h"
 
 static int tu_passed, tu_failed, tu_current_failed;
 static const char *tu_current;
@@ -100,6 +101,19 @@ static inline float *tu_tensor(const st_file *f, const char *name,
     if (numel)
         *numel = (size_t)t->numel;
     return dst;
+}
+
+/* Load a fixture model; on failure report and return NULL. */
+static inline st2v_model *tu_load_model(const char *name)
+{
+    st2v_model *m = NULL;
+    char err[512] = "";
+    if (st2v_model_load(&m, tu_fixture(name), err, sizeof(err)) != 0) {
+        fprintf(stderr, "  cannot load %s: %s\n", name, err);
+        tu_current_failed = 1;
+        return NULL;
+    }
+    return m;
 }
 
 /* The golden error measure: max |got - want| / max |want| (want not all 0). */

@@ -15,18 +15,6 @@
 #include "test_util.h"
 #include "vae.h"
 
-static st2v_model *load_model(const char *name)
-{
-    st2v_model *m = NULL;
-    char err[512] = "";
-    if (st2v_model_load(&m, tu_fixture(name), err, sizeof(err)) != 0) {
-        fprintf(stderr, "  cannot load %s: %s\n", name, err);
-        tu_current_failed = 1;
-        return NULL;
-    }
-    return m;
-}
-
 /* Decode z (Cz, T, Hl, Wl) frame by frame through s into rgb
  * (3, T*ft, Hl*s, Wl*s). Returns 0 or the first failing status. */
 static int decode_all(st2v_vae_stream *s, const st2v_model *m,
@@ -88,7 +76,7 @@ static void free_golden(golden_vae *g)
 
 static void decoder_stream_matches_reference_frame_by_frame(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g) == 0) {
@@ -111,7 +99,7 @@ static void decoder_stream_matches_reference_frame_by_frame(void)
 
 static void encoder_matches_reference(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g) == 0) {
@@ -130,7 +118,7 @@ static void encoder_matches_reference(void)
 
 static void reset_stream_decodes_the_same_frames_again(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g) == 0) {
@@ -157,7 +145,7 @@ static void reset_stream_decodes_the_same_frames_again(void)
 
 static void vae_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g) == 0) {
@@ -193,7 +181,7 @@ static void vae_gives_identical_bits_for_1_2_and_3_threads(void)
 
 static void vae_rejects_sizes_it_cannot_serve(void)
 {
-    st2v_model *m = load_model("tiny.safetensors");
+    st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
     st2v_vae_stream *s = (st2v_vae_stream *)1;
     CHECK(st2v_vae_stream_new(&s, m, 0, 4) == ST2V_ERR_INVALID_ARG, "Hl 0");
