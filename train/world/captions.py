@@ -5,12 +5,25 @@ scene's kind among the training templates (or, with heldout_templates=True,
 among the held-out ones) and fills it with random synonyms; every choice
 comes from `rng`.
 """
+import re
+
 import numpy as np
 
 from . import captions_cs, captions_en
 from .holdout import HELDOUT_TEMPLATES
 
 MODULES = {'en': captions_en, 'cs': captions_cs}
+
+# Captions are kept to at most this many words and punctuation marks (the
+# model's tokenizer splits text the same way, and a word is at least one
+# token; the default model reads 32 tokens including <bos> and <eos>).
+MAX_WORDS = 30
+_WORD = re.compile(r'[^\s!-/:-@\[-`{-~]+|[!-/:-@\[-`{-~]')
+
+
+def word_count(text):
+    """Words and ASCII punctuation marks, as the st2v tokenizer splits them."""
+    return len(_WORD.findall(text))
 
 
 def template_ids(lang, kind=None):
@@ -35,8 +48,14 @@ def caption_and_template(scene, lang, rng, heldout_templates=False):
     ids = ['%s.%s.%d' % (lang, scene.kind, i) for i in range(len(fns))]
     allowed = [i for i, tid in enumerate(ids) if (tid in held) == bool(heldout_templates)]
     i = allowed[int(rng.integers(len(allowed)))]
-    text = fns[i](mod.Ctx(scene, rng))
-    return _finish(text), ids[i]
+    best = None
+    for _ in range(8):      # optional phrases are random: redraw an overlong caption
+        text = _finish(fns[i](mod.Ctx(scene, rng)))
+        if best is None or word_count(text) < word_count(best):
+            best = text
+        if word_count(best) <= MAX_WORDS:
+            break
+    return best, ids[i]
 
 
 def caption(scene, lang, rng, heldout_templates=False):

@@ -60,6 +60,15 @@ PLACED = {'m': 'umístěný', 'f': 'umístěná', 'n': 'umístěné'}
 PRONOUN = {'gen': {'m': 'něj', 'f': 'ní', 'n': 'něj'}, 'ins': {'m': 'ním', 'f': 'ní', 'n': 'ním'}}
 
 
+def prep(p, word):
+    """A one-consonant preposition, vocalised before a clashing consonant: ze zelené, ve fialovou."""
+    if p == 'z' and word[:1] in 'szšž':
+        return 'ze ' + word
+    if p == 'v' and word[:1] in 'vf':
+        return 've ' + word
+    return p + ' ' + word
+
+
 def adjective(stem, soft, case, gender, number):
     """Form of an adjective; number is 1 (singular) or 2 (plural)."""
     number = 1 if number == 1 else 2
@@ -448,7 +457,7 @@ def _kmot(c):
 
 def _k0(c):
     o = _o(c)
-    return (c.filler() + c.np(o, colour=False) + ' mění barvu z ' + c.colour(o, o.colour, 'gen', False)
+    return (c.filler() + c.np(o, colour=False) + ' mění barvu ' + prep('z', c.colour(o, o.colour, 'gen', False))
             + ' na ' + c.colour(o, o.colour_end, 'acc', False) + _kmot(c) + c.bg_pp() + c.cam())
 
 
@@ -459,7 +468,7 @@ def _k1(c):
 
 def _k2(c):
     o = _o(c)
-    return (c.filler() + c.np(o, colour=False) + ' přechází z ' + c.colour(o, o.colour, 'gen', False)
+    return (c.filler() + c.np(o, colour=False) + ' přechází ' + prep('z', c.colour(o, o.colour, 'gen', False))
             + ' do ' + c.colour(o, o.colour_end, 'gen', False) + _kmot(c) + c.bg_pp() + c.cam())
 
 
@@ -477,18 +486,18 @@ def _k4(c):
 
 def _k5(c):
     o = _o(c)
-    return c.filler() + c.np(o) + ' se mění v ' + c.colour(o, o.colour_end, 'acc') + _kmot(c) + c.bg_pp() + c.cam()
+    return c.filler() + c.np(o) + ' se mění ' + prep('v', c.colour(o, o.colour_end, 'acc')) + _kmot(c) + c.bg_pp() + c.cam()
 
 
 def _k6(c):
     o = _o(c)
-    return ('barva ' + c.np(o, 'gen', colour=False) + ' se mění z ' + c.colour(o, o.colour, 'gen', False)
+    return ('barva ' + c.np(o, 'gen', colour=False) + ' se mění ' + prep('z', c.colour(o, o.colour, 'gen', False))
             + ' na ' + c.colour(o, o.colour_end, 'acc', False) + c.bg_pp() + c.cam())
 
 
 def _k7(c):
     o = _o(c)
-    return (c.np(o, colour=False) + ' se přebarví z ' + c.colour(o, o.colour, 'gen', False) + ' na '
+    return (c.np(o, colour=False) + ' se přebarví ' + prep('z', c.colour(o, o.colour, 'gen', False)) + ' na '
             + c.colour(o, o.colour_end, 'acc', False) + _kmot(c) + c.bg_pp() + c.cam())
 
 

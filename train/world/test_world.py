@@ -82,7 +82,7 @@ def motion_clips():
         need = collections.Counter({m: 2 for m in MOTIONS})
         out = []
         s = 7000
-        while sum(need.values()) > 0:
+        while sum(need.values()) > 0 and s < 10000:
             sc = sample_scene(s, complexity=1)
             s += 1
             m = sc.groups[0].motion
@@ -559,6 +559,51 @@ class CaptionsAgree(Base):
         self.assertEqual(np_('circle', 'red', 1, 'acc', idx['koule'], numeral_on=True), 'jednu červenou kouli')
         self.assertEqual(np_('star', 'red', 2, 'nom', idx['hvězda'], size=('mal', False)), 'dvě malé červené hvězdy')
         self.assertEqual(np_('circle', 'red', 1, 'gen', idx['míč'], size=('středn', True)), 'středního červeného míče')
+
+    def test_czech_verb_forms_and_clause_word_order(self):
+        pairs = {'pohybuje': 'pohybují', 'posouvá': 'posouvají', 'putuje': 'putují', 'klouže': 'kloužou',
+                 'odráží': 'odrážejí', 'skáče': 'skáčou', 'padá': 'padají', 'stoupá': 'stoupají',
+                 'otáčí': 'otáčejí', 'točí': 'točí', 'rotuje': 'rotují', 'roste': 'rostou',
+                 'zvětšuje': 'zvětšují', 'zmenšuje': 'zmenšují', 'stojí': 'stojí', 'zůstává': 'zůstávají',
+                 'nehýbe': 'nehýbou', 'je': 'jsou'}
+        table = {e[1]: e[2] for v in captions_cs.VERBS.values() for e in v}
+        for sg, pl in pairs.items():
+            self.assertEqual(table[sg], pl, sg)
+
+        class FirstChoice:          # picks the first option, never the optional extras
+            def integers(self, n):
+                return 0
+
+            def random(self, size=None):
+                return 0.99
+
+        g = Group('single', [Obj('circle', 'red', 'small', 19.0)], 'left')
+        sc = Scene(None, 'train', 'single', (128, 128), 16, 32, 'black', 1, Camera(), [g])
+        c = captions_cs.Ctx(sc, FirstChoice())
+        self.assertEqual(c.clause(g, 'červený míč'), 'červený míč se pohybuje doleva')
+        self.assertEqual(c.clause(g, 'dva žluté míčky', 2), 'dva žluté míčky se pohybují doleva')
+        self.assertEqual(c.clause(g, n=2, front='které'), 'které se pohybují doleva')
+        self.assertEqual(c.clause(g, 'modrá hvězda', front='na černém pozadí'),
+                         'na černém pozadí se modrá hvězda pohybuje doleva')
+        self.assertEqual(c.clause(g, 'červený míč', invert=True), 'doleva se pohybuje červený míč')
+        self.assertEqual(c.clause(g, clitic_first=True), 'se pohybuje doleva')
+        self.assertEqual(c.relative(g.members[0]), 'který')
+        g.motion, g.speed = 'falls', None
+        self.assertEqual(c.clause(g, 'tři bílá srdce', 3), 'tři bílá srdce padají')
+
+    def test_czech_prepositions_are_vocalised(self):
+        self.assertEqual(captions_cs.prep('z', 'zelené'), 'ze zelené')
+        self.assertEqual(captions_cs.prep('z', 'žluté'), 'ze žluté')
+        self.assertEqual(captions_cs.prep('z', 'červené'), 'z červené')
+        self.assertEqual(captions_cs.prep('v', 'fialovou'), 've fialovou')
+        self.assertEqual(captions_cs.prep('v', 'modrou'), 'v modrou')
+        bad = re.compile(r'(^|\s)(z [szšž]|v [vf])', re.IGNORECASE)
+        n = 0
+        for sc in train_samples():
+            if sc.language == 'cs':
+                self.assertIsNone(bad.search(sc.caption), sc.caption)
+                n += 'ze ' in sc.caption
+        self.assertGreater(n, 10)
 
     def test_czech_count_and_gender_combinations_are_all_well_formed(self):
         # every count x noun x colour: numeral gender, adjective ending, plural noun
