@@ -40,8 +40,11 @@ done
 for s in tests/test_*.sh; do
     [ -f "$s" ] && run_suite "$(basename "$s")" bash "$s"
 done
-if [ "${HAVE_PYTHON:-no}" = yes ] && [ -f train/test_reference.py ]; then
+if [ "${HAVE_PYTHON:-no}" = yes ]; then
     run_suite test_reference.py "${PY:-/usr/bin/python3}" train/test_reference.py
+    run_suite test_world.py "${PY:-/usr/bin/python3}" -m train.world.test_world
+    [ -f train/eval/test_eval.py ] &&
+        run_suite test_eval.py "${PY:-/usr/bin/python3}" -m train.eval.test_eval
 fi
 
 echo

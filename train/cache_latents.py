@@ -27,7 +27,7 @@ from st2v.vae import VAE  # noqa: E402
 from train.world import COLOURS, SHAPES, caption, render, sample_scene  # noqa: E402
 
 BASE_SEED = 10_000_000
-SHARD = 250
+SHARD = int(os.environ.get("ST2V_SHARD", 250))  # clips per shard file
 COLOUR_INDEX = {tuple(v): i + 1 for i, v in enumerate(COLOURS.values())}
 
 

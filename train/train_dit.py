@@ -36,7 +36,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import recipe  # noqa: E402
-from st2v.model import St2vModel, save_model  # noqa: E402
+from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 
@@ -167,18 +167,25 @@ def main():
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
     ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
+    ap.add_argument("--init-from", help="with no checkpoint: start from the text encoder and "
+                                        "DiT (and the config) of a model file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
     os.makedirs(args.dir, exist_ok=True)
     if args.export:
         return export(args)
 
     cache = LatentCache(args.cache)
     ck = torch.load(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
-    cfg = ck["config"] if ck else make_config(cache)
+    start = load_model(args.init_from) if args.init_from and not ck else None
+    cfg = ck["config"] if ck else start.config if start else make_config(cache)
     torch.manual_seed(0)
     model = St2vModel(cfg)
     init_for_training(model)
+    if start:
+        model.load_state_dict(start.state_dict())
+        print(f"initialised from {args.init_from}", flush=True)
     del model.vae                       # trained in stage 1, not here
     aux = AuxHeads(cfg["dit"]["dim"])
     params = list(model.parameters()) + list(aux.parameters())

@@ -34,6 +34,20 @@ def vae_config():
     return {"vae": recipe.architecture()["vae"]}
 
 
+def init_for_training(vae):
+    """The reference modules start at zero; convolutions get N(0, 1/fan_in)
+    (scaled down on each residual branch's last conv), norms 1, biases 0."""
+    with torch.no_grad():
+        for name, p in vae.named_parameters():
+            if name.endswith("bias"):
+                p.zero_()
+            elif "norm" in name:
+                p.fill_(1.0)
+            else:
+                fan_in = p[0].numel()
+                p.normal_(0.0, fan_in ** -0.5 * (0.3 if name.endswith("conv2.weight") else 1.0))
+
+
 class ClipPool:
     """A pool of rendered training clips, refreshed a few at a time, so that
     rendering (one clip of 32-64 frames) is shared by many crops."""
@@ -96,6 +110,11 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="freeze the encoder: the latent space (and a DiT trained on it) "
+                         "stays valid while the decoder improves")
+    ap.add_argument("--init-from", help="start from the autoencoder of a model file "
+                                        "(when no checkpoint exists)")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "vae"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -103,15 +122,25 @@ def main():
     ckpt_path = os.path.join(args.dir, "checkpoint.pt")
 
     torch.manual_seed(0)
+    torch.set_flush_denormal(True)
     vae = VAE(vae_config())
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0)
+    init_for_training(vae)
+    if args.decoder_only:
+        vae.enc.requires_grad_(False)
+    trained = vae.dec if args.decoder_only else vae
+    opt = torch.optim.AdamW(trained.parameters(), lr=args.lr, weight_decay=0.0)
     step = 0
     if os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
         vae.load_state_dict(ck["vae"])
-        opt.load_state_dict(ck["opt"])
+        if ck.get("decoder_only", False) == args.decoder_only:
+            opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
+    elif args.init_from:
+        from st2v.model import load_model
+        vae.load_state_dict(load_model(args.init_from).vae.state_dict())
+        print(f"initialised from {args.init_from}", flush=True)
     if args.eval_only:
         mean, scores = eval_psnr(vae)
         print(f"held-out PSNR {mean:.2f} dB ({', '.join(f'{s:.1f}' for s in scores)})")
@@ -126,7 +155,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = args.lr * warm
         x = pool.batch(args.batch, args.frames, args.crop)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16), \
+                torch.set_grad_enabled(not args.decoder_only):
             z = vae.enc(x)
             zn = z.float() + 0.05 * torch.randn_like(z, dtype=torch.float32)
             y = vae.dec(zn).float()
@@ -136,7 +166,7 @@ def main():
         loss = l1 + l2 + 1e-3 * lz
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
         opt.step()
         step += 1
         pool.step()
@@ -147,7 +177,8 @@ def main():
             log.write(msg + "\n")
             log.flush()
         if time.time() - t_save > 300 or time.time() >= t_end:
-            torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step},
+            torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "decoder_only": args.decoder_only},
                        ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
             t_save = time.time()

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import Mlp, RMSNorm, attention, merge_heads, split_heads
+from .layers import Mlp, RMSNorm, attention, f32, merge_heads, split_heads
 
 
 def patchify(z, pt, ph, pw):
@@ -114,7 +114,7 @@ class CrossAttention(nn.Module):
 
 
 def layer_norm(x, eps=1e-6):
-    return F.layer_norm(x, x.shape[-1:], eps=eps)
+    return F.layer_norm(f32(x), x.shape[-1:], eps=eps)
 
 
 class DiTBlock(nn.Module):
@@ -133,7 +133,7 @@ class DiTBlock(nn.Module):
         sh1, sc1, g1, sh2, sc2, g2 = m.chunk(6, dim=-1)
         h = layer_norm(x) * (1 + sc1) + sh1
         x = x + g1 * self.attn(h.reshape(B, Tp * S, D), cos, sin).reshape(B, Tp, S, D)
-        h = self.norm_cross(x).reshape(B, Tp * S, D)
+        h = self.norm_cross(f32(x)).reshape(B, Tp * S, D)
         x = x + self.cross(h, c, mask).reshape(B, Tp, S, D)
         h = layer_norm(x) * (1 + sc2) + sh2
         return x + g2 * self.mlp(h)
@@ -173,7 +173,7 @@ class DiT(nn.Module):
         pt, ph, pw = self.patch
         grid = (T // pt, H // ph, W // pw)
         Tp, S = grid[0], grid[1] * grid[2]
-        x = self.patch_embed(patchify(z, pt, ph, pw)).reshape(B, Tp, S, -1)
+        x = f32(self.patch_embed(patchify(z, pt, ph, pw))).reshape(B, Tp, S, -1)
         y = self.t_embed(t.to(z.dtype))                             # (B, Tp, D)
         cos, sin = rope_tables(grid, t0, self.rope_dims, self.theta, z.dtype, z.device)
         for blk in self.blocks:

@@ -7,6 +7,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def f32(x):
+    """Half-precision activations (under CPU autocast) back to float32, for
+    norms and the residual stream; float32 and float64 pass unchanged."""
+    return x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+
+
 class RMSNorm(nn.Module):
     """x * w / sqrt(mean(x^2) + eps) over the last dimension."""
 
@@ -16,8 +22,7 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        # float32 under bf16 autocast (slow bf16 element-wise ops on the CPU)
-        x = x.float() if x.dtype == torch.bfloat16 else x
+        x = f32(x)  # bf16 element-wise ops are slow on the CPU
         return x * self.weight / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import Mlp, attention, merge_heads, split_heads
+from .layers import Mlp, attention, f32, merge_heads, split_heads
 
 
 class TextAttention(nn.Module):
@@ -32,8 +32,8 @@ class TextBlock(nn.Module):
         self.mlp = Mlp(dim, mlp_dim)
 
     def forward(self, x, mask):
-        x = x + self.attn(self.norm1(x), mask)
-        return x + self.mlp(self.norm2(x))
+        x = x + self.attn(self.norm1(f32(x)), mask)
+        return x + self.mlp(self.norm2(f32(x)))
 
 
 class TextEncoder(nn.Module):
@@ -54,7 +54,7 @@ class TextEncoder(nn.Module):
         x = F.embedding(ids, self.tok_emb) + self.pos_emb[:n]
         for blk in self.blocks:
             x = blk(x, mask)
-        return self.norm(x)
+        return self.norm(f32(x))
 
 
 def pad_batch(id_lists):
