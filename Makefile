@@ -88,6 +88,13 @@ $(B)/bin/st2v-bench: bench/bench.c $(LIB_A)
 bench: all $(B)/bin/st2v-bench
 	$(B)/bin/st2v-bench
 
+# Detector-scored evaluation of the model on held-out prompts -> docs/eval.md,
+# docs/eval-sheet.png (not a test; EVAL_ARGS="--n 4" for a quick run,
+# "--truth" for the scorer's self-check on true renders -> docs/eval-truth.md).
+.PHONY: eval
+eval: all
+	$(PY) -m train.eval.run --st2v $(CLI) --out docs $(EVAL_ARGS)
+
 # ---------------------------------------------------------------- install
 
 install: all
@@ -112,3 +119,42 @@ clean:
 
 distclean: clean
 	rm -f config.mak build_config.h config.log
+
+# ------------------------------------------ ffmpeg with the st2v filter
+# (libavfilter_st2v/, docs/ffmpeg.md) A full ffmpeg and ffprobe with the
+# st2v source compiled into libavfilter, built when ./configure found an
+# FFmpeg source (WITH_FFMPEG=yes): part of all, check and install then.
+#
+#   make ffmpeg               build/bin/ffmpeg, build/bin/ffprobe (ccache)
+#   make check-ffmpeg         tests/test_ffmpeg.sh alone
+#   make check-ffmpeg-latest  the same filter in FFmpeg 9.0, and its tests
+
+FFMPEG_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: ffmpeg install-ffmpeg uninstall-ffmpeg check-ffmpeg check-ffmpeg-latest
+
+ffmpeg: $(LIB_A)
+	@test -n "$(FFMPEG_SOURCE)" || { echo "no FFmpeg source: run scripts/fetch-ffmpeg.sh and ./configure, or ./configure --ffmpeg-source=DIR" >&2; exit 1; }
+	libavfilter_st2v/build-ffmpeg.sh -s "$(FFMPEG_SOURCE)" -b $(B)/bin -j $(FFMPEG_JOBS)
+
+install-ffmpeg: ffmpeg
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(B)/bin/ffmpeg $(B)/bin/ffprobe $(DESTDIR)$(BINDIR)/
+
+uninstall-ffmpeg:
+	rm -f $(DESTDIR)$(BINDIR)/ffmpeg $(DESTDIR)$(BINDIR)/ffprobe
+
+check-ffmpeg: ffmpeg
+	ST2V_FIXTURES=tests/fixtures bash tests/test_ffmpeg.sh
+
+check-ffmpeg-latest: $(LIB_A)
+	src=$$(scripts/fetch-ffmpeg.sh 9.0 | tail -n 1) && \
+	libavfilter_st2v/build-ffmpeg.sh -s "$$src" -o $(B)/ffmpeg-9.0 -b $(B)/ffmpeg-9.0/bin -j $(FFMPEG_JOBS)
+	ST2V_FIXTURES=tests/fixtures ST2V_FFMPEG=$(B)/ffmpeg-9.0/bin/ffmpeg bash tests/test_ffmpeg.sh
+
+# only for the main build tree (check-asan rebuilds the library elsewhere)
+ifeq ($(WITH_FFMPEG)$(B),yesbuild)
+all: ffmpeg
+install: install-ffmpeg
+uninstall: uninstall-ffmpeg
+endif

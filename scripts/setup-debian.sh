@@ -10,8 +10,42 @@ libopenblas-dev libcjson-dev libpng-dev
 python3-torch python3-numpy
 valgrind"
 
+# ffmpeg with the st2v filter (libavfilter_st2v/, docs/ffmpeg.md): the
+# source tools, the assembler, and the external libraries of the full
+# build (libavfilter_st2v/build-ffmpeg.sh enables exactly these); `time`
+# measures the filter's memory in tests/test_ffmpeg.sh.
+PACKAGES="$PACKAGES
+dpkg-dev xz-utils nasm time
+libx264-dev libvpx-dev libopus-dev libmp3lame-dev libzmq3-dev
+libfreetype-dev libfontconfig-dev libfribidi-dev
+zlib1g-dev libbz2-dev liblzma-dev"
+
+# deb-src entries for FFmpeg's source: Debian 12's 5.1 (the default), 13's
+# 7.1 and the newest release from experimental/unstable (scripts/fetch-ffmpeg.sh).
+SOURCES=/etc/apt/sources.list.d/st2v-src.sources
+if [ ! -f "$SOURCES" ]; then
+    $SUDO tee "$SOURCES" >/dev/null <<'EOF'
+# added by st2v's scripts/setup-debian.sh: FFmpeg source for the st2v filter
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates trixie sid experimental
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+fi
+
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $PACKAGES
+
+# Debian 12's FFmpeg source, cached outside the repository; ./configure
+# picks it up (--disable-ffmpeg skips the ffmpeg build).
+"$(dirname "$0")/fetch-ffmpeg.sh" 5.1 >/dev/null
 echo "setup-debian.sh: all packages installed"

@@ -4,14 +4,14 @@ numpy only (no scipy): components are found on horizontal runs joined by a
 small union-find, 4-connected.  A component is described by its pixels
 (ys, xs) and by rotation-invariant shape features:
 
-  m[k]      |sum z^k| / sum |z|^k over the pixels, z = (x - cx) + i (y - cy):
-            0 for a shape with k-fold symmetry that k does not divide...
-            high where the shape has k-fold structure (square 4, triangle 3,
-            star 5); a disc has none
+  m[k]      |sum z^k| / sum |z|^k over the pixels, z = (x - cx) + i (y - cy),
+            k = 1..6: zero unless the shape's rotational symmetry order
+            divides k, so square m4, triangle m3 and m6, star m5 stand out
+            and a disc has none; phase[k] / k is the shape's orientation
   solidity  area / area of the convex hull of the pixel squares
   fill      area / area of the bounding box
-  top       fraction of the mass above the centroid's row minus 0.5 along
-            the principal axis (apex-up triangle: < 0, heart: > 0)
+  elong     ratio of the principal second moments (1 for a disc or square)
+  gyr       radius of gyration relative to the equal-area disc
 """
 import math
 
@@ -43,8 +43,6 @@ def label(mask):
         return a
 
     rl, sl, el = rows.tolist(), starts.tolist(), ends.tolist()
-    # first run index of each row present
-    j0 = 0              # first run of the previous row
     i = 0
     prev_row = -2
     prev_lo = prev_hi = 0      # run index range [lo, hi) of the row above
@@ -66,7 +64,6 @@ def label(mask):
                     c += 1
         prev_row, prev_lo, prev_hi = r, i, k
         i = k
-    del j0
     roots = np.array([find(a) for a in range(n)])
     order = np.argsort(roots, kind='stable')
     roots_sorted = roots[order]

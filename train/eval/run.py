@@ -195,6 +195,8 @@ def run_generated(a):
         if real != os.path.abspath(model):
             model_desc += ' (-> `%s`)' % os.path.basename(real)
         model_desc += ', sha256 `%s`' % sha256(model)[:16]
+        if 'placeholder' in os.path.basename(real):
+            model_desc += ' (untrained random weights: scores near 0 are expected)'
     cmd = '/usr/bin/python3 -m train.eval.run --st2v %s%s --n %d --seed %d --out %s' % (
         rel(st2v), (' --model %s' % rel(a.model)) if a.model else '', a.n, a.seed, rel(a.out))
     seeds = prompts.scene_seeds(a.n, a.seed)

@@ -29,8 +29,6 @@ every entity / relation / change in it passes.
 """
 import copy
 
-import numpy as np
-
 CATEGORIES = ('colour', 'shape', 'motion', 'count', 'relation', 'colour_change', 'background',
               'temporal')
 TITLES = {'colour': 'colour', 'shape': 'shape', 'motion': 'motion direction', 'count': 'count',
@@ -343,7 +341,3 @@ def applicable(claims, category):
 def summary_line(results):
     t = tally(results)
     return ', '.join('%s %s' % (c, fmt(*t[c])) for c in CATEGORIES)
-
-
-def mean(xs):
-    return float(np.mean(xs)) if len(xs) else float('nan')

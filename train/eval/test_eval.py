@@ -14,7 +14,7 @@ if __package__ in (None, ''):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     __package__ = 'train.eval'
 
-import train.eval  # noqa: E402,F401  (one BLAS thread, before numpy)
+__import__("train.eval")     # one BLAS thread: set before numpy is imported
 
 import math  # noqa: E402
 import tempfile  # noqa: E402

@@ -1,0 +1,349 @@
+#!/bin/bash
+# test_ffmpeg.sh - the st2v source filter through the ffmpeg and ffprobe the
+# project builds (libavfilter_st2v/), on the tiny test model: the options
+# and their help, determinism, size, rate, duration and timestamps,
+# metadata, runtime commands, two sources in one graph, alpha, the refusal
+# of every bad option, an endless stream in flat memory, and the tested
+# recipes of docs/ffmpeg.md.
+#
+#   tests/test_ffmpeg.sh                       (from the repository root)
+#   ST2V_FFMPEG=build/ffmpeg-9.0/ffmpeg tests/test_ffmpeg.sh
+#
+# Prints one `ok`/`FAIL` line per check and "N passed, N failed"; exits
+# non-zero when anything failed. Without an ffmpeg it says so, and fails
+# only when ./configure asked for one (WITH_FFMPEG=yes in config.mak).
+
+set -u
+
+FFMPEG=${ST2V_FFMPEG:-build/bin/ffmpeg}
+FFPROBE=${ST2V_FFPROBE:-$(dirname "$FFMPEG")/ffprobe}
+FIX=${ST2V_FIXTURES:-tests/fixtures}
+DOC=${ST2V_FFMPEG_DOC:-docs/ffmpeg.md}
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
+check() { # check NAME CONDITION-COMMAND...
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+if [ ! -x "$FFMPEG" ] || [ ! -x "$FFPROBE" ]; then
+    wanted=$(sed -n 's/^WITH_FFMPEG=//p' config.mak 2>/dev/null)
+    # make check-asan (B=build-asan) builds no ffmpeg of its own
+    if [ "$wanted" = yes ] && [ "${B:-build}" = build ]; then
+        echo "FAIL ffmpeg with the st2v filter was configured but $FFMPEG or $FFPROBE is missing (make ffmpeg)"
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "skip: no ffmpeg with the st2v filter here (WITH_FFMPEG is not yes in config.mak; see docs/ffmpeg.md)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+FFMPEG=$(abspath "$FFMPEG")
+FFPROBE=$(abspath "$FFPROBE")
+MODEL=$(abspath "$FIX/tiny.safetensors")
+DOC=$(abspath "$DOC")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-ffmpeg.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+# Every st2v without model= uses the tiny model; one test sets model=.
+export ST2V_MODEL=$MODEL
+
+ff() { timeout 300 "$FFMPEG" -nostdin -hide_banner "$@"; }
+fp() { timeout 300 "$FFPROBE" -hide_banner "$@"; }
+
+# framemd5 of the filter graph $1 (one line a frame: "pts,md5")
+md5s() {
+    ff -v error -f lavfi -i "$1" -f framemd5 - 2>"$TMP/md5.err" |
+        awk -F', *' '!/^#/ { print $3 "," $6 }'
+}
+
+# stream properties of a lavfi graph on one line, frames counted
+probe() {
+    fp -v error -f lavfi -i "$1" -count_frames -of default=nw=1 \
+        -show_entries "stream=width,height,pix_fmt,r_frame_rate,time_base,sample_aspect_ratio,nb_read_frames" |
+        sort | tr '\n' ' '
+}
+# the same order for the expected line
+want() { printf '%s\n' "$@" | sort | tr '\n' ' '; }
+
+# "prompt,seed,chunk" of each frame of a lavfi graph, from its metadata
+tags() {
+    fp -v error -f lavfi -i "$1" -of compact=p=0 \
+        -show_entries frame_tags=lavfi.st2v.prompt,lavfi.st2v.seed,lavfi.st2v.chunk |
+        awk -F'|' '{
+            delete t
+            for (i = 1; i <= NF; i++) {
+                k = $i; sub(/=.*/, "", k); v = substr($i, length(k) + 2)
+                sub(/^tag:lavfi\.st2v\./, "", k); t[k] = v
+            }
+            print t["prompt"] "," t["seed"] "," t["chunk"]
+        }'
+}
+
+echo "# $("$FFMPEG" -hide_banner -version | head -n 1)"
+
+# ------------------------------------------------------------ the filter
+check "ffmpeg lists the st2v source" \
+    sh -c "'$FFMPEG' -hide_banner -filters 2>/dev/null | grep -q ' st2v  *|->V  *Generate video from a text prompt'"
+
+"$FFMPEG" -hide_banner -h filter=st2v >"$TMP/help" 2>&1
+missing=
+for o in prompt textfile negative_prompt seed size s rate r duration d steps \
+    cfg sampler euler heun dpm++2m shift model threads image alpha; do
+    grep -q "^ *$o  " "$TMP/help" || missing="$missing $o"
+done
+check "-h filter=st2v lists every option and sampler" test -z "$missing"
+[ -n "$missing" ] && echo "  missing:$missing" >&2
+check "-h filter=st2v shows ranges and defaults" \
+    sh -c "grep -q '^ *steps .*(from 0 to 1000) (default 0)' '$TMP/help' &&
+           grep -q '^ *duration .*(default 5)' '$TMP/help' &&
+           grep -q '^ *rate .*(default \"native\")' '$TMP/help' &&
+           grep -q '^ *seed .*(from -1 to ' '$TMP/help'"
+# the flags column shows T for an option that is also a runtime command
+runtime=$(grep -E '^ *[a-z_]+ +<[a-z_0-9]+> +[.A-Z]*T[.A-Z]* ' "$TMP/help" | awk '{ print $1 }' | tr '\n' ' ')
+check "prompt, negative_prompt and cfg (and only they) are runtime commands" \
+    test "$runtime" = "prompt negative_prompt cfg "
+
+# ---------------------------------------------------------- determinism
+G="st2v=prompt='a red ball moving right':seed=7:steps=2:d=2"
+md5s "$G" >"$TMP/a"
+md5s "$G:threads=1" >"$TMP/b"
+md5s "${G/seed=7/seed=8}" >"$TMP/c"
+check "framemd5 gives 32 frames for 2 s at the native 16 fps" test "$(wc -l <"$TMP/a")" -eq 32
+check "the same seed gives the same frames (any thread count)" cmp -s "$TMP/a" "$TMP/b"
+check "another seed gives other frames" test -s "$TMP/c" -a -n "$(cmp "$TMP/a" "$TMP/c" 2>&1)"
+ff -v verbose -f lavfi -i "st2v=prompt=sea:steps=1:d=0.25:threads=3" -f null - 2>"$TMP/threads.err"
+check "threads=3 runs libst2v on 3 threads (its log goes to av_log)" \
+    grep -q 'Parsed_st2v_0 .*, 3 threads' "$TMP/threads.err"
+md5s "$G:model=$MODEL" >"$TMP/m"
+check "model= loads the model file" cmp -s "$TMP/a" "$TMP/m"
+md5s "st2v=prompt='a red ball moving right':seed=7:steps=2:d=2:sampler=heun" >"$TMP/h"
+check "sampler=heun renders other frames" test "$(wc -l <"$TMP/h")" -eq 32 -a -n "$(cmp "$TMP/a" "$TMP/h" 2>&1)"
+
+# the random seed is logged, and reproduces the video
+ff -v info -f lavfi -i "st2v=prompt=sea:steps=1:d=0.5" -f framemd5 "$TMP/r1" 2>"$TMP/r.err"
+seed=$(sed -n 's/.*seed \([0-9][0-9]*\) (random).*/\1/p' "$TMP/r.err" | head -n 1)
+ff -v error -f lavfi -i "st2v=prompt=sea:steps=1:d=0.5:seed=${seed:-0}" -f framemd5 "$TMP/r2"
+check "seed=-1 logs the chosen seed, which reproduces the video" \
+    test -n "$seed" -a -s "$TMP/r1" -a "$(cmp "$TMP/r1" "$TMP/r2" 2>&1)" = ""
+
+# ------------------------------------------- size, rate, duration, pts
+check_probe() { # check_probe NAME GRAPH KEY=VALUE...
+    local name=$1 graph=$2 got exp
+    shift 2
+    got=$(probe "$graph")
+    exp=$(want "$@")
+    check "$name" test "$got" = "$exp"
+    [ "$got" = "$exp" ] || echo "  got:  $got"$'\n'"  want: $exp" >&2
+}
+check_probe "size, rate and duration: 64x48 rgb24 at 25 fps, 50 frames, SAR 1:1" \
+    "st2v=prompt=sea:seed=1:steps=1:s=64x48:r=25:d=2" \
+    width=64 height=48 pix_fmt=rgb24 sample_aspect_ratio=1:1 r_frame_rate=25/1 time_base=1/25 nb_read_frames=50
+check_probe "defaults: native 32x32 at the model's 16 fps for 5 s (80 frames)" \
+    "st2v=prompt=sea:seed=1:steps=1" \
+    width=32 height=32 pix_fmt=rgb24 sample_aspect_ratio=1:1 r_frame_rate=16/1 time_base=1/16 nb_read_frames=80
+check_probe "size=100x60, rate=ntsc, duration=1: 30 frames at 30000/1001" \
+    "st2v=prompt=sea:seed=1:steps=1:size=100x60:rate=ntsc:duration=1" \
+    width=100 height=60 pix_fmt=rgb24 sample_aspect_ratio=1:1 r_frame_rate=30000/1001 time_base=1001/30000 nb_read_frames=30
+check_probe "rate=1/2 (below the native rate) for 4 s: 2 frames" \
+    "st2v=prompt=sea:seed=1:steps=1:r=1/2:d=4" \
+    width=32 height=32 pix_fmt=rgb24 sample_aspect_ratio=1:1 r_frame_rate=1/2 time_base=2/1 nb_read_frames=2
+
+# inside the graph, as the next filter sees them (showinfo)
+ff -v info -f lavfi -i "st2v=prompt=sea:seed=1:steps=1:r=10:d=1.5,showinfo" -f null - 2>&1 |
+    grep 'Parsed_showinfo' >"$TMP/info"
+check "the link has time base 1/10 and frame rate 10/1" \
+    grep -q 'config in time_base: 1/10, frame_rate: 10/1' "$TMP/info"
+check "pts run 0..14, one a frame, every frame a key frame with SAR 1:1" \
+    test "$(sed -n 's/.* n: *\([0-9]*\) pts: *\([0-9]*\) .* sar:1\/1 .*iskey:1 type:I .*/\1=\2/p' "$TMP/info" | tr '\n' ' ')" = \
+    "$(for i in $(seq 0 14); do printf '%d=%d ' "$i" "$i"; done)"
+check "every frame is full-range RGB (color_range pc)" \
+    test "$(grep -c 'color_range:pc' "$TMP/info")" -eq 15
+
+ff -v error -f lavfi -i "st2v=prompt=sea:seed=1:steps=1:d=3:s=64x64" -c:v libx264 -pix_fmt yuv420p "$TMP/3s.mp4"
+dur=$(fp -v error -show_entries format=duration -of csv=p=0 "$TMP/3s.mp4")
+check "an mp4 of d=3 lasts 3 s" awk -v d="${dur:-0}" 'BEGIN { exit !(d > 2.9 && d < 3.1) }'
+
+# ---------------------------------------------------------- metadata
+tags "st2v=prompt='a red ball':seed=5:steps=1:d=2" >"$TMP/tags"
+check "frames carry lavfi.st2v.prompt, seed and chunk" \
+    sh -c "head -n 1 '$TMP/tags' | grep -q '^a red ball,5,0$' && tail -n 1 '$TMP/tags' | grep -q '^a red ball,5,2$'"
+
+# ------------------------------------------------------ runtime commands
+# Chunks of the tiny model: frames 0-15, 16-27, 28-39, 40-51, ... The
+# command fires at 2.0 s (frame 32, chunk 2 already made) and the prompt
+# changes from chunk 3 (frame 40) on.
+S="st2v=prompt='a red ball':seed=3:steps=2:d=4"
+md5s "$S" >"$TMP/base"
+md5s "$S,sendcmd=c='2.0 st2v prompt snow'" >"$TMP/cmd"
+check "sendcmd: 64 frames either way" test "$(wc -l <"$TMP/base"):$(wc -l <"$TMP/cmd")" = "64:64"
+check "sendcmd: the frames before the change are unchanged" \
+    cmp -s <(head -n 40 "$TMP/base") <(head -n 40 "$TMP/cmd")
+check "sendcmd: every frame from the next chunk on changes" \
+    test "$(paste -d' ' <(tail -n 24 "$TMP/base") <(tail -n 24 "$TMP/cmd") | awk '$1 != $2' | wc -l)" -eq 24
+tags "$S,sendcmd=c='2.0 st2v prompt snow'" >"$TMP/cmdtags"
+check "sendcmd: lavfi.st2v.prompt follows the chunk that shows it" \
+    test "$(sed -n '40p;41p' "$TMP/cmdtags" | tr '\n' ' ')" = "a red ball,3,2 snow,3,3 "
+md5s "$S,sendcmd=c='2.0 st2v cfg 0'" >"$TMP/cfg"
+check "sendcmd: cfg changes the frames from the next chunk only" \
+    test "$(cmp <(head -n 40 "$TMP/base") <(head -n 40 "$TMP/cfg") 2>&1)" = "" -a \
+    -n "$(cmp "$TMP/base" "$TMP/cfg" 2>&1)"
+md5s "$S,sendcmd=c='2.0 st2v negative_prompt blurry'" >"$TMP/neg"
+check "sendcmd: negative_prompt changes the frames from the next chunk only" \
+    test "$(cmp <(head -n 40 "$TMP/base") <(head -n 40 "$TMP/neg") 2>&1)" = "" -a \
+    -n "$(cmp "$TMP/base" "$TMP/neg" 2>&1)"
+ff -v error -f lavfi -i "$S,sendcmd=c='1.0 st2v cfg 500'" -f null - 2>"$TMP/badcmd.err"
+check "sendcmd: a bad value is refused with a message, the stream goes on" \
+    sh -c "[ \$? -eq 0 ] && grep -q 'Invalid cfg' '$TMP/badcmd.err'"
+
+# ------------------------------------------------- two sources, one graph
+ff -v error -filter_complex "st2v=prompt='a red ball':seed=1:steps=2:d=1[a];st2v=prompt=snow:seed=2:steps=2:d=1[b];[a][b]hstack" \
+    -f framemd5 "$TMP/two" 2>"$TMP/two.err"
+ff -v error -filter_complex "st2v=prompt='a red ball':seed=1:steps=2:d=1[a];st2v=prompt=snow:seed=2:steps=2:d=1[b];[a][b]hstack,crop=32:32:0:0" \
+    -f framemd5 - 2>/dev/null | awk -F', *' '!/^#/ { print $3 "," $6 }' >"$TMP/left"
+md5s "st2v=prompt='a red ball':seed=1:steps=2:d=1" >"$TMP/single"
+check "two st2v sources in one graph: 16 frames of 64x32" \
+    sh -c "grep -q '^#dimensions 0: 64x32' '$TMP/two' && [ \$(grep -vc '^#' '$TMP/two') -eq 16 ]"
+check "two st2v sources in one graph: each renders what it renders alone" cmp -s "$TMP/left" "$TMP/single"
+
+# ----------------------------------------------------------------- alpha
+check_probe "alpha=1 gives rgba" "st2v=prompt='a red ball':seed=1:steps=1:d=1:alpha=1" \
+    width=32 height=32 pix_fmt=rgba sample_aspect_ratio=1:1 r_frame_rate=16/1 time_base=1/16 nb_read_frames=16
+ff -v error -f lavfi -i "st2v=prompt=x:seed=1:steps=1:d=0.25:alpha=1,alphaextract" -f rawvideo -pix_fmt gray "$TMP/alpha.raw"
+check "alpha=1 writes an alpha plane" test "$(stat -c %s "$TMP/alpha.raw" 2>/dev/null)" = $((32 * 32 * 4))
+
+# -------------------------------------------------------------- textfile
+printf 'a red ball\n' >"$TMP/prompt.txt"
+md5s "st2v=textfile=$TMP/prompt.txt:seed=5:steps=1:d=0.5" >"$TMP/tf"
+md5s "st2v=prompt='a red ball':seed=5:steps=1:d=0.5" >"$TMP/tp"
+check "textfile reads the prompt" test -s "$TMP/tf" -a "$(cmp "$TMP/tf" "$TMP/tp" 2>&1)" = ""
+
+# ----------------------------------------------------------------- image
+"$FFMPEG" -v error -f lavfi -i "testsrc2=s=48x32" -frames:v 1 -y "$TMP/first.png"
+md5s "st2v=prompt=sea:seed=5:steps=1:d=0.5:image=$TMP/first.png" >"$TMP/img"
+md5s "st2v=prompt=sea:seed=5:steps=1:d=0.5" >"$TMP/noimg"
+check "image= conditions the first frames on a PNG" \
+    test "$(wc -l <"$TMP/img")" -eq 8 -a -n "$(cmp "$TMP/img" "$TMP/noimg" 2>&1)"
+
+# --------------------------------------------------------------- refusals
+printf 'not a model' >"$TMP/corrupt.safetensors"
+# ffmpeg 7 and later exit with the error code itself (234 for EINVAL), so
+# GNU time tells a crash (killed by a signal) from a refusal.
+refuse() { # refuse NAME MESSAGE-REGEX OPTIONS
+    local name=$1 want=$2 opts=$3 rc
+    local timer=()
+    [ -x /usr/bin/time ] && timer=(/usr/bin/time -o "$TMP/how" -f 'exit %x')
+    : >"$TMP/how"
+    timeout 120 "${timer[@]}" "$FFMPEG" -nostdin -hide_banner \
+        -v error -f lavfi -i "st2v=$opts" -frames:v 1 -f null - >/dev/null 2>"$TMP/refuse.err"
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        fail "$name" "accepted: st2v=$opts"
+    elif [ $rc -eq 124 ] || grep -q 'signal' "$TMP/how"; then
+        fail "$name" "exit status $rc, $(head -n 1 "$TMP/how") (hang or crash): st2v=$opts"
+    elif ! grep -Eq "$want" "$TMP/refuse.err"; then
+        fail "$name" "no message matching '$want': $(head -c 300 "$TMP/refuse.err")"
+    else
+        ok "$name"
+    fi
+}
+refuse "no prompt is refused" "No prompt" "d=1"
+refuse "an empty prompt is refused" "prompt is empty" "prompt=''"
+refuse "a blank prompt is refused" "prompt is empty" "prompt='   '"
+refuse "prompt and textfile together are refused" "either prompt or textfile" "prompt=a:textfile=$TMP/prompt.txt"
+refuse "a missing textfile is refused" "Cannot open the text file" "textfile=$TMP/nope.txt"
+refuse "a missing model is refused" "Cannot load the model" "prompt=a:model=$TMP/nope.safetensors"
+refuse "an unreadable model is refused" "Cannot load the model" "prompt=a:model=$TMP/corrupt.safetensors"
+refuse "a directory as model is refused" "Cannot load the model" "prompt=a:model=$TMP"
+refuse "an incompatible model (golden data, not a model) is refused" "Cannot load the model" \
+    "prompt=a:model=$(abspath "$FIX/golden_rng.safetensors")"
+ST2V_MODEL=$TMP/nope.safetensors refuse "a missing default model is refused" "Cannot load the model|No default model" "prompt=a"
+refuse "an odd size is refused" "Invalid size" "prompt=a:s=33x32"
+refuse "a tiny size is refused" "Invalid size" "prompt=a:s=8x8"
+refuse "a huge size is refused" "Invalid size" "prompt=a:s=9000x16"
+refuse "a malformed size is refused" "image size|Invalid" "prompt=a:s=10x"
+refuse "rate 0 is refused" "Invalid frame rate" "prompt=a:r=0"
+refuse "a malformed rate is refused" "Invalid frame rate" "prompt=a:r=abc"
+refuse "rate 2000 is refused" "Invalid frame rate" "prompt=a:r=2000"
+refuse "rate 1/100 is refused" "Invalid frame rate" "prompt=a:r=1/100:d=-1"
+refuse "duration 0 is refused" "Invalid duration" "prompt=a:d=0"
+refuse "duration -2 is refused" "out of range|Invalid duration" "prompt=a:d=-2"
+refuse "duration -0.5 is refused" "Invalid duration" "prompt=a:d=-0.5"
+refuse "steps 1001 is refused" "out of range" "prompt=a:steps=1001"
+refuse "steps -1 is refused" "out of range" "prompt=a:steps=-1"
+refuse "cfg 101 is refused" "out of range" "prompt=a:cfg=101"
+refuse "cfg -0.5 is refused" "Invalid cfg" "prompt=a:cfg=-0.5"
+refuse "an unknown sampler is refused" "sampler|Unable to parse" "prompt=a:sampler=ddim"
+refuse "shift -1 is refused" "out of range" "prompt=a:shift=-1"
+refuse "shift 101 is refused" "out of range" "prompt=a:shift=101"
+refuse "threads 257 is refused" "out of range|Invalid threads" "prompt=a:threads=257"
+refuse "threads -1 is refused" "out of range|Invalid threads" "prompt=a:threads=-1"
+refuse "seed -2 is refused" "out of range" "prompt=a:seed=-2"
+refuse "a missing image is refused" "Cannot read the image" "prompt=a:image=$TMP/nope.png"
+refuse "an image that is not a PNG is refused" "Cannot read the image" "prompt=a:image=$TMP/prompt.txt"
+refuse "alpha 2 is refused" "out of range|alpha" "prompt=a:alpha=2"
+refuse "an unknown option is refused" "not found|Option" "prompt=a:colour=red"
+
+# ---------------------------------------------------- endless, flat memory
+# max RSS of 10 s and of 60 s of an endless stream: the same, give or take.
+rss() { # rss SECONDS -> max RSS in kB; frames counted in $TMP/frames.$1
+    /usr/bin/time -f '%M' -o "$TMP/rss.$1" "$FFMPEG" -nostdin -v error \
+        -f lavfi -i "st2v=prompt='snow falling':seed=1:steps=1:d=-1:s=32x32:threads=1" \
+        -t "$1" -f framemd5 "$TMP/frames.$1" 2>"$TMP/endless.err"
+    tail -n 1 "$TMP/rss.$1"
+}
+if [ -x /usr/bin/time ]; then
+    r10=$(rss 10)
+    r60=$(rss 60)
+    n60=$(grep -vc '^#' "$TMP/frames.60" 2>/dev/null)
+    check "d=-1 streams on: 60 s are 960 frames" test "${n60:-0}" -eq 960
+    check "d=-1 runs in flat memory (max RSS ${r10:-?} kB at 10 s, ${r60:-?} kB at 60 s)" \
+        test -n "$r10" -a -n "$r60" -a "${r60:-0}" -le $((${r10:-0} + ${r10:-0} / 10 + 2048))
+else
+    fail "d=-1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
+fi
+
+# --------------------------------------------------- docs/ffmpeg.md recipes
+# Each block after a line "<!-- tested: NAME OUTPUT -->" runs in a scratch
+# directory with this ffmpeg first on PATH and the tiny model as the
+# default; OUTPUT must then hold decodable video.
+mkdir -p "$TMP/path" "$TMP/recipes"
+ln -s "$FFMPEG" "$TMP/path/ffmpeg"
+ln -s "$FFPROBE" "$TMP/path/ffprobe"
+n_recipes=0
+if [ -f "$DOC" ]; then
+    awk -v dir="$TMP/recipes" '
+        /^<!-- tested: / { name = $3; out = $4; want = 1; next }
+        want && /^```/ { inblock = 1; want = 0; n++; file = dir "/" n ".sh";
+                         print "# " name " " out > file; next }
+        inblock && /^```/ { inblock = 0; close(file); next }
+        inblock { print > file }
+    ' "$DOC"
+    for f in "$TMP/recipes"/*.sh; do
+        [ -f "$f" ] || continue
+        n_recipes=$((n_recipes + 1))
+        read -r _ name out <"$f"
+        work=$TMP/recipe.$n_recipes
+        mkdir -p "$work"
+        if (cd "$work" && PATH="$TMP/path:$PATH" timeout 300 bash -e "$f" >"$work.log" 2>&1); then
+            frames=$(fp -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+                -of csv=p=0 "$work/$out" 2>/dev/null)
+            if [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
+                ok "docs/ffmpeg.md recipe '$name' runs ($out: $frames frames)"
+            else
+                fail "docs/ffmpeg.md recipe '$name' runs" "$out has no decodable video"
+            fi
+        else
+            fail "docs/ffmpeg.md recipe '$name' runs" "$(tail -n 5 "$work.log")"
+        fi
+    done
+fi
+check "docs/ffmpeg.md has tested recipes (render, overlay, sendcmd, loop)" test "$n_recipes" -ge 4
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
