@@ -21,23 +21,29 @@ libfreetype-dev libfontconfig-dev libfribidi-dev
 zlib1g-dev libbz2-dev liblzma-dev"
 
 # deb-src entries for FFmpeg's source: Debian 12's 5.1 (the default), 13's
-# 7.1 and the newest release from experimental/unstable (scripts/fetch-ffmpeg.sh).
+# 7.1 and the newest release from unstable/experimental
+# (scripts/fetch-ffmpeg.sh). They mirror the machine's own `deb` entries,
+# so the same archive (or the local mirror) serves them.
 SOURCES=/etc/apt/sources.list.d/st2v-src.sources
 if [ ! -f "$SOURCES" ]; then
-    $SUDO tee "$SOURCES" >/dev/null <<'EOF'
-# added by st2v's scripts/setup-debian.sh: FFmpeg source for the st2v filter
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates trixie sid experimental
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
+    {
+        echo "# added by st2v's scripts/setup-debian.sh: FFmpeg source for the st2v filter"
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] && [ "$f" != "$SOURCES" ] || continue
+            # deb822 stanzas of type deb -> deb-src; the main archive gets the
+            # newer suites too
+            awk 'BEGIN { RS = ""; ORS = "\n\n" }
+                 /(^|\n)Types:[^\n]*deb([ \n]|$)/ && /Suites:[^\n]*bookworm/ {
+                     gsub(/Types:[^\n]*/, "Types: deb-src")
+                     gsub(/\n#[^\n]*/, "")
+                     if ($0 !~ /security/)
+                         sub(/Suites:[^\n]*/, "& trixie sid experimental")
+                     print }' "$f"
+        done
+        if [ -f /etc/apt/sources.list ]; then
+            sed -n 's/^deb \(.*bookworm.*\)/deb-src \1/p' /etc/apt/sources.list
+        fi
+    } | $SUDO tee "$SOURCES" >/dev/null
 fi
 
 export DEBIAN_FRONTEND=noninteractive
