@@ -1,12 +1,11 @@
 """Contact sheet PNG: one row per clip, a few frames across, row numbers drawn.
 
 contact_sheet(videos, labels, columns=6) -> uint8 (H, W, 3)
-write_png(path, img) uses PIL when present, else zlib + struct.
+write_png(path, img) uses PIL when present, else the world's zlib writer.
 Row labels are drawn with a 3x5 bitmap font (digits, a few letters, '.', '-'),
 so a row can be matched with the caption listed in docs/eval.md.
 """
 import struct
-import zlib
 
 import numpy as np
 
@@ -88,26 +87,15 @@ def fit_width(img, max_width):
 
 
 def write_png(path, img):
-    """Write uint8 (H, W, 3) RGB as a PNG (PIL if available, else zlib)."""
+    """Write uint8 (H, W, 3) RGB as a PNG (PIL if available, else the
+    world's zlib writer)."""
     img = np.ascontiguousarray(img, dtype=np.uint8)
     try:
         from PIL import Image
         Image.fromarray(img, 'RGB').save(path, optimize=True)
-        return
     except ImportError:
-        pass
-    h, w, _ = img.shape
-    raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), img.reshape(h, w * 3)], axis=1)
-
-    def chunk(tag, data):
-        return (struct.pack('>I', len(data)) + tag + data
-                + struct.pack('>I', zlib.crc32(tag + data) & 0xffffffff))
-
-    with open(path, 'wb') as f:
-        f.write(b'\x89PNG\r\n\x1a\n')
-        f.write(chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 0)))
-        f.write(chunk(b'IDAT', zlib.compress(raw.tobytes(), 9)))
-        f.write(chunk(b'IEND', b''))
+        from train.world.preview import write_png as write_png_zlib
+        write_png_zlib(path, img)
 
 
 def read_png_size(path):
