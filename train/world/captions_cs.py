@@ -13,6 +13,8 @@ Grammar handled here (all that the templates need):
 Template ids are "cs.<kind>.<n>".
 """
 
+from .phrasing import PhraseCtx, first_group, first_object
+
 COLOUR_STEMS = {'red': 'červen', 'orange': 'oranžov', 'yellow': 'žlut', 'green': 'zelen',
                 'cyan': 'tyrkysov', 'blue': 'modr', 'purple': 'fialov', 'pink': 'růžov',
                 'white': 'bíl'}
@@ -211,20 +213,15 @@ FILLERS = ['video: ', 'záběr: ', 'filmový záběr: ', 'animace: ', 'krátké 
 REL_FRONTS = ['video, na kterém', 'záběr, ve kterém', 'animace, ve které', 'scéna, ve které']
 
 
-class Ctx:
+class Ctx(PhraseCtx):
     """Random phrase choices for one Czech caption of one scene."""
+    CAM = CAM
+    FILLERS = FILLERS
 
     def __init__(self, scene, rng):
-        self.scene = scene
-        self.rng = rng
+        super().__init__(scene, rng)
         self.nouns = {}
         self.sizes = {}
-
-    def pick(self, items):
-        return items[int(self.rng.integers(len(items)))]
-
-    def maybe(self, p):
-        return bool(self.rng.random() < p)
 
     def _noun(self, o):
         if id(o) not in self.nouns:
@@ -289,25 +286,11 @@ class Ctx:
         nom, acc = self.pick(BG_NP[self.scene.background])
         return nom if case == 'nom' else acc
 
-    def cam(self):
-        kind = self.scene.camera.kind
-        if self.maybe(0.6 if kind != 'still' else 0.15):
-            return ', ' + self.pick(CAM[kind])
-        return ''
-
     def cam_lead(self):
         return self.pick(CAM_LEAD[self.scene.camera.kind])
 
-    def filler(self, p=0.45):
-        return self.pick(FILLERS) if self.maybe(p) else ''
 
-
-def _g(c):
-    return c.scene.groups[0]
-
-
-def _o(c):
-    return c.scene.groups[0].members[0]
+_g, _o = first_group, first_object
 
 
 # ------------------------------------------------------------ empty

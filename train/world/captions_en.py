@@ -8,6 +8,8 @@ speed, a size, the background or the camera are mentioned only as drawn
 (or left out).
 """
 
+from .phrasing import PhraseCtx, first_group, first_object
+
 COLOUR_WORDS = {
     'red': ['red'], 'orange': ['orange'], 'yellow': ['yellow'], 'green': ['green'],
     'cyan': ['cyan', 'turquoise'], 'blue': ['blue'], 'purple': ['purple', 'violet'],
@@ -125,21 +127,16 @@ def article(word):
     return 'an' if word[:1].lower() in 'aeio' else 'a'
 
 
-class Ctx:
+class Ctx(PhraseCtx):
     """Random phrase choices for one caption of one scene."""
+    CAM = CAM
+    FILLERS = NP_FILLERS
 
     def __init__(self, scene, rng):
-        self.scene = scene
-        self.rng = rng
+        super().__init__(scene, rng)
         self.nouns = {}
         self.colour_words = {}
         self.size_on = {}
-
-    def pick(self, items):
-        return items[int(self.rng.integers(len(items)))]
-
-    def maybe(self, p):
-        return bool(self.rng.random() < p)
 
     # -- noun phrases
     def _noun(self, o):
@@ -214,25 +211,11 @@ class Ctx:
     def bg_np(self):
         return self.pick(BG_NP[self.scene.background])
 
-    def cam(self):
-        kind = self.scene.camera.kind
-        if self.maybe(0.6 if kind != 'still' else 0.15):
-            return ', ' + self.pick(CAM[kind])
-        return ''
-
     def cam_as(self):
         return self.pick(CAM_AS[self.scene.camera.kind])
 
-    def filler(self, p=0.45):
-        return self.pick(NP_FILLERS) if self.maybe(p) else ''
 
-
-def _g(c):
-    return c.scene.groups[0]
-
-
-def _o(c):
-    return c.scene.groups[0].members[0]
+_g, _o = first_group, first_object
 
 
 # ------------------------------------------------------------ empty
