@@ -208,6 +208,33 @@ ST2V_API void st2v_generator_cancel(st2v_generator *gen, int on);
 /* The message of the last failure of this generator ("" if none). */
 ST2V_API const char *st2v_generator_last_error(const st2v_generator *gen);
 
+/* ----------------------------------------------------------------- keyer */
+
+/* The green-screen keyer of the wrappers' alpha mode (core/key.c): the
+ * caller asks for its subject "on a green screen", and the keyer turns each
+ * packed RGB24 frame into straight RGBA with the screen transparent. The
+ * state is a small value the caller owns, one per stream. */
+#define ST2V_KEY_DEFAULT_R 0     /* chroma-key green, until one is measured */
+#define ST2V_KEY_DEFAULT_G 177
+#define ST2V_KEY_DEFAULT_B 64
+
+typedef struct st2v_key {
+    int r, g, b;                   /* screen colour, 0..255 */
+    int measured;                  /* 0 until a frame's border showed a screen */
+} st2v_key;
+
+ST2V_API void st2v_key_init(st2v_key *key);
+/* Measure the screen colour on the border of one RGB24 frame and follow it
+ * (the first measure as is, later ones a quarter of the way). Returns 1 when
+ * the border showed a screen, 0 when not (the key is then unchanged). */
+ST2V_API int st2v_key_measure(st2v_key *key, const uint8_t *rgb,
+                              ptrdiff_t stride, int w, int h);
+/* Key one frame: src packed RGB24 (rows src_stride apart) into dst straight
+ * RGBA (rows dst_stride apart); fully transparent pixels are (0,0,0,0). */
+ST2V_API void st2v_key_frame(uint8_t *dst, ptrdiff_t dst_stride,
+                             const uint8_t *src, ptrdiff_t src_stride,
+                             int w, int h, const st2v_key *key);
+
 /* ---------------------------------------------------------------- images */
 
 /* Decode a PNG file into packed RGB24 (alpha is composited over black).

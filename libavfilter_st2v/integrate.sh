@@ -8,7 +8,7 @@
 # libavfilter. This script makes the four edits that a filter backed by an
 # external library needs, the way libvmaf is declared:
 #
-#   libavfilter/vsrc_st2v.c, st2v_key.h   copied from this directory
+#   libavfilter/vsrc_st2v.c               copied from this directory
 #   libavfilter/allfilters.c              extern const AVFilter ff_vsrc_st2v;
 #                                         (FFFilter from libavfilter 11 on)
 #   libavfilter/Makefile                  OBJS-$(CONFIG_ST2V_FILTER) += vsrc_st2v.o
@@ -61,7 +61,6 @@ edit() {
 }
 
 copy_if_changed "$here/vsrc_st2v.c" "$src/libavfilter/vsrc_st2v.c"
-copy_if_changed "$here/st2v_key.h" "$src/libavfilter/st2v_key.h"
 
 # ---------------------------------------------------------------- allfilters.c
 # The new line copies testsrc2's, so it has the type this version uses

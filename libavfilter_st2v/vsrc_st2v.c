@@ -11,7 +11,7 @@
  * memory. The prompt, negative prompt and guidance scale change at run
  * time through process_command() (sendcmd, zmq) and take effect at the
  * next chunk. With alpha=1 the model renders on a green screen, which
- * st2v_key.h keys out into RGBA.
+ * libst2v's keyer (st2v_key_*) keys out into RGBA.
  *
  * Not here: the model and its mathematics (libst2v, core/ in the st2v
  * repository); the edits that add this file to an FFmpeg tree
@@ -51,7 +51,6 @@
 #endif
 #include "video.h"
 
-#include "st2v_key.h"
 
 /* Longest prompt read from a textfile. */
 #define ST2V_MAX_TEXTFILE (64 * 1024)
@@ -93,7 +92,7 @@ typedef struct ST2VContext {
     int next_after;         ///< next_prompt shows in chunks after this one
     int last_chunk;         ///< chunk of the last frame out, -1 before
     uint8_t *rgb;           ///< alpha mode: the RGB24 frame, (h, w*3)
-    ST2VKey key;
+    st2v_key key;
 } ST2VContext;
 
 #define OFFSET(x) offsetof(ST2VContext, x)

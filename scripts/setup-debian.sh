@@ -20,6 +20,15 @@ libx264-dev libvpx-dev libopus-dev libmp3lame-dev libzmq3-dev
 libfreetype-dev libfontconfig-dev libfribidi-dev
 zlib1g-dev libbz2-dev liblzma-dev"
 
+# the GStreamer element st2vsrc (gst-st2v/, docs/gstreamer.md): headers,
+# gst-check for its tests, the tools, and the plugins its recipes and tests
+# link to (videoconvert and compositor in base, mp4mux in good, x264enc in
+# ugly).
+PACKAGES="$PACKAGES
+libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+gstreamer1.0-plugins-ugly"
+
 # deb-src entries for FFmpeg's source: Debian 12's 5.1 (the default), 13's
 # 7.1 and the newest release from unstable/experimental
 # (scripts/fetch-ffmpeg.sh). They mirror the machine's own `deb` entries,

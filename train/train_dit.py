@@ -49,15 +49,26 @@ class LatentCache:
     """All cached clips in memory, grouped by latent size."""
 
     def __init__(self, directory):
-        self.by_size = {}
-        for path in sorted(glob.glob(os.path.join(directory, "shard_*.pt"))):
+        self.directory, self.loaded, self.by_size = directory, set(), {}
+        self.refresh()
+        st = torch.load(os.path.join(directory, "stats.pt"))
+        self.mean, self.std = st["mean"], st["std"]
+
+    def refresh(self):
+        """Load the shards written since the last call (cache_latents.py may
+        run beside training); returns how many clips were added."""
+        added = 0
+        for path in sorted(glob.glob(os.path.join(self.directory, "shard_*.pt"))):
+            if path in self.loaded:
+                continue
             for it in torch.load(path):
                 key = tuple(it["z"].shape[2:])
                 self.by_size.setdefault(key, []).append(it)
+                added += 1
+            self.loaded.add(path)
         self.sizes = sorted(self.by_size)
         self.n = sum(len(v) for v in self.by_size.values())
-        st = torch.load(os.path.join(directory, "stats.pt"))
-        self.mean, self.std = st["mean"], st["std"]
+        return added
 
     def captions(self):
         return [c for items in self.by_size.values() for it in items for c in it["captions"]]
@@ -270,6 +281,8 @@ def main():
                        checkpoint_path(args) + ".tmp")
             os.replace(checkpoint_path(args) + ".tmp", checkpoint_path(args))
             t_save = time.time()
+            if cache.refresh():
+                print(f"latent cache now {cache.n} clips", flush=True)
 
 
 if __name__ == "__main__":

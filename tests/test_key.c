@@ -1,13 +1,13 @@
 /*
- * test_st2v_key.c - the green-screen keyer of the st2v filter's alpha mode
- * (libavfilter_st2v/st2v_key.h), alone, on synthetic frames: a clean
- * transparent screen, an opaque subject, soft edges, spill suppression,
+ * test_key.c - the green-screen keyer of the wrappers' alpha mode
+ * (core/key.c), alone, on synthetic frames: a clean transparent screen, an opaque subject, soft edges, spill suppression,
  * unmixing, and the measure of the screen colour on the frame's border.
- * The filter itself is tested through ffmpeg by tests/test_ffmpeg.sh.
+ * The wrappers are tested through their hosts (tests/test_ffmpeg.sh,
+ * tests/test_gst*).
  */
 #include "test_util.h"
 
-#include "../libavfilter_st2v/st2v_key.h"
+#include "st2v.h"
 
 #define W 64
 #define H 48
@@ -37,14 +37,14 @@ static const uint8_t *px(int x, int y)
     return &dst[y][4 * x];
 }
 
-static void key_all(const ST2VKey *key)
+static void key_all(const st2v_key *key)
 {
     st2v_key_frame(&dst[0][0], W * 4, &src[0][0], W * 3, W, H, key);
 }
 
 static void screen_pixels_become_fully_transparent_black(void)
 {
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(ST2V_KEY_DEFAULT_R, ST2V_KEY_DEFAULT_G, ST2V_KEY_DEFAULT_B);
     key_all(&key);
@@ -59,7 +59,7 @@ static void screen_pixels_become_fully_transparent_black(void)
 
 static void a_noisy_screen_is_still_fully_transparent(void)
 {
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(0, 0, 0);
     /* the screen as a model renders it: uneven, +-20 per channel */
@@ -83,7 +83,7 @@ static void subject_colours_stay_opaque_and_unchanged(void)
         {200, 30, 30}, {30, 40, 200}, {240, 240, 240}, {10, 10, 10},
         {128, 128, 128}, {230, 200, 60}, {180, 120, 90},
     };
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     for (size_t i = 0; i < sizeof(colours) / sizeof(colours[0]); i++) {
         const int *c = colours[i];
@@ -104,7 +104,7 @@ static void subject_colours_stay_opaque_and_unchanged(void)
 static void edges_are_soft_with_alpha_falling_steadily(void)
 {
     /* a ramp from a red subject to the screen, left to right */
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
@@ -131,7 +131,7 @@ static void edges_are_soft_with_alpha_falling_steadily(void)
 static void edge_pixels_are_unmixed_from_the_screen(void)
 {
     /* 40% red subject, 60% screen: semi-transparent, and no longer green */
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     int r = (2 * 200 + 3 * ST2V_KEY_DEFAULT_R) / 5,
         g = (2 * 40 + 3 * ST2V_KEY_DEFAULT_G) / 5,
@@ -148,7 +148,7 @@ static void edge_pixels_are_unmixed_from_the_screen(void)
 static void green_spill_on_the_subject_is_suppressed(void)
 {
     /* skin lit by the screen: green slightly above red */
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(150, 165, 120);
     key_all(&key);
@@ -161,7 +161,7 @@ static void green_spill_on_the_subject_is_suppressed(void)
 
 static void the_screen_colour_is_measured_on_the_border(void)
 {
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(40, 210, 90);
     /* a red subject in the middle does not move the measure */
@@ -185,7 +185,7 @@ static void the_screen_colour_is_measured_on_the_border(void)
 
 static void a_frame_without_a_screen_keeps_the_key(void)
 {
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(120, 60, 200);
     CHECK(st2v_key_measure(&key, &src[0][0], W * 3, W, H) == 0,
@@ -196,7 +196,7 @@ static void a_frame_without_a_screen_keeps_the_key(void)
 
 static void tiny_and_odd_frames_are_handled(void)
 {
-    ST2VKey key;
+    st2v_key key;
     st2v_key_init(&key);
     fill(ST2V_KEY_DEFAULT_R, ST2V_KEY_DEFAULT_G, ST2V_KEY_DEFAULT_B);
     CHECK(st2v_key_measure(&key, &src[0][0], W * 3, 1, 1) == 1,

@@ -1,9 +1,10 @@
 /*
- * st2v_key.h - the green-screen keyer behind the st2v filter's alpha mode.
+ * key.c - the green-screen keyer behind the wrappers' alpha mode (the st2v
+ * filter's alpha=1, st2vsrc's alpha=true).
  *
- * The filter asks the model for its subject "on a green screen" and keys
+ * The wrappers ask the model for its subject "on a green screen" and key
  * the screen out here, turning packed RGB24 into straight (not
- * premultiplied) RGBA, ready for FFmpeg's overlay filter:
+ * premultiplied) RGBA, ready for FFmpeg's overlay or GStreamer's compositor:
  *
  *  - the screen colour is measured on the frame's border (the median of the
  *    border pixels in which green dominates), and followed smoothly from
@@ -15,20 +16,9 @@
  *    for F), and green spill is suppressed (g <= max(r, b));
  *  - fully transparent pixels are (0, 0, 0, 0): a clean background.
  *
- * Plain C with no FFmpeg dependency, so tests/test_st2v_key.c tests it
- * alone; integrate.sh copies it next to vsrc_st2v.c. Not here: the
- * filter's options and frames (vsrc_st2v.c).
+ * Integer arithmetic only, so every build keys bit-identically.
  */
-#ifndef ST2V_KEY_H
-#define ST2V_KEY_H
-
-#include <stddef.h>
-#include <stdint.h>
-
-/* The screen colour used until one is measured: chroma-key green. */
-#define ST2V_KEY_DEFAULT_R 0
-#define ST2V_KEY_DEFAULT_G 177
-#define ST2V_KEY_DEFAULT_B 64
+#include "st2v.h"
 
 /* Green excess (g - max(r, b)) below which a border pixel is not screen. */
 #define ST2V_KEY_MIN_EXCESS 24
@@ -39,12 +29,7 @@
 #define ST2V_KEY_LO 64  /* 0.25 */
 #define ST2V_KEY_HI 166 /* 0.65 */
 
-typedef struct ST2VKey {
-    int r, g, b;    /* screen colour, 0..255 */
-    int measured;   /* 0 until a frame's border showed a screen */
-} ST2VKey;
-
-static inline void st2v_key_init(ST2VKey *key)
+void st2v_key_init(st2v_key *key)
 {
     key->r = ST2V_KEY_DEFAULT_R;
     key->g = ST2V_KEY_DEFAULT_G;
@@ -52,18 +37,18 @@ static inline void st2v_key_init(ST2VKey *key)
     key->measured = 0;
 }
 
-static inline int st2v_key_max(int a, int b)
+static int key_max(int a, int b)
 {
     return a > b ? a : b;
 }
 
-static inline int st2v_key_clip(int v)
+static int key_clip(int v)
 {
     return v < 0 ? 0 : v > 255 ? 255 : v;
 }
 
 /* Median of a 256-bin histogram holding n values. */
-static inline int st2v_key_median(const uint32_t *hist, uint32_t n)
+static int key_median(const uint32_t *hist, uint32_t n)
 {
     uint32_t seen = 0;
     for (int v = 0; v < 256; v++) {
@@ -81,7 +66,7 @@ static inline int st2v_key_median(const uint32_t *hist, uint32_t n)
  * that the key follows slow changes without flicker. Returns 1 when the
  * border showed a screen, 0 when it did not (the key is then unchanged).
  */
-static inline int st2v_key_measure(ST2VKey *key, const uint8_t *rgb,
+int st2v_key_measure(st2v_key *key, const uint8_t *rgb,
                                    ptrdiff_t stride, int w, int h)
 {
     uint32_t hist[3][256] = {{0}};
@@ -100,7 +85,7 @@ static inline int st2v_key_measure(ST2VKey *key, const uint8_t *rgb,
                 x = w - depth;
             p = row + 3 * x;
             total++;
-            if (p[1] - st2v_key_max(p[0], p[2]) < ST2V_KEY_MIN_EXCESS)
+            if (p[1] - key_max(p[0], p[2]) < ST2V_KEY_MIN_EXCESS)
                 continue;
             hist[0][p[0]]++;
             hist[1][p[1]]++;
@@ -111,9 +96,9 @@ static inline int st2v_key_measure(ST2VKey *key, const uint8_t *rgb,
     /* A screen fills most of the border; a few green pixels are not one. */
     if (n == 0 || 4 * n < total)
         return 0;
-    r = st2v_key_median(hist[0], n);
-    g = st2v_key_median(hist[1], n);
-    b = st2v_key_median(hist[2], n);
+    r = key_median(hist[0], n);
+    g = key_median(hist[1], n);
+    b = key_median(hist[2], n);
     if (!key->measured) {
         key->r = r;
         key->g = g;
@@ -129,11 +114,11 @@ static inline int st2v_key_measure(ST2VKey *key, const uint8_t *rgb,
 
 /* The alpha (0..255) of one pixel against the key: smoothstep of the
  * pixel's green excess between LO and HI times the screen's. */
-static inline int st2v_key_alpha(const ST2VKey *key, int r, int g, int b)
+static int key_alpha(const st2v_key *key, int r, int g, int b)
 {
-    int ke = st2v_key_max(key->g - st2v_key_max(key->r, key->b),
+    int ke = key_max(key->g - key_max(key->r, key->b),
                           ST2V_KEY_MIN_EXCESS);
-    int e256 = (g - st2v_key_max(r, b)) * 256;     /* green excess, in 1/256 */
+    int e256 = (g - key_max(r, b)) * 256;     /* green excess, in 1/256 */
     int lo = ke * ST2V_KEY_LO, hi = ke * ST2V_KEY_HI; /* in 1/256 */
     int64_t t, s;
 
@@ -144,23 +129,23 @@ static inline int st2v_key_alpha(const ST2VKey *key, int r, int g, int b)
     /* t: position of the excess on the ramp, s = 3t^2 - 2t^3; in 1/4096 */
     t = (int64_t)(e256 - lo) * 4096 / (hi - lo);
     s = (t * t * (3 * 4096 - 2 * t)) / ((int64_t)4096 * 4096);
-    return st2v_key_clip((int)(255 - (s * 255 + 2048) / 4096));
+    return key_clip((int)(255 - (s * 255 + 2048) / 4096));
 }
 
 /**
  * Key one frame: src is packed RGB24 (w*3 bytes a row, src_stride apart),
  * dst straight RGBA (w*4 bytes a row, dst_stride apart).
  */
-static inline void st2v_key_frame(uint8_t *dst, ptrdiff_t dst_stride,
+void st2v_key_frame(uint8_t *dst, ptrdiff_t dst_stride,
                                   const uint8_t *src, ptrdiff_t src_stride,
-                                  int w, int h, const ST2VKey *key)
+                                  int w, int h, const st2v_key *key)
 {
     for (int y = 0; y < h; y++) {
         const uint8_t *s = src + (ptrdiff_t)y * src_stride;
         uint8_t *d = dst + (ptrdiff_t)y * dst_stride;
         for (int x = 0; x < w; x++, s += 3, d += 4) {
             int r = s[0], g = s[1], b = s[2];
-            int a = st2v_key_alpha(key, r, g, b);
+            int a = key_alpha(key, r, g, b);
             int m;
 
             if (a == 0) {
@@ -170,12 +155,12 @@ static inline void st2v_key_frame(uint8_t *dst, ptrdiff_t dst_stride,
             if (a < 255) {
                 /* unmix: F = (C - (1 - a) K) / a */
                 int ia = 255 - a;
-                r = st2v_key_clip((r * 255 - ia * key->r + a / 2) / a);
-                g = st2v_key_clip((g * 255 - ia * key->g + a / 2) / a);
-                b = st2v_key_clip((b * 255 - ia * key->b + a / 2) / a);
+                r = key_clip((r * 255 - ia * key->r + a / 2) / a);
+                g = key_clip((g * 255 - ia * key->g + a / 2) / a);
+                b = key_clip((b * 255 - ia * key->b + a / 2) / a);
             }
             /* spill: no green beyond the brighter of red and blue */
-            m = st2v_key_max(r, b);
+            m = key_max(r, b);
             if (g > m)
                 g = m;
             d[0] = (uint8_t)r;
@@ -186,4 +171,3 @@ static inline void st2v_key_frame(uint8_t *dst, ptrdiff_t dst_stride,
     }
 }
 
-#endif /* ST2V_KEY_H */
