@@ -2,7 +2,7 @@
 
     /usr/bin/python3 -m train.eval.run --st2v build/bin/st2v [--model M] [--n 40] [--seed 0]
                                         [--out docs] [--threads 1] [--keep DIR]
-    /usr/bin/python3 -m train.eval.run --truth [--n 40] [--seed 0] [--out docs]
+    /usr/bin/python3 -m train.eval.run --truth [--n 40] [--seed 0] [--out docs] [--model M]
 
 Generated mode draws N held-out scenes (prompts.py; the same scenes in
 English and Czech, captioned per language), generates every caption with
@@ -17,7 +17,9 @@ scorer's self-check.  It also scores every clip against wrong prompts (a
 different scene's prompt that differs in the category, and the scene's own
 prompt with one value changed) and corrupted clips (objects flickering out,
 the picture jumping), which must fail, and the renders after a 4:2:0
-round trip; written to OUT/eval-truth.md.
+round trip, and (with the model's autoencoder) the renders encoded and
+decoded: the ceiling that the autoencoder leaves to the DiT; written to
+OUT/eval-truth.md.
 """
 import argparse
 import hashlib
@@ -262,26 +264,48 @@ def corrupt_jump(scene, video):
     return out
 
 
-def selfcheck(n, seed, with_roundtrip=True, corrupt_every=1, log=None):
+def autoencoder(model_path):
+    """The model's autoencoder as a function: clip (T, H, W, 3) uint8 ->
+    the clip decoded from its latent (the frames past the last whole latent
+    frame are dropped)."""
+    import torch
+    from train.st2v.model import load_model
+    model = load_model(model_path)
+    vae, ft = model.vae.eval(), model.d['ft']
+
+    def run(video):
+        T = video.shape[0] // ft * ft
+        x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
+        with torch.no_grad():
+            y = vae.dec(vae.enc(x))[0]                           # (3, T, H, W)
+        y = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().numpy()
+        return np.ascontiguousarray(y.transpose(1, 2, 3, 0))
+    return run
+
+
+def selfcheck(n, seed, with_roundtrip=True, corrupt_every=1, log=None, vae=None):
     """Score the world's renders of n held-out scenes per language against
     their own prompts, against wrong prompts and as corrupted clips.
 
     Returns dict of tallies ({cat: {lang: (passed, n)}}): 'truth', 'pairs'
     (another scene's prompt differing in the category), 'edited' (own prompt,
     one value changed), 'corrupt' (temporal only: 'flicker', 'jump'),
-    'roundtrip' (truth after 4:2:0), and 'failures' (text lines)."""
+    'roundtrip' (truth after 4:2:0), 'vae' (truth through the autoencoder
+    `vae`, when given) and 'failures' (text lines)."""
     from train.world import render
     scenes = {lang: prompts.draw(n, seed, lang) for lang in prompts.LANGS}
-    dets, dets_rt, corrupt = {}, {}, {}
+    dets, dets_rt, dets_vae, corrupt = {}, {}, {}, {}
     for i, (s, sc) in enumerate(scenes['en']):
         video, _ = render(sc, masks=False)
         dets[i] = detect(video)
         if with_roundtrip:
             dets_rt[i] = detect(roundtrip(video))
+        if vae:
+            dets_vae[i] = detect(vae(video))
         if sc.groups and i % corrupt_every == 0:
             corrupt[i] = {'flicker': detect(corrupt_flicker(sc, video)),
                           'jump': detect(corrupt_jump(sc, video))}
-    truth, rt, pairs, edits, cor = [], [], [], [], []
+    truth, rt, through_vae, pairs, edits, cor = [], [], [], [], [], []
     failures = []
     for lang in prompts.LANGS:
         claims = [claims_from(prompts.ground_truth(sc)) for s, sc in scenes[lang]]
@@ -292,6 +316,8 @@ def selfcheck(n, seed, with_roundtrip=True, corrupt_every=1, log=None):
                 failures.append('%s seed %d %s: %s (%s)' % (lang, s, c, w, sc.caption))
             if with_roundtrip:
                 rt.append((lang, with_all(score(claims[i], dets_rt[i])['pass'])))
+            if vae:
+                through_vae.append((lang, with_all(score(claims[i], dets_vae[i])['pass'])))
             prow, erow = {}, {}
             for c in CATEGORIES:
                 if c == 'temporal':
@@ -323,14 +349,19 @@ def selfcheck(n, seed, with_roundtrip=True, corrupt_every=1, log=None):
     out['corrupt'] = ct
     if with_roundtrip:
         out['roundtrip'] = tally_by_lang(rt)
+    if vae:
+        out['vae'] = tally_by_lang(through_vae)
     return out
 
 
 def run_truth(a):
     os.makedirs(a.out, exist_ok=True)
-    r = selfcheck(a.n, a.seed, log=sys.stderr)
+    model = resolve_model(a.model)
+    r = selfcheck(a.n, a.seed, log=sys.stderr, vae=autoencoder(model))
     seeds = prompts.scene_seeds(a.n, a.seed)
     cmd = '/usr/bin/python3 -m train.eval.run --truth --n %d --seed %d --out %s' % (a.n, a.seed, rel(a.out))
+    if a.model:
+        cmd += ' --model %s' % rel(a.model)
     wrong_rows = tuple(c for c in CATEGORIES if c != 'temporal')
     lines = [
         '# st2v evaluation: the scorer\'s self-check on true renders',
@@ -348,6 +379,14 @@ def run_truth(a):
         '## The same after a 4:2:0 full-range YUV round trip (the CLI\'s output format)',
         '',
         table(r['roundtrip']),
+        '',
+        '## The same through the model\'s autoencoder (the ceiling it leaves to the DiT)',
+        '',
+        'Each render encoded to a latent and decoded again by the autoencoder of `%s` '
+        '(sha256 %s...): a generated clip cannot look better than this.' % (
+            rel(os.path.realpath(model)), sha256(model)[:12]),
+        '',
+        table(r['vae']),
         '',
         '## True clip, a wrong prompt (should be near 0 %)',
         '',
