@@ -157,7 +157,7 @@ def export(args):
     cfg = ck["config"]
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
-    vae_ck = torch.load(os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"))
+    vae_ck = torch.load(args.vae)
     model.vae.load_state_dict(vae_ck["vae"])
     cfg = copy.deepcopy(cfg)
     cfg["provenance"]["dit_steps"] = ck["step"]
@@ -170,6 +170,8 @@ def export(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--until-step", type=int, default=None,
+                    help="stop at this step (the minutes still bound the sitting)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--aux-steps", type=int, default=20000)
@@ -178,6 +180,9 @@ def main():
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
     ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
+    ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
+                    help="with --export: the autoencoder checkpoint (a decoder-only fine-tune "
+                         "of the one the latents came from)")
     ap.add_argument("--init-from", help="with no checkpoint: start from the text encoder and "
                                         "DiT (and the config) of a model file")
     args = ap.parse_args()
@@ -227,7 +232,7 @@ def main():
     log = open(os.path.join(args.dir, "log.txt"), "a")
     t_end, t_save = time.time() + args.minutes * 60, time.time()
     t_log, avg = time.time(), {}
-    while time.time() < t_end:
+    while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
             g["lr"] = args.lr * min(1.0, (step + 1) / 500)
         z, caps, col, shp = cache.batch(rng, args.batch, window)
@@ -275,7 +280,8 @@ def main():
             print(msg, flush=True)
             log.write(msg + "\n")
             log.flush()
-        if time.time() - t_save > 300 or time.time() >= t_end:
+        if (time.time() - t_save > 300 or time.time() >= t_end or
+                step == args.until_step):
             torch.save({"model": model.state_dict(), "aux": aux.state_dict(), "ema": ema,
                         "opt": opt.state_dict(), "step": step, "config": cfg},
                        checkpoint_path(args) + ".tmp")

@@ -122,6 +122,8 @@ def eval_psnr(vae, n=8, seed=900000):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--until-step", type=int, default=None,
+                    help="stop at this step (the minutes still bound the sitting)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
@@ -177,7 +179,7 @@ def main():
     t_end = time.time() + args.minutes * 60
     t_save = time.time()
     log = open(os.path.join(args.dir, "log.txt"), "a")
-    while time.time() < t_end:
+    while time.time() < t_end and (args.until_step is None or step < args.until_step):
         warm = min(1.0, (step - step0 + 1) / 200)       # also after a resume: fresh moments
         for g in opt.param_groups:
             g["lr"] = args.lr * warm
@@ -205,7 +207,8 @@ def main():
             print(msg, flush=True)
             log.write(msg + "\n")
             log.flush()
-        if time.time() - t_save > 300 or time.time() >= t_end:
+        if (time.time() - t_save > 300 or time.time() >= t_end or
+                step == args.until_step):
             torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
                         "decoder_only": args.decoder_only},
                        ckpt_path + ".tmp")
