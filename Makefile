@@ -2,7 +2,8 @@
 #
 #   make              libst2v (static + shared), the st2v CLI
 #   make check        every test: unit, golden, loader, CLI
-#   make check-asan   the C tests again under AddressSanitizer + UBSan
+#   make check-asan   the C tests again under AddressSanitizer + UBSan, then
+#                     make check-valgrind (the GStreamer element under valgrind)
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
 #   make install      PREFIX/DESTDIR honoured
 #   make sample       render a 2-second sample clip to out.y4m
@@ -20,7 +21,7 @@ CORE_SRC := $(sort $(wildcard core/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SRC := $(filter-out tests/test_gst_%.c,$(sort $(wildcard tests/test_*.c)))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
 SONAME := libst2v.so.0
@@ -68,12 +69,13 @@ $(B)/st2v.pc: st2v.pc.in config.mak
 # ------------------------------------------------------------------ tests
 
 check: all $(TEST_BIN)
-	@ST2V_FIXTURES=tests/fixtures ST2V_BIN=$(CLI) B=$(B) \
+	@ST2V_FIXTURES=tests/fixtures ST2V_BIN=$(CLI) B=$(B) HAVE_GST=$(HAVE_GST) \
 	    PY=$(PY) HAVE_PYTHON=$(HAVE_PYTHON) tests/run-tests.sh $(TEST_BIN)
 
 check-asan:
 	$(MAKE) B=build-asan CFLAGS="$(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
+	$(MAKE) check-valgrind
 
 fixtures:
 	$(PY) train/make_fixtures.py tests/fixtures
@@ -157,4 +159,80 @@ ifeq ($(WITH_FFMPEG)$(B),yesbuild)
 all: ffmpeg
 install: install-ffmpeg
 uninstall: uninstall-ffmpeg
+endif
+
+# ------------------------------------------------ the GStreamer element
+# (gst-st2v/, docs/gstreamer.md) st2vsrc in the plugin libgstst2v.so, which
+# links libst2v statically (its symbols kept inside), built when ./configure
+# found GStreamer (HAVE_GST=yes): part of all, check and install then.
+#
+#   GST_PLUGIN_PATH=build/lib/gstreamer-1.0 gst-inspect-1.0 st2vsrc
+#   make check-gst        tests/test_gst_st2vsrc (gst-check) and tests/test_gst.sh
+#   make check-valgrind   the element's start/stop test under valgrind
+
+GST_SRC := $(sort $(wildcard gst-st2v/*.c))
+GST_OBJ := $(GST_SRC:%.c=$(B)/obj/%.o)
+GST_PLUGIN := $(B)/lib/gstreamer-1.0/libgstst2v.so
+GST_EXAMPLE := $(B)/bin/st2v-change-prompt
+GST_TEST := $(B)/tests/test_gst_st2vsrc
+GST_SUPP := $(wildcard /usr/share/glib-2.0/valgrind/glib.supp)
+
+.PHONY: check-gst check-valgrind install-gst uninstall-gst
+
+$(B)/obj/gst-st2v/%.o: gst-st2v/%.c config.mak build_config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(GST_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include $(GST_OBJ:.o=.d) $(GST_TEST).d
+
+$(GST_PLUGIN): $(GST_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -Wl,--exclude-libs,ALL -Wl,--no-undefined -o $@ \
+	    $(GST_OBJ) $(LIB_A) $(DEP_LIBS) $(GST_LIBS)
+
+# the example of docs/gstreamer.md: an application, it finds the plugin
+# through the registry (GST_PLUGIN_PATH) like any other
+$(GST_EXAMPLE): gst-st2v/examples/change-prompt.c config.mak
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
+
+# the element compiled in, so the tests need no registry entry for it
+$(GST_TEST): tests/test_gst_st2vsrc.c $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(GST_CFLAGS) $(GST_CHECK_CFLAGS) -Igst-st2v -MMD -MP -o $@ \
+	    $< $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_A) $(DEP_LIBS) $(GST_CHECK_LIBS) $(GST_LIBS)
+
+check-gst: $(GST_PLUGIN) $(GST_EXAMPLE) $(GST_TEST)
+	ST2V_FIXTURES=tests/fixtures $(GST_TEST)
+	ST2V_FIXTURES=tests/fixtures B=$(B) HAVE_GST=$(HAVE_GST) bash tests/test_gst.sh
+
+# NULL->PLAYING->NULL 50 times under valgrind: no leak, no invalid access.
+# Suppressions: GLib's own only; nothing of st2v or GStreamer is
+# suppressed.
+check-valgrind:
+ifeq ($(HAVE_GST)$(HAVE_GST_CHECK),yesyes)
+	$(MAKE) $(GST_TEST)
+	CK_FORK=no GST_CHECKS=state_cycles_fifty_times_without_leaks \
+	G_SLICE=always-malloc G_DEBUG=gc-friendly ST2V_FIXTURES=tests/fixtures \
+	    valgrind -q --leak-check=full --error-exitcode=1 --num-callers=30 \
+	    $(GST_SUPP:%=--suppressions=%) $(GST_TEST)
+else
+	@echo "check-valgrind skipped: GStreamer (or gst-check) not found"
+endif
+
+install-gst: $(GST_PLUGIN)
+	install -d $(DESTDIR)$(GST_PLUGINDIR)
+	install -m 755 $(GST_PLUGIN) $(DESTDIR)$(GST_PLUGINDIR)/libgstst2v.so
+
+uninstall-gst:
+	rm -f $(DESTDIR)$(GST_PLUGINDIR)/libgstst2v.so
+
+ifeq ($(HAVE_GST),yes)
+all: $(GST_PLUGIN) $(GST_EXAMPLE)
+install: install-gst
+uninstall: uninstall-gst
+ifeq ($(HAVE_GST_CHECK),yes)
+check: $(GST_TEST)
+TEST_BIN += $(GST_TEST)
+endif
 endif

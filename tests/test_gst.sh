@@ -1,0 +1,222 @@
+#!/bin/bash
+# test_gst.sh - the GStreamer plugin as users meet it: gst-inspect-1.0 and
+# gst-launch-1.0 with the built libgstst2v.so, the default model found with
+# no property (from the build tree and from an installed layout), errors,
+# the tested recipes of docs/gstreamer.md and its example program. The
+# element's own behaviour is tests/test_gst_st2vsrc.c (gst-check).
+#
+#   tests/test_gst.sh                       (from the repository root)
+#
+# Prints one `ok`/`FAIL` line per check and "N passed, N failed"; exits
+# non-zero when anything failed. Without GStreamer it says so and passes.
+
+set -u
+
+B=${B:-build}
+FIX=${ST2V_FIXTURES:-tests/fixtures}
+DOC=${ST2V_GST_DOC:-docs/gstreamer.md}
+PLUGIN_DIR=$B/lib/gstreamer-1.0
+EXAMPLE=$B/bin/st2v-change-prompt
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
+check() { # check NAME CONDITION-COMMAND...
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+have_gst=${HAVE_GST:-$(sed -n 's/^HAVE_GST=//p' config.mak 2>/dev/null)}
+if [ "$have_gst" != yes ]; then
+    echo "skipped: GStreamer not found (HAVE_GST=${have_gst:-?}: ./configure did not find it, or --disable-gstreamer; see docs/gstreamer.md)"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+if [ ! -f "$PLUGIN_DIR/libgstst2v.so" ] || [ ! -x "$EXAMPLE" ]; then
+    echo "FAIL GStreamer was found but $PLUGIN_DIR/libgstst2v.so or $EXAMPLE is missing (make)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+[ "$(sed -n 's/^HAVE_GST_CHECK=//p' config.mak)" = yes ] ||
+    echo "note: gst-check not found: tests/test_gst_st2vsrc is not built"
+
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+ROOT=$(pwd)
+PLUGIN_DIR=$(abspath "$PLUGIN_DIR")
+EXAMPLE=$(abspath "$EXAMPLE")
+TINY=$(abspath "$FIX/tiny.safetensors")
+DOC=$(abspath "$DOC")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-gst.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# The plugin from the tree only (a private registry, so an installed copy
+# or a stale cache never answers instead), and no model from the
+# environment unless a check sets one.
+export GST_PLUGIN_PATH=$PLUGIN_DIR
+export GST_REGISTRY=$TMP/registry.bin
+unset ST2V_MODEL
+# the sanitizer build's plugin needs its runtime in the (uninstrumented)
+# gst tools
+if [ "$B" != build ] && nm -D "$PLUGIN_DIR/libgstst2v.so" 2>/dev/null | grep -q __asan_init; then
+    LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+    export LD_PRELOAD
+    export ASAN_OPTIONS=detect_leaks=0
+fi
+
+launch() { timeout 120 gst-launch-1.0 -q "$@"; }
+
+echo "# $(gst-launch-1.0 --version | head -n 1)"
+
+# --------------------------------------------------------- gst-inspect
+gst-inspect-1.0 st2vsrc >"$TMP/inspect" 2>&1
+check "gst-inspect-1.0 finds st2vsrc in the plugin st2v" \
+    sh -c "grep -q 'Klass *Source/Video' '$TMP/inspect' && grep -q 'Name *st2v' '$TMP/inspect'"
+missing=
+for p in prompt negative-prompt seed steps guidance sampler shift model threads \
+    is-live image alpha queue-size num-buffers; do
+    grep -q "^  $p  *: ." "$TMP/inspect" || missing="$missing $p"
+done
+check "gst-inspect-1.0 st2vsrc lists every property with a blurb" test -z "$missing"
+[ -n "$missing" ] && echo "  missing:$missing" >&2
+check "gst-inspect-1.0 st2vsrc shows ranges, defaults and the samplers" \
+    sh -c "grep -A2 '^  steps ' '$TMP/inspect' | grep -q 'Range: 0 - 1000 Default: 0' &&
+           grep -A2 '^  seed ' '$TMP/inspect' | grep -q 'Range: -1 - 9223372036854775807 Default: -1' &&
+           grep -A2 '^  queue-size ' '$TMP/inspect' | grep -q 'Default: 32' &&
+           grep -q '(3): dpm++2m' '$TMP/inspect'"
+mutable=$(awk '/^  [a-z-]+ +: / { p = $1 } /changeable in NULL, READY, PAUSED or PLAYING/ { print p }' \
+    "$TMP/inspect" | tr '\n' ' ')
+check "prompt, negative-prompt and guidance (and only they) change while PLAYING" \
+    test "$mutable" = "guidance negative-prompt prompt "
+check "the caps offer RGB, RGBA, BGRx, I420 and NV12" \
+    grep -q 'format: { (string)RGB, (string)RGBA, (string)BGRx, (string)I420, (string)NV12 }' "$TMP/inspect"
+undocumented=
+for p in prompt negative-prompt seed steps guidance sampler shift model threads \
+    is-live image alpha queue-size; do
+    grep -q "^| \`$p\` |" "$DOC" || undocumented="$undocumented $p"
+done
+check "docs/gstreamer.md documents every property" test -z "$undocumented"
+check "the plugin exports only its entry points (libst2v stays inside)" \
+    test "$(nm -D --defined-only "$PLUGIN_DIR/libgstst2v.so" | awk '$2 == "T" { print $3 }' | sort | tr '\n' ' ')" = \
+    "gst_plugin_st2v_get_desc gst_plugin_st2v_register "
+
+# ------------------------------------------------------- the default model
+# No model property and no ST2V_MODEL: the build tree's model. One sampling
+# step, so a large trained model costs little here.
+GST_DEBUG=st2vsrc:4 GST_DEBUG_NO_COLOR=1 launch st2vsrc prompt="snow falling at night" \
+    steps=1 num-buffers=4 ! fakesink >"$TMP/default.log" 2>&1
+check "with no model property the plugin finds models/default.safetensors" \
+    grep -q "($ROOT/models/default.safetensors)" "$TMP/default.log"
+
+# An installed layout elsewhere: PREFIX/lib/gstreamer-1.0/libgstst2v.so
+# finds PREFIX/share/st2v/default.safetensors (the tiny model here).
+mkdir -p "$TMP/prefix/lib/gstreamer-1.0" "$TMP/prefix/share/st2v"
+cp "$PLUGIN_DIR/libgstst2v.so" "$TMP/prefix/lib/gstreamer-1.0/"
+cp "$TINY" "$TMP/prefix/share/st2v/default.safetensors"
+GST_PLUGIN_PATH=$TMP/prefix/lib/gstreamer-1.0 GST_REGISTRY=$TMP/registry-prefix.bin \
+    GST_DEBUG=st2vsrc:4 GST_DEBUG_NO_COLOR=1 launch st2vsrc prompt=sea num-buffers=4 ! fakesink \
+    >"$TMP/prefix.log" 2>&1
+check "an installed plugin finds PREFIX/share/st2v/default.safetensors" \
+    grep -q "($(cd "$TMP/prefix/share/st2v" && pwd -P)/default.safetensors)" "$TMP/prefix.log"
+check "ST2V_MODEL overrides the default model" \
+    sh -c "ST2V_MODEL='$TINY' GST_DEBUG=st2vsrc:4 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 -q \
+           st2vsrc prompt=sea num-buffers=2 ! fakesink 2>&1 | grep -q '($TINY)'"
+
+# ------------------------------------------------------------ gst-launch
+export ST2V_MODEL=$TINY
+launch st2vsrc prompt="a red ball" seed=7 num-buffers=20 ! video/x-raw,format=I420,width=64,height=48 ! \
+    filesink location="$TMP/a.yuv" >/dev/null 2>&1
+launch st2vsrc prompt="a red ball" seed=7 num-buffers=20 threads=2 ! video/x-raw,format=I420,width=64,height=48 ! \
+    filesink location="$TMP/b.yuv" >/dev/null 2>&1
+check "gst-launch-1.0 writes 20 I420 frames of 64x48" test "$(stat -c %s "$TMP/a.yuv" 2>/dev/null)" = $((20 * 64 * 48 * 3 / 2))
+check "the same seed gives the same bytes from gst-launch-1.0" cmp -s "$TMP/a.yuv" "$TMP/b.yuv"
+check "st2vsrc ! videoconvert plays in real time to a syncing sink" \
+    launch st2vsrc prompt="snow falling at night" num-buffers=16 ! videoconvert ! fakesink sync=true
+
+refuse() { # refuse NAME MESSAGE-REGEX LAUNCH-ARGS...
+    local name=$1 want=$2 rc
+    shift 2
+    timeout 60 gst-launch-1.0 "$@" >"$TMP/refuse.out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        fail "$name" "accepted: $*"
+    elif [ $rc -eq 124 ] || { [ $rc -gt 128 ] && [ $rc -lt 255 ]; }; then
+        # gst-launch-1.0 exits with 1 or 255 (-1) on an error; 124 is the
+        # timeout, 129..254 a signal
+        fail "$name" "exit status $rc (hang or crash): $*"
+    elif ! grep -Eq "$want" "$TMP/refuse.out"; then
+        fail "$name" "no message matching '$want': $(grep -i error "$TMP/refuse.out" | head -c 300)"
+    else
+        ok "$name"
+    fi
+}
+printf 'not a model' >"$TMP/corrupt.safetensors"
+refuse "gst-launch-1.0 refuses a missing model, naming it" \
+    "Cannot load the model '$TMP/nope.safetensors'" st2vsrc prompt=sea model="$TMP/nope.safetensors" ! fakesink
+refuse "gst-launch-1.0 refuses a corrupt model, naming it" \
+    "Cannot load the model '$TMP/corrupt.safetensors'" st2vsrc prompt=sea model="$TMP/corrupt.safetensors" ! fakesink
+refuse "gst-launch-1.0 refuses no prompt" "The prompt is empty" st2vsrc ! fakesink
+ST2V_MODEL=$TMP/nope.safetensors refuse "gst-launch-1.0 refuses a missing default model" \
+    "Cannot load the model|No default model" st2vsrc prompt=sea ! fakesink
+# (framerate 0/1 and odd sizes: tests/test_gst_st2vsrc.c; gst-launch-1.0
+# 1.22 itself sometimes hangs when two errors come during preroll)
+
+# ------------------------------------------------------- the example program
+"$EXAMPLE" -i 1 -t 3 -s fakesink >"$TMP/example.out" 2>"$TMP/example.err"
+rc=$?
+check "the example program changes the prompt every second while playing (exit $rc)" \
+    test $rc -eq 0 -a "$(grep -c '^prompt: ' "$TMP/example.out")" -ge 3
+check "the example program reports chunks from the progress messages" \
+    grep -q '^generating chunk 1$' "$TMP/example.out"
+[ $rc -ne 0 ] && head -n 5 "$TMP/example.err" >&2
+awk '/^<!-- example: / { want = 1; next }
+     want && /^```/ { if (inblock) exit; inblock = 1; next }
+     inblock { print }' "$DOC" >"$TMP/example.c"
+check "docs/gstreamer.md lists gst-st2v/examples/change-prompt.c as it is" \
+    cmp -s "$TMP/example.c" gst-st2v/examples/change-prompt.c
+
+# --------------------------------------------------- docs/gstreamer.md recipes
+# Each block after a line "<!-- tested: NAME OUTPUT -->" runs in a scratch
+# directory with the tiny model as the default; OUTPUT must then hold
+# decodable video (ffprobe when the project built one, else qtdemux).
+FFPROBE=$ROOT/$B/bin/ffprobe
+[ -x "$FFPROBE" ] || FFPROBE=$ROOT/build/bin/ffprobe
+frames_in() { # frames_in FILE -> a frame count (ffprobe), or "?" (demuxes), or nothing
+    if [ -x "$FFPROBE" ]; then
+        LD_PRELOAD= "$FFPROBE" -v error -count_frames -select_streams v:0 \
+            -show_entries stream=nb_read_frames -of csv=p=0 "$1" 2>/dev/null
+    elif timeout 60 gst-launch-1.0 -q filesrc location="$1" ! qtdemux ! fakesink >/dev/null 2>&1; then
+        echo "?"
+    fi
+}
+mkdir -p "$TMP/recipes"
+n_recipes=0
+awk -v dir="$TMP/recipes" '
+    /^<!-- tested: / { name = $3; out = $4; want = 1; next }
+    want && /^```/ { inblock = 1; want = 0; n++; file = dir "/" n ".sh";
+                     print "# " name " " out > file; next }
+    inblock && /^```/ { inblock = 0; close(file); next }
+    inblock { print > file }
+' "$DOC"
+for f in "$TMP/recipes"/*.sh; do
+    [ -f "$f" ] || continue
+    n_recipes=$((n_recipes + 1))
+    read -r _ name out <"$f"
+    work=$TMP/recipe.$n_recipes
+    mkdir -p "$work"
+    if (cd "$work" && timeout 300 bash -e "$f" >"$work.log" 2>&1); then
+        frames=$(frames_in "$work/$out")
+        if [ "$frames" = "?" ] || [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
+            ok "docs/gstreamer.md recipe '$name' runs ($out: $frames frames)"
+        else
+            fail "docs/gstreamer.md recipe '$name' runs" "$out has no decodable video"
+        fi
+    else
+        fail "docs/gstreamer.md recipe '$name' runs" "$(tail -n 5 "$work.log")"
+    fi
+done
+check "docs/gstreamer.md has tested recipes (mp4, compositor)" test "$n_recipes" -ge 2
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
