@@ -56,8 +56,7 @@ static int bench_parts(const st2v_model *m, int threads)
     st2v_vae_stream *vs = NULL;
     int32_t *ids = malloc(sizeof(int32_t) * c->max_length);
     float *text = malloc(sizeof(float) * c->max_length * c->text_dim);
-    float *kv = malloc(sizeof(float) * (size_t)c->layers * c->max_length * 2 *
-                       c->dim);
+    float *kv = malloc(sizeof(float) * st2v_dit_text_floats(m, c->max_length));
     float *z = calloc((size_t)n_lat, sizeof(float));
     float *v = malloc(sizeof(float) * (size_t)n_lat);
     float *rgb = malloc(sizeof(float) * 3 * (size_t)c->ft * w * h);

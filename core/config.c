@@ -143,6 +143,22 @@ static int get_string(ctx *x, const cJSON *obj, const char *sec,
     return 0;
 }
 
+/* An optional boolean: absent means 0. */
+static int get_optional_bool(ctx *x, const cJSON *obj, const char *sec,
+                             const char *key, int *out)
+{
+    char kp[96];
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = 0;
+    if (!it)
+        return 0;
+    if (!cJSON_IsBool(it))
+        return FAIL(x, "%s must be true or false",
+                    key_path(kp, sizeof(kp), sec, key));
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return 0;
+}
+
 /* An array of integers in lo..hi with min_n..max_n entries. */
 static int get_int_array(ctx *x, const cJSON *obj, const char *sec,
                          const char *key, int min_n, int max_n, long lo,
@@ -326,7 +342,8 @@ static int parse_dit(ctx *x, st2v_config *c, const cJSON *root)
                             c->rope_dims, NULL)) ||
         (rc = get_float(x, d, "dit", "rope_theta", 0.0, 1, 1e9,
                         &c->rope_theta)) ||
-        (rc = get_int(x, d, "dit", "freq_dim", 2, MAX_DIM, &c->freq_dim)))
+        (rc = get_int(x, d, "dit", "freq_dim", 2, MAX_DIM, &c->freq_dim)) ||
+        (rc = get_optional_bool(x, d, "dit", "text_pool", &c->text_pool)))
         return rc;
     if (c->dim % c->heads != 0)
         return FAIL(x, "dit.dim %d is not divisible by dit.heads %d", c->dim,

@@ -32,6 +32,7 @@ typedef struct st2v_config {
     int rope_dims[3];                                /* rt, rh, rw */
     float rope_theta;
     int freq_dim;                                    /* F */
+    int text_pool;             /* pooled text added to the timestep embedding */
 
     /* video autoencoder */
     int z_channels;                                  /* Cz */

@@ -48,7 +48,8 @@ static double dit_flops(const st2v_config *c, int T, int Hl, int Wl, int n)
 
 static double dit_text_kv_flops(const st2v_config *c, int n)
 {
-    return linear_flops(n, c->text_dim, 2.0 * c->dim) * c->layers;
+    return linear_flops(n, c->text_dim, 2.0 * c->dim) * c->layers +
+           (c->text_pool ? linear_flops(1, c->text_dim, c->dim) : 0.0);
 }
 
 static double conv_flops(double cout, double cin, double kt, double h,

@@ -22,11 +22,18 @@
 #define LN_EPS 1e-6f
 #define QK_EPS 1e-6f
 
+size_t st2v_dit_text_floats(const st2v_model *m, int n)
+{
+    const st2v_config *cfg = &m->cfg;
+    return (size_t)cfg->layers * n * 2 * cfg->dim +
+           (cfg->text_pool ? (size_t)cfg->dim : 0);
+}
+
 int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
                           const float *text, int n, float *kv)
 {
     const st2v_config *cfg = &m->cfg;
-    const int D = cfg->dim, H = cfg->heads, hd = D / H;
+    const int D = cfg->dim, H = cfg->heads, hd = D / H, Dt = cfg->text_dim;
     if (n < 1)
         return ST2V_ERR_INVALID_ARG;
     for (int l = 0; l < cfg->layers; l++) {
@@ -35,6 +42,21 @@ int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
         st2v_op_linear(pool, kvl, text, &b->cross_kv, n, ST2V_ACT_NONE);
         st2v_op_head_rmsnorm(pool, kvl, 2 * D, b->cross_k_norm, n, H, hd,
                              QK_EPS);
+    }
+    if (cfg->text_pool) {
+        float *pooled = kv + (size_t)cfg->layers * n * 2 * D; /* (D) */
+        float *mean = st2v_alloc_floats((size_t)Dt);          /* (Dt) */
+        if (!mean)
+            return ST2V_ERR_NOMEM;
+        for (int k = 0; k < Dt; k++) {
+            double acc = 0.0;
+            for (int j = 0; j < n; j++)
+                acc += text[(size_t)j * Dt + k];
+            mean[k] = (float)(acc / n);
+        }
+        st2v_op_linear(pool, pooled, mean, &m->dit.text_pool, 1,
+                       ST2V_ACT_NONE);
+        st2v_free(mean);
     }
     return ST2V_OK;
 }
@@ -135,6 +157,12 @@ int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
     timestep_features(e, t, Tp, F);
     st2v_op_linear(pool, ty, e, &w->t_fc1, Tp, ST2V_ACT_SILU);
     st2v_op_linear(pool, y, ty, &w->t_fc2, Tp, ST2V_ACT_NONE);
+    if (cfg->text_pool) {
+        const float *pooled = kv + (size_t)cfg->layers * n * 2 * D; /* (D) */
+        for (int a = 0; a < Tp; a++)
+            for (int k = 0; k < D; k++)
+                y[(size_t)a * D + k] += pooled[k];
+    }
     memcpy(sy, y, sz_td * sizeof(float));
     st2v_op_silu(sy, (int64_t)sz_td);
     st2v_op_rope_table(cs, Tp, Hp, Wp, t0, cfg->rope_dims, cfg->rope_theta);

@@ -8,9 +8,13 @@
 #include "model.h"
 #include "pool.h"
 
-/* Cross-attention keys and values of a prompt, computed once per prompt and
- * reused by every sampling step: kv (layers, n, 2D) where for each layer
- * row r holds [k (D), already RMS-normalised per head | v (D)]. */
+/* What the DiT needs of a prompt, computed once per prompt and reused by
+ * every sampling step, in one buffer of st2v_dit_text_floats(m, n) floats:
+ *   kv (layers, n, 2D)  cross-attention keys and values: for each layer,
+ *                       row r holds [k (D), RMS-normalised per head | v (D)]
+ *   pooled (D)          text_pool(mean of the n features), with
+ *                       dit.text_pool only */
+size_t st2v_dit_text_floats(const st2v_model *m, int n);
 int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
                           const float *text, int n, float *kv);
 
@@ -19,7 +23,7 @@ int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
  *   z    (Cz, T, Hl, Wl)  normalised latent
  *   t    (T / pt)         timestep of each temporal patch, in [0, 1]
  *   t0                    RoPE offset of the first temporal patch
- *   kv   (layers, n, 2D)  from st2v_dit_prepare_text
+ *   kv                    from st2v_dit_prepare_text (n tokens)
  * Returns 0 or a negative status (ST2V_ERR_NOMEM). */
 int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
                      const float *z, int T, int Hl, int Wl, const float *t,

@@ -61,8 +61,8 @@ int st2v_cond_encode(st2v_cond *c, const st2v_model *m, st2v_pool *pool,
     if (n < 1 || n > cf->max_length)
         return ST2V_ERR_INVALID_ARG;
     float *text = st2v_alloc_floats((size_t)n * cf->text_dim); /* (n, Dt) */
-    float *kv = st2v_alloc_floats((size_t)cf->layers * n * 2 * cf->dim);
-    /* kv: (layers, n, 2D) */
+    float *kv = st2v_alloc_floats(st2v_dit_text_floats(m, n));
+    /* kv: (layers, n, 2D), then pooled (D) with dit.text_pool */
     int rc = ST2V_ERR_NOMEM;
     if (text && kv) {
         rc = st2v_text_encode(m, pool, ids, n, text);

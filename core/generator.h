@@ -18,7 +18,7 @@
 /* One encoded prompt. */
 typedef struct st2v_cond {
     int n;                     /* tokens */
-    float *kv;                 /* (layers, n, 2D) from st2v_dit_prepare_text */
+    float *kv;                 /* st2v_dit_prepare_text's (layers, n, 2D) + (D) */
 } st2v_cond;
 
 /* Text-encode ids (n), 1 <= n <= L, and prepare the DiT keys/values.

@@ -157,6 +157,8 @@ static void bind_dit(binder *b, const st2v_config *c, st2v_dit_weights *d)
     bind_linear(b, &d->patch_embed, "dit", "patch_embed", D, P);
     bind_linear(b, &d->t_fc1, "dit", "t_embed.fc1", D, c->freq_dim);
     bind_linear(b, &d->t_fc2, "dit", "t_embed.fc2", D, D);
+    if (c->text_pool)
+        bind_linear(b, &d->text_pool, "dit", "text_pool", D, Dt);
     for (int i = 0; i < c->layers; i++) {
         st2v_dit_block *k = &d->blocks[i];
         char p[64];

@@ -68,6 +68,7 @@ typedef struct st2v_dit_weights {
     st2v_linear patch_embed;   /* (D, P) */
     st2v_linear t_fc1;         /* (D, F) */
     st2v_linear t_fc2;         /* (D, D) */
+    st2v_linear text_pool;     /* (D, Dt); weight NULL without dit.text_pool */
     st2v_dit_block *blocks;    /* (layers) */
     st2v_linear final_ada;     /* (2D, D) */
     st2v_linear final_linear;  /* (P, D) */

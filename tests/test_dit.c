@@ -19,8 +19,7 @@ static int run_dit(const st2v_model *m, st2v_pool *pool, float *v,
                    const float *z, int T, int Hl, int Wl, const float *t,
                    int t0, const float *text, int n)
 {
-    const int D = m->cfg.dim;
-    float *kv = malloc((size_t)m->cfg.layers * n * 2 * D * sizeof(float));
+    float *kv = malloc(st2v_dit_text_floats(m, n) * sizeof(float));
     if (!kv)
         return -1;
     int rc = st2v_dit_prepare_text(m, pool, text, n, kv);
@@ -138,9 +137,8 @@ static void dit_rejects_latents_that_do_not_tile_into_patches(void)
 {
     st2v_model *m = tu_load_model("tiny.safetensors");
     REQUIRE(m, "model");
-    const int D = m->cfg.dim;
     float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};
-    float *kv = calloc((size_t)m->cfg.layers * 2 * D, sizeof(float));
+    float *kv = calloc(st2v_dit_text_floats(m, 1), sizeof(float));
     /* patch [1, 2, 2]: Hl = 9 and Wl = 9 are not divisible by 2 */
     CHECK(st2v_dit_forward(m, NULL, v, z, 2, 9, 8, t, 0, kv, 1) ==
               ST2V_ERR_INVALID_ARG, "Hl 9");

@@ -228,6 +228,8 @@ static int64_t spec_params(const st2v_config *c)
     n += c->text_layers * (2 * Dt + 3 * Dt * Dt + 3 * Dt + Dt * Dt + Dt +
                            2 * Dt + Mt * Dt + Mt + Dt * Mt + Dt);
     n += D * P + D + D * F + D + D * D + D;
+    if (c->text_pool)
+        n += D * Dt + D;                                  /* text_pool */
     n += c->layers * (6 * D * D + 6 * D + 3 * D * D + 3 * D + 2 * hd +
                       D * D + D + 2 * D + D * D + D + 2 * D * Dt + 2 * D +
                       2 * hd + D * D + D + M * D + M + D * M + D);
@@ -282,7 +284,7 @@ static void loader_loads_tiny_model_with_its_info(void)
               c->text_layers == 2 && c->max_length == 16,
           "text config");
     CHECK(c->dim == 48 && c->heads == 2 && c->mlp == 96 && c->layers == 2 &&
-              c->freq_dim == 32,
+              c->freq_dim == 32 && c->text_pool == 1,
           "dit config");
     CHECK(c->rope_dims[0] == 8 && c->rope_dims[1] == 8 && c->rope_dims[2] == 8,
           "rope dims");
@@ -298,7 +300,7 @@ static void loader_loads_tiny_model_with_its_info(void)
     int64_t want = spec_params(c);
     CHECK(info->n_params == want, "n_params %lld, the spec tables give %lld",
           (long long)info->n_params, (long long)want);
-    CHECK(info->n_params == 231039, "n_params %lld, the fixture holds 231039",
+    CHECK(info->n_params == 232623, "n_params %lld, the fixture holds 232623",
           (long long)info->n_params);
 
     /* weights bound, with the sizes of the config */
@@ -499,7 +501,7 @@ static void reader_finds_every_tensor_by_name_in_sorted_order(void)
     st_file f;
     if (tu_open(&f, "tiny.safetensors") != 0)
         return;
-    CHECK(f.n_tensors == 136, "%d tensors", f.n_tensors);
+    CHECK(f.n_tensors == 138, "%d tensors", f.n_tensors);
     for (int i = 0; i < f.n_tensors; i++) {
         if (i > 0)
             CHECK(strcmp(f.tensors[i - 1].name, f.tensors[i].name) < 0,
@@ -946,6 +948,25 @@ static void loader_rejects_a_config_value_of_the_wrong_type(void)
     free_parts(&p);
 }
 
+static void loader_takes_text_pool_as_an_optional_boolean_with_its_tensors(void)
+{
+    parts p;
+    if (tiny_parts(&p) != 0)
+        return;
+    cJSON *cfg = get_config(&p);
+    cJSON_ReplaceItemInObjectCaseSensitive(section(cfg, "dit"), "text_pool",
+                                           cJSON_CreateNumber(1));
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "config: dit.text_pool must be true or false");
+    /* without the key (an older file), the pooled text tensors are extra */
+    reset_parts(&p);
+    cfg = get_config(&p);
+    cJSON_DeleteItemFromObjectCaseSensitive(section(cfg, "dit"), "text_pool");
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "unexpected tensor \"dit.text_pool.bias\"");
+    free_parts(&p);
+}
+
 static void loader_rejects_rope_dims_that_do_not_sum_to_the_head_dim(void)
 {
     parts p;
@@ -1320,6 +1341,7 @@ int main(void)
     RUN(loader_rejects_a_config_that_is_not_json);
     RUN(loader_rejects_a_config_missing_a_key);
     RUN(loader_rejects_a_config_value_of_the_wrong_type);
+    RUN(loader_takes_text_pool_as_an_optional_boolean_with_its_tensors);
     RUN(loader_rejects_rope_dims_that_do_not_sum_to_the_head_dim);
     RUN(loader_rejects_a_max_length_out_of_range);
     RUN(loader_rejects_duplicate_or_oversized_pieces);

@@ -26,7 +26,7 @@ def architecture():
         "text": {"dim": 128, "layers": 3, "heads": 4, "mlp_dim": 512},
         "dit": {"dim": 192, "layers": 8, "heads": 4, "mlp_dim": 768,
                 "patch": [1, 2, 2], "rope_dims": [16, 16, 16],
-                "rope_theta": 10000.0, "freq_dim": 256},
+                "rope_theta": 10000.0, "freq_dim": 256, "text_pool": True},
         "vae": {"z_channels": 8, "channels": [64, 32, 16, 16], "res_blocks": 1,
                 "time_up": [1, 1, 0], "space_up": [1, 1, 1], "kt": [2, 2, 1, 1],
                 "latent_mean": [0.0] * 8, "latent_std": [1.0] * 8},

@@ -158,6 +158,8 @@ def n_dit(sd, cfg, z, t, c, t0):
         arg = 1000 * t[a] * freq
         e = np.concatenate([np.cos(arg), np.sin(arg)])
         temb.append(n_lin(sd, "dit.t_embed.fc2", n_silu(n_lin(sd, "dit.t_embed.fc1", e))))
+        if d.get("text_pool", False):
+            temb[-1] = temb[-1] + n_lin(sd, "dit.text_pool", np.mean(c, axis=0))
     y = np.stack([temb[a] for (a, b, cc) in grid])                 # (N, D)
     for li in range(d["layers"]):
         p = "dit.blocks.%d." % li
@@ -302,6 +304,8 @@ def spec_tensor_shapes(cfg):
               "dit.t_embed.fc2.weight": (D, D), "dit.t_embed.fc2.bias": (D,),
               "dit.final.ada.weight": (2 * D, D), "dit.final.ada.bias": (2 * D,),
               "dit.final.linear.weight": (P, D), "dit.final.linear.bias": (P,)})
+    if cfg["dit"].get("text_pool", False):
+        s.update({"dit.text_pool.weight": (D, Dt), "dit.text_pool.bias": (D,)})
     for i in range(cfg["dit"]["layers"]):
         p = "dit.blocks.%d." % i
         s.update({p + "ada.weight": (6 * D, D), p + "ada.bias": (6 * D,),

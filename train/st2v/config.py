@@ -39,6 +39,7 @@ def derived(cfg):
     rd = dit["rope_dims"]
     need(all(r % 2 == 0 for r in rd) and sum(rd) == hd, "dit.rope_dims must be even and sum to hd")
     need(dit["freq_dim"] % 2 == 0, "dit.freq_dim must be even")
+    need(isinstance(dit.get("text_pool", False), bool), "dit.text_pool must be a boolean")
     Cz = vae["z_channels"]
     need(Cz >= 1, "vae.z_channels must be >= 1")
     Lv = len(vae["channels"])
@@ -88,7 +89,7 @@ def tiny_config():
         "text": {"dim": 32, "layers": 2, "heads": 2, "mlp_dim": 64},
         "dit": {"dim": 48, "layers": 2, "heads": 2, "mlp_dim": 96,
                 "patch": [1, 2, 2], "rope_dims": [8, 8, 8],
-                "rope_theta": 10000.0, "freq_dim": 32},
+                "rope_theta": 10000.0, "freq_dim": 32, "text_pool": True},
         "vae": {"z_channels": 4, "channels": [16, 8, 8], "res_blocks": 1,
                 "time_up": [1, 1], "space_up": [1, 1], "kt": [3, 2, 1],
                 "latent_mean": [0.125, -0.25, 0.0625, 0.0],

@@ -163,6 +163,7 @@ class DiT(nn.Module):
         D = d["dim"]
         self.patch_embed = nn.Linear(P, D)
         self.t_embed = TimestepEmbed(d["freq_dim"], D)
+        self.text_pool = nn.Linear(tx["dim"], D) if d.get("text_pool", False) else None
         self.blocks = nn.ModuleList(DiTBlock(D, tx["dim"], d["heads"], d["mlp_dim"])
                                     for _ in range(d["layers"]))
         self.final = FinalLayer(D, P)
@@ -175,6 +176,13 @@ class DiT(nn.Module):
         Tp, S = grid[0], grid[1] * grid[2]
         x = f32(self.patch_embed(patchify(z, pt, ph, pw))).reshape(B, Tp, S, -1)
         y = self.t_embed(t.to(z.dtype))                             # (B, Tp, D)
+        if self.text_pool is not None:
+            if text_mask is None:
+                pooled = text.mean(dim=1)                           # (B, Dt)
+            else:
+                m = text_mask.to(text.dtype)[..., None]             # (B, n, 1)
+                pooled = (text * m).sum(dim=1) / m.sum(dim=1)
+            y = y + self.text_pool(pooled)[:, None, :]
         cos, sin = rope_tables(grid, t0, self.rope_dims, self.theta, z.dtype, z.device)
         for blk in self.blocks:
             x = blk(x, y, text, text_mask, cos, sin)
