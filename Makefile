@@ -1,13 +1,15 @@
 # st2v - top-level Makefile. Run ./configure first (it writes config.mak).
 #
 #   make              libst2v (static + shared), the st2v CLI
-#   make check        every test: unit, golden, loader, CLI
+#   make check        every test: unit, golden, loader, CLI, FFmpeg, GStreamer, Python
 #   make check-asan   the C tests again under AddressSanitizer + UBSan, then
 #                     make check-valgrind (the GStreamer element under valgrind)
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
 #   make install      PREFIX/DESTDIR honoured
 #   make sample       render a 2-second sample clip to out.y4m
 #   make bench        speed of each part and of a whole clip (not a test)
+#   make eval         the model scored on held-out prompts -> docs/eval.md
+#   make pictures     the README's pictures of real output -> docs/images/
 
 ifeq ($(wildcard config.mak),)
 $(error config.mak is missing: run ./configure first)
@@ -96,6 +98,11 @@ bench: all $(B)/bin/st2v-bench
 .PHONY: eval
 eval: all
 	$(PY) -m train.eval.run --st2v $(CLI) --out docs $(EVAL_ARGS)
+
+# The README's pictures of real output -> docs/images/*.png
+.PHONY: pictures
+pictures: all
+	$(PY) -m train.eval.pictures --st2v $(CLI) --out docs/images
 
 # ---------------------------------------------------------------- install
 

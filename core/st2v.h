@@ -65,7 +65,7 @@ typedef struct st2v_model st2v_model;
 /* Everything a caller may want to know about a loaded model. Pointers stay
  * valid until st2v_model_free(). */
 typedef struct st2v_model_info {
-    const char *name;          /* "st2v-placeholder-random", ... */
+    const char *name;          /* "st2v-world-v1", ... */
     const char *description;
     int fps;                   /* native frame rate */
     int n_sizes;               /* native sizes */

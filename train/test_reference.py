@@ -430,8 +430,16 @@ def tokenizer_truncates_to_l_minus_one_then_eos():
     assert tok.encode("") == [1, 2]
 
 
+def recipe_config():
+    """The shipped model's architecture (train/recipe.py) with a few pieces."""
+    import recipe
+    cfg = recipe.architecture()
+    cfg["tokenizer"] = {"max_length": 48, "pieces": ["\u2581a", "\u2581red", "\u2581ball"]}
+    return cfg
+
+
 def model_tensor_names_and_shapes_are_the_spec_tables():
-    for cfg in (tiny_config(), __import__("make_placeholder").placeholder_config()):
+    for cfg in (tiny_config(), recipe_config()):
         want = spec_tensor_shapes(cfg)
         got = {k: tuple(v.shape) for k, v in St2vModel(cfg).state_dict().items()}
         assert set(got) == set(want), (sorted(set(got) ^ set(want)))[:10]
