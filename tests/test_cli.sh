@@ -18,18 +18,10 @@ MODEL=$FIX/tiny.safetensors
 PY=${PY:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
-passed=0
-failed=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-cli.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
+. "$(dirname "$0")/shell_util.sh"
 
 if [ ! -x "$BIN" ]; then
     echo "FAIL st2v binary $BIN not found (set ST2V_BIN)"

@@ -20,15 +20,7 @@ FFPROBE=${ST2V_FFPROBE:-$(dirname "$FFMPEG")/ffprobe}
 FIX=${ST2V_FIXTURES:-tests/fixtures}
 DOC=${ST2V_FFMPEG_DOC:-docs/ffmpeg.md}
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
+. "$(dirname "$0")/shell_util.sh"
 
 if [ ! -x "$FFMPEG" ] || [ ! -x "$FFPROBE" ]; then
     wanted=$(sed -n 's/^WITH_FFMPEG=//p' config.mak 2>/dev/null)
@@ -317,13 +309,7 @@ ln -s "$FFMPEG" "$TMP/path/ffmpeg"
 ln -s "$FFPROBE" "$TMP/path/ffprobe"
 n_recipes=0
 if [ -f "$DOC" ]; then
-    awk -v dir="$TMP/recipes" '
-        /^<!-- tested: / { name = $3; out = $4; want = 1; next }
-        want && /^```/ { inblock = 1; want = 0; n++; file = dir "/" n ".sh";
-                         print "# " name " " out > file; next }
-        inblock && /^```/ { inblock = 0; close(file); next }
-        inblock { print > file }
-    ' "$DOC"
+    extract_recipes "$DOC" "$TMP/recipes"
     for f in "$TMP/recipes"/*.sh; do
         [ -f "$f" ] || continue
         n_recipes=$((n_recipes + 1))

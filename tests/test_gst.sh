@@ -18,15 +18,7 @@ DOC=${ST2V_GST_DOC:-docs/gstreamer.md}
 PLUGIN_DIR=$B/lib/gstreamer-1.0
 EXAMPLE=$B/bin/st2v-change-prompt
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
-check() { # check NAME CONDITION-COMMAND...
-    local name=$1
-    shift
-    if "$@"; then ok "$name"; else fail "$name"; fi
-}
+. "$(dirname "$0")/shell_util.sh"
 
 have_gst=${HAVE_GST:-$(sed -n 's/^HAVE_GST=//p' config.mak 2>/dev/null)}
 if [ "$have_gst" != yes ]; then
@@ -190,15 +182,8 @@ frames_in() { # frames_in FILE -> a frame count (ffprobe), or "?" (demuxes), or 
         echo "?"
     fi
 }
-mkdir -p "$TMP/recipes"
 n_recipes=0
-awk -v dir="$TMP/recipes" '
-    /^<!-- tested: / { name = $3; out = $4; want = 1; next }
-    want && /^```/ { inblock = 1; want = 0; n++; file = dir "/" n ".sh";
-                     print "# " name " " out > file; next }
-    inblock && /^```/ { inblock = 0; close(file); next }
-    inblock { print > file }
-' "$DOC"
+extract_recipes "$DOC" "$TMP/recipes"
 for f in "$TMP/recipes"/*.sh; do
     [ -f "$f" ] || continue
     n_recipes=$((n_recipes + 1))
