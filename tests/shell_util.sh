@@ -1,7 +1,7 @@
 # shell_util.sh - what the shell test suites share (sourced, not run): the
 # counters and ok/fail/check, which print the "ok"/"FAIL" lines that
-# run-tests.sh counts, and the extraction of the recipes a document marks
-# as tested. The shell twin of test_util.h.
+# run-tests.sh counts, and the running of the recipes a document marks as
+# tested. The shell twin of test_util.h.
 
 passed=0
 failed=0
@@ -25,4 +25,33 @@ extract_recipes() {
         inblock && /^```/ { inblock = 0; close(file); next }
         inblock { print > file }
     ' "$1"
+}
+
+# run_recipes DOC DIR LABEL COUNT: run each tested recipe of DOC in its own
+# folder under DIR (with $RECIPE_PATH, when set, first on PATH); COUNT FILE
+# prints the frames in the recipe's output ("?": present, not countable),
+# which must hold video. One ok/fail per recipe, named "LABEL recipe
+# 'NAME' runs"; n_recipes counts them.
+run_recipes() {
+    local doc=$1 dir=$2 label=$3 count=$4 f name out work frames
+    n_recipes=0
+    extract_recipes "$doc" "$dir"
+    for f in "$dir"/*.sh; do
+        [ -f "$f" ] || continue
+        n_recipes=$((n_recipes + 1))
+        read -r _ name out <"$f"
+        work=$dir/run.$n_recipes
+        mkdir -p "$work"
+        if (cd "$work" && PATH="${RECIPE_PATH:+$RECIPE_PATH:}$PATH" \
+                timeout 300 bash -e "$f" >"$work.log" 2>&1); then
+            frames=$("$count" "$work/$out")
+            if [ "$frames" = "?" ] || [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
+                ok "$label recipe '$name' runs ($out: $frames frames)"
+            else
+                fail "$label recipe '$name' runs" "$out has no decodable video"
+            fi
+        else
+            fail "$label recipe '$name' runs" "$(tail -n 5 "$work.log")"
+        fi
+    done
 }

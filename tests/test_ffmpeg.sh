@@ -307,28 +307,12 @@ fi
 mkdir -p "$TMP/path" "$TMP/recipes"
 ln -s "$FFMPEG" "$TMP/path/ffmpeg"
 ln -s "$FFPROBE" "$TMP/path/ffprobe"
+count_frames() {
+    fp -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
+        -of csv=p=0 "$1" 2>/dev/null
+}
 n_recipes=0
-if [ -f "$DOC" ]; then
-    extract_recipes "$DOC" "$TMP/recipes"
-    for f in "$TMP/recipes"/*.sh; do
-        [ -f "$f" ] || continue
-        n_recipes=$((n_recipes + 1))
-        read -r _ name out <"$f"
-        work=$TMP/recipe.$n_recipes
-        mkdir -p "$work"
-        if (cd "$work" && PATH="$TMP/path:$PATH" timeout 300 bash -e "$f" >"$work.log" 2>&1); then
-            frames=$(fp -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames \
-                -of csv=p=0 "$work/$out" 2>/dev/null)
-            if [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
-                ok "docs/ffmpeg.md recipe '$name' runs ($out: $frames frames)"
-            else
-                fail "docs/ffmpeg.md recipe '$name' runs" "$out has no decodable video"
-            fi
-        else
-            fail "docs/ffmpeg.md recipe '$name' runs" "$(tail -n 5 "$work.log")"
-        fi
-    done
-fi
+[ -f "$DOC" ] && RECIPE_PATH=$TMP/path run_recipes "$DOC" "$TMP/recipes" docs/ffmpeg.md count_frames
 check "docs/ffmpeg.md has tested recipes (render, overlay, sendcmd, loop)" test "$n_recipes" -ge 4
 
 echo "$passed passed, $failed failed"

@@ -182,25 +182,7 @@ frames_in() { # frames_in FILE -> a frame count (ffprobe), or "?" (demuxes), or 
         echo "?"
     fi
 }
-n_recipes=0
-extract_recipes "$DOC" "$TMP/recipes"
-for f in "$TMP/recipes"/*.sh; do
-    [ -f "$f" ] || continue
-    n_recipes=$((n_recipes + 1))
-    read -r _ name out <"$f"
-    work=$TMP/recipe.$n_recipes
-    mkdir -p "$work"
-    if (cd "$work" && timeout 300 bash -e "$f" >"$work.log" 2>&1); then
-        frames=$(frames_in "$work/$out")
-        if [ "$frames" = "?" ] || [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
-            ok "docs/gstreamer.md recipe '$name' runs ($out: $frames frames)"
-        else
-            fail "docs/gstreamer.md recipe '$name' runs" "$out has no decodable video"
-        fi
-    else
-        fail "docs/gstreamer.md recipe '$name' runs" "$(tail -n 5 "$work.log")"
-    fi
-done
+run_recipes "$DOC" "$TMP/recipes" docs/gstreamer.md frames_in
 check "docs/gstreamer.md has tested recipes (mp4, compositor)" test "$n_recipes" -ge 2
 
 echo "$passed passed, $failed failed"
