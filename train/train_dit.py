@@ -198,20 +198,11 @@ def main():
     ck = torch.load(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
     start = load_model(args.init_from) if args.init_from and not ck else None
     cfg = ck["config"] if ck else start.config if start else make_config(cache)
-    # A run begun before the recipe gained the pooled text path continues
-    # with it: the new layer starts at zero (the model is unchanged), the
-    # optimiser restarts its moments with a short warm-up.
-    upgrade = (recipe.architecture()["dit"].get("text_pool", False) and
-               not cfg["dit"].get("text_pool", False))
-    if upgrade:
-        cfg = copy.deepcopy(cfg)
-        cfg["dit"]["text_pool"] = True
-        print("adding the pooled text path (dit.text_pool) to the run", flush=True)
     torch.manual_seed(0)
     model = St2vModel(cfg)
     init_for_training(model)
     if start:
-        model.load_state_dict(start.state_dict(), strict=not upgrade)
+        model.load_state_dict(start.state_dict())
         print(f"initialised from {args.init_from}", flush=True)
     del model.vae                       # trained in stage 1, not here
     aux = AuxHeads(cfg["dit"]["dim"])
@@ -219,18 +210,12 @@ def main():
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = copy.deepcopy(model.state_dict())
     step = 0
-    warm_from = 0
     if ck:
-        model.load_state_dict(ck["model"], strict=not upgrade)
+        model.load_state_dict(ck["model"])
         aux.load_state_dict(ck["aux"])
+        opt.load_state_dict(ck["opt"])
         ema = ck["ema"]
         step = ck["step"]
-        if upgrade:
-            for k, p in model.state_dict().items():
-                ema.setdefault(k, p.detach().clone())
-            warm_from = step
-        else:
-            opt.load_state_dict(ck["opt"])
         print(f"resumed at step {step}", flush=True)
     tok = Tokenizer.from_config(cfg)
     mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
@@ -251,7 +236,7 @@ def main():
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500, (step - warm_from + 1) / 200)
+            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
         z, caps, col, shp = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z - mean) / std
