@@ -4,8 +4,8 @@ Renders training-split scenes at their native sizes, encodes each whole clip
 with the stage-1 autoencoder, and appends to shards in RUN_DIR/latents/:
 per clip the latent (Cz, T, Hl, Wl) in float16, four captions (two English,
 two Czech, training templates only), and token-level labels from the
-world's ground truth (the palette colour and the shape that cover most of
-each DiT token), which the DiT's auxiliary heads learn from. Appending is
+world's ground truth (the palette colour, the shape and the motion
+direction of the object that covers most of each DiT token), which the DiT's auxiliary heads learn from. Appending is
 resumable: clip k always comes from scene seed BASE + k.
 
     /usr/bin/python3 train/cache_latents.py --clips 4000
@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recipe  # noqa: E402
+from st2v.model import load_model  # noqa: E402
 from st2v.vae import VAE  # noqa: E402
 from train.world import COLOURS, SHAPES, caption, render, sample_scene  # noqa: E402
 
@@ -31,29 +32,54 @@ SHARD = int(os.environ.get("ST2V_SHARD", 250))  # clips per shard file
 COLOUR_INDEX = {tuple(v): i + 1 for i, v in enumerate(COLOURS.values())}
 
 
+# motion classes of a token (token_labels): 0 background, then these
+MOTION_CLASSES = ("still", "left", "right", "up", "down")
+STILL_SPEED = 0.25      # pixels per frame on screen, below which a token is "still"
+
+
+def motion_class(velocity):
+    """(T_lat, 2) mean screen velocity (x, y) in pixels per frame ->
+    (T_lat,) 1 + index into MOTION_CLASSES, by the dominant axis."""
+    vx, vy = velocity[:, 0], velocity[:, 1]
+    horiz = np.where(vx < 0, 2, 3)
+    vert = np.where(vy < 0, 4, 5)
+    cls = np.where(np.abs(vx) >= np.abs(vy), horiz, vert)
+    return np.where(np.hypot(vx, vy) < STILL_SPEED, 1, cls).astype(np.uint8)
+
+
 def token_labels(labels, T_lat, H, W, ft=4, tok=16):
-    """Per DiT token (T_lat, H/tok, W/tok): 1 + palette index of the colour
-    and 1 + shape index of the object covering most of it (0: background,
-    when no object covers a quarter of the token)."""
+    """Per DiT token (T_lat, H/tok, W/tok): 1 + palette index of the colour,
+    1 + shape index and the motion class (motion_class) of the object
+    covering most of it (0: background, when no object covers a quarter of
+    the token)."""
     Hp, Wp = H // tok, W // tok
     best = np.zeros((T_lat, Hp, Wp), np.float32)
     colour = np.zeros((T_lat, Hp, Wp), np.uint8)
     shape = np.zeros((T_lat, Hp, Wp), np.uint8)
+    motion = np.zeros((T_lat, Hp, Wp), np.uint8)
     for o in labels["objects"]:
         m = o["mask"][:T_lat * ft].astype(np.float32)          # (T, H, W)
         cov = m.reshape(T_lat, ft, Hp, tok, Wp, tok).mean(axis=(1, 3, 5))
         mid = o["colour"][np.arange(T_lat) * ft + ft // 2]     # (T_lat, 3)
         cidx = np.array([COLOUR_INDEX.get(tuple(int(x) for x in c), 0) for c in mid], np.uint8)
+        vel = o["velocity"][:T_lat * ft].reshape(T_lat, ft, 2).mean(axis=1)   # (T_lat, 2)
         win = (cov > best) & (cov >= 0.25)
         best = np.maximum(best, cov)
         colour = np.where(win, cidx[:, None, None], colour)
         shape = np.where(win, np.uint8(1 + SHAPES.index(o["shape"])), shape)
-    return colour, shape
+        motion = np.where(win, motion_class(vel)[:, None, None], motion)
+    return colour, shape, motion
 
 
 def load_vae(path):
-    vae = VAE({"vae": recipe.architecture()["vae"]})
-    vae.load_state_dict(torch.load(path)["vae"])
+    """The autoencoder of a stage-1 checkpoint, or of a model file
+    (.safetensors): the shipped model's encoder is stage 1's, since the
+    decoder fine-tune froze it, so its latents continue a DiT run."""
+    if path.endswith(".safetensors"):
+        vae = load_model(path).vae
+    else:
+        vae = VAE({"vae": recipe.architecture()["vae"]})
+        vae.load_state_dict(torch.load(path)["vae"])
     vae.eval()
     return vae
 
@@ -64,7 +90,8 @@ def main():
     ap.add_argument("--minutes", type=float, default=1e9)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "latents"))
-    ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"))
+    ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
+                    help="a stage-1 checkpoint, or a model file whose encoder to use")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.dir, exist_ok=True)
@@ -87,9 +114,10 @@ def main():
             rng = np.random.default_rng(seed)
             caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
             H, W = video.shape[1:3]
-            colour, shape = token_labels(labels, T // ft, H, W)
+            colour, shape, motion = token_labels(labels, T // ft, H, W)
             items.append({"seed": seed, "z": z.half(), "captions": caps,
-                          "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape)})
+                          "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape),
+                          "motion": torch.from_numpy(motion)})
         path = os.path.join(args.dir, "shard_%05d.pt" % (k // SHARD))
         torch.save(items, path + ".tmp")
         os.replace(path + ".tmp", path)

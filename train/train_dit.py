@@ -8,9 +8,9 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   no loss), which is what continuation, streaming and image conditioning
   use at inference;
 - the caption dropped (empty prompt) 10% of the time, for guidance;
-- auxiliary heads on a middle block predict, per token, the palette colour
-  and the shape that the world drew there (the world as the teacher,
-  REPA-style); switched off after --aux-steps;
+- auxiliary heads on a middle block predict, per token, the palette colour,
+  the shape and the motion direction of what the world drew there (the
+  world as the teacher, REPA-style); switched off after --aux-steps;
 - bfloat16 autocast, AdamW with warm-up, an EMA of the weights for export.
 
 Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
@@ -40,7 +40,9 @@ from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 
-N_COLOUR, N_SHAPE = 10, 6   # background + 9 palette colours; background + 5 shapes
+# background + 9 palette colours; background + 5 shapes; background + the
+# motion classes of cache_latents.MOTION_CLASSES (still, left, right, up, down)
+N_COLOUR, N_SHAPE, N_MOTION = 10, 6, 6
 
 
 # ------------------------------------------------------------------- data
@@ -51,8 +53,11 @@ class LatentCache:
     def __init__(self, directory):
         self.directory, self.loaded, self.by_size = directory, set(), {}
         self.refresh()
-        st = torch.load(os.path.join(directory, "stats.pt"))
-        self.mean, self.std = st["mean"], st["std"]
+
+    def stats(self):
+        """Per-channel latent mean and std (written when caching ends)."""
+        st = torch.load(os.path.join(self.directory, "stats.pt"))
+        return st["mean"], st["std"]
 
     def refresh(self):
         """Load the shards written since the last call (cache_latents.py may
@@ -74,11 +79,12 @@ class LatentCache:
         return [c for items in self.by_size.values() for it in items for c in it["captions"]]
 
     def batch(self, rng, B, window):
-        """z (B,Cz,window,Hl,Wl) float, captions, colour/shape labels (B,window,Hp,Wp)."""
+        """z (B,Cz,window,Hl,Wl) float, captions, colour/shape/motion labels
+        (B,window,Hp,Wp)."""
         weights = np.array([len(self.by_size[s]) for s in self.sizes], np.float64)
         size = self.sizes[rng.choice(len(self.sizes), p=weights / weights.sum())]
         items = self.by_size[size]
-        zs, caps, cols, shps = [], [], [], []
+        zs, caps, cols, shps, mots = [], [], [], [], []
         for _ in range(B):
             it = items[int(rng.integers(len(items)))]
             T = it["z"].shape[1]
@@ -86,8 +92,9 @@ class LatentCache:
             zs.append(it["z"][:, s:s + window].float())
             cols.append(it["colour"][s:s + window].long())
             shps.append(it["shape"][s:s + window].long())
+            mots.append(it["motion"][s:s + window].long())
             caps.append(it["captions"][int(rng.integers(len(it["captions"])))])
-        return torch.stack(zs), caps, torch.stack(cols), torch.stack(shps)
+        return torch.stack(zs), caps, torch.stack(cols), torch.stack(shps), torch.stack(mots)
 
 
 # ------------------------------------------------------------------ model
@@ -99,8 +106,9 @@ def make_config(cache):
                           "(train/world) with English and Czech captions")
     cfg["tokenizer"] = {"max_length": 48,
                         "pieces": recipe.build_pieces(cache.captions(), min_count=1)}
-    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in cache.mean]
-    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in cache.std]
+    mean, std = cache.stats()
+    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in mean]
+    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in std]
     cfg["provenance"] = {"recipe": "train/recipe.py, train/train_vae.py, "
                                    "train/cache_latents.py, train/train_dit.py",
                          "data": "train/world, split=train"}
@@ -132,15 +140,17 @@ def init_for_training(model):
 
 
 class AuxHeads(nn.Module):
-    """Per-token colour and shape classifiers on a middle DiT block."""
+    """Per-token colour, shape and motion-direction classifiers on a middle
+    DiT block."""
 
     def __init__(self, dim):
         super().__init__()
-        self.head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, N_COLOUR + N_SHAPE))
+        self.head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(),
+                                  nn.Linear(dim, N_COLOUR + N_SHAPE + N_MOTION))
 
     def forward(self, x):
         out = self.head(x)
-        return out[..., :N_COLOUR], out[..., N_COLOUR:]
+        return out[..., :N_COLOUR], out[..., N_COLOUR:N_COLOUR + N_SHAPE], out[..., N_COLOUR + N_SHAPE:]
 
 
 def sample_t(rng_t, B, shift):
@@ -186,7 +196,8 @@ def main():
                     help="with --export: the autoencoder checkpoint (a decoder-only fine-tune "
                          "of the one the latents came from)")
     ap.add_argument("--init-from", help="with no checkpoint: start from the text encoder and "
-                                        "DiT (and the config) of a model file")
+                                        "DiT (and the config) of a model file, continuing its "
+                                        "step count (provenance dit_steps) with a new warm-up")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -209,13 +220,15 @@ def main():
     params = list(model.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = copy.deepcopy(model.state_dict())
-    step = 0
+    step = start.config.get("provenance", {}).get("dit_steps", 0) if start else 0
+    warm_from = step                    # the learning rate warms up from here
     if ck:
         model.load_state_dict(ck["model"])
         aux.load_state_dict(ck["aux"])
         opt.load_state_dict(ck["opt"])
         ema = ck["ema"]
         step = ck["step"]
+        warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
     tok = Tokenizer.from_config(cfg)
     mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
@@ -236,8 +249,8 @@ def main():
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
-        z, caps, col, shp = cache.batch(rng, args.batch, window)
+            g["lr"] = args.lr * min(1.0, (step - warm_from + 1) / 500)
+        z, caps, col, shp, mot = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z - mean) / std
         caps = ["" if rng.random() < 0.1 else c for c in caps]
@@ -258,9 +271,10 @@ def main():
         use_aux = step < args.aux_steps and args.aux_weight > 0
         if use_aux:
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                lc, ls = aux(feats["x"])                            # (B, Tp, S, C)
+                lc, ls, lm = aux(feats["x"])                        # (B, Tp, S, C)
             loss_aux = (F.cross_entropy(lc.float().reshape(-1, N_COLOUR), col.reshape(-1)) +
-                        F.cross_entropy(ls.float().reshape(-1, N_SHAPE), shp.reshape(-1)))
+                        F.cross_entropy(ls.float().reshape(-1, N_SHAPE), shp.reshape(-1)) +
+                        F.cross_entropy(lm.float().reshape(-1, N_MOTION), mot.reshape(-1)))
             loss = loss + args.aux_weight * loss_aux
         if not math.isfinite(loss.item()):
             raise SystemExit(f"step {step}: loss is not finite; last checkpoint kept")
@@ -285,7 +299,8 @@ def main():
         if (time.time() - t_save > 300 or time.time() >= t_end or
                 step == args.until_step):
             torch.save({"model": model.state_dict(), "aux": aux.state_dict(), "ema": ema,
-                        "opt": opt.state_dict(), "step": step, "config": cfg},
+                        "opt": opt.state_dict(), "step": step, "warm_from": warm_from,
+                        "config": cfg},
                        checkpoint_path(args) + ".tmp")
             os.replace(checkpoint_path(args) + ".tmp", checkpoint_path(args))
             t_save = time.time()

@@ -755,6 +755,46 @@ class Reachable(Base):
         self.assertIn('relation broken', validate(sc))
 
 
+
+class TrainingLabels(Base):
+    """The per-token labels that train/cache_latents.py derives from the
+    world's ground truth for the DiT's auxiliary heads."""
+
+    def test_token_labels_name_the_colour_shape_and_direction_of_a_travelling_object(self):
+        from train.cache_latents import COLOUR_INDEX, MOTION_CLASSES, token_labels
+        direction = {'left': 'left', 'right': 'right', 'up': 'up', 'rises': 'up',
+                     'down': 'down', 'falls': 'down', 'still': 'still'}
+        need, s = set(direction), 20000
+        seen = set()
+        while need and s < 30000:
+            sc = sample_scene(s, complexity=1)
+            s += 1
+            g = sc.groups[0]
+            if g.motion not in need or sc.camera.kind != 'still' or sc.kind != 'single':
+                continue
+            need.discard(g.motion)
+            v, lab = render(sc)
+            o = lab['objects'][0]
+            T, H, W = v.shape[0] // 4, v.shape[1], v.shape[2]
+            colour, shape, motion = token_labels(lab, T, H, W)
+            self.assertEqual(colour.shape, (T, H // 16, W // 16))
+            on = colour > 0
+            self.assertTrue(on.any(), sc.caption)
+            self.assertTrue(np.array_equal(on, shape > 0) and np.array_equal(on, motion > 0))
+            self.assertEqual(set(colour[on].tolist()), {COLOUR_INDEX[tuple(int(x) for x in o['colour'][0])]})
+            self.assertEqual(set(shape[on].tolist()), {1 + SHAPES.index(o['shape'])})
+            want = 1 + MOTION_CLASSES.index(direction[g.motion])
+            got = set(motion[on].tolist())
+            if g.motion in ('falls', 'rises'):
+                # these start from rest, and a fall ends on the floor: those
+                # latent frames read "still"
+                self.assertIn(want, got, sc.caption)
+                self.assertLessEqual(got, {want, 1}, sc.caption)
+            else:
+                self.assertEqual(got, {want}, sc.caption)
+            seen.add(direction[g.motion])
+        self.assertEqual(seen, set(MOTION_CLASSES))
+
 if __name__ == '__main__':
     prog = unittest.main(exit=False, verbosity=1)
     sys.exit(0 if prog.result.wasSuccessful() else 1)
