@@ -169,14 +169,19 @@ def export(args):
     cfg = ck["config"]
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
-    vae_ck = torch.load(args.vae)
-    model.vae.load_state_dict(vae_ck["vae"])
+    if args.vae.endswith(".safetensors"):     # the autoencoder of a model file
+        src = load_model(args.vae)
+        vae_state, vae_step = src.vae.state_dict(), src.config["provenance"]["vae_steps"]
+    else:
+        vae_ck = torch.load(args.vae)
+        vae_state, vae_step = vae_ck["vae"], vae_ck["step"]
+    model.vae.load_state_dict(vae_state)
     cfg = copy.deepcopy(cfg)
     cfg["provenance"]["dit_steps"] = ck["step"]
-    cfg["provenance"]["vae_steps"] = vae_ck["step"]
+    cfg["provenance"]["vae_steps"] = vae_step
     model.config = cfg
     save_model(args.export, model, dtype="F16")
-    print(f"wrote {args.export} (DiT step {ck['step']}, VAE step {vae_ck['step']})")
+    print(f"wrote {args.export} (DiT step {ck['step']}, VAE step {vae_step})")
 
 
 def main():
@@ -194,7 +199,8 @@ def main():
     ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
     ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
                     help="with --export: the autoencoder checkpoint (a decoder-only fine-tune "
-                         "of the one the latents came from)")
+                         "of the one the latents came from), or a model file whose autoencoder "
+                         "to take")
     ap.add_argument("--init-from", help="with no checkpoint: start from the text encoder and "
                                         "DiT (and the config) of a model file, continuing its "
                                         "step count (provenance dit_steps) with a new warm-up")

@@ -2,6 +2,7 @@
 
     /usr/bin/python3 -m train.eval.run --st2v build/bin/st2v [--model M] [--n 40] [--seed 0]
                                         [--out docs] [--threads 1] [--keep DIR]
+                                        [--sampling "--cfg 6 --sampler dpm++2m"]
     /usr/bin/python3 -m train.eval.run --truth [--n 40] [--seed 0] [--out docs] [--model M]
 
 Generated mode draws N held-out scenes (prompts.py; the same scenes in
@@ -24,6 +25,7 @@ OUT/eval-truth.md.
 import argparse
 import hashlib
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -98,11 +100,28 @@ def resolve_model(model):
     return p if os.path.exists(p) else None
 
 
-def generate(st2v, model, scene, path, threads=1):
+# st2v options that --sampling may pass on: how to sample, not what to show
+SAMPLING_OPTIONS = ('--steps', '--cfg', '--sampler', '--shift')
+
+
+def sampling_args(text):
+    """'--cfg 6 --sampler heun' -> ['--cfg', '6', '--sampler', 'heun'];
+    ValueError for anything but SAMPLING_OPTIONS, each with one value."""
+    words = shlex.split(text or '')
+    if len(words) % 2:
+        raise ValueError('--sampling: every option needs one value: %r' % text)
+    for opt in words[::2]:
+        if opt not in SAMPLING_OPTIONS:
+            raise ValueError('--sampling: %r is not one of %s' % (opt, ', '.join(SAMPLING_OPTIONS)))
+    return words
+
+
+def generate(st2v, model, scene, path, threads=1, sampling=()):
     """Run the CLI for one scene's caption; returns the RGB clip."""
     W, H = scene.size
     cmd = [st2v, '-q', '-p', scene.caption, '-s', str(scene.seed), '--frames', str(scene.n_frames),
-           '--size', '%dx%d' % (W, H), '--fps', str(scene.fps), '-t', str(threads), '-o', path]
+           '--size', '%dx%d' % (W, H), '--fps', str(scene.fps), '-t', str(threads),
+           *sampling, '-o', path]
     if model:
         cmd[1:1] = ['-m', model]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -165,7 +184,7 @@ def run_generated(a):
         for lang in prompts.LANGS:
             for i, (seed, sc) in enumerate(scenes[lang]):
                 path = os.path.join(keep or tmp.name, '%s-%05d.y4m' % (lang, seed))
-                video = generate(st2v, model, sc, path, a.threads)
+                video = generate(st2v, model, sc, path, a.threads, sampling_args(a.sampling))
                 if video.shape[0] != sc.n_frames or video.shape[1:3] != (sc.size[1], sc.size[0]):
                     raise RuntimeError('clip %s has shape %s, expected %d frames of %dx%d'
                                        % (path, video.shape, sc.n_frames, sc.size[0], sc.size[1]))
@@ -199,8 +218,9 @@ def run_generated(a):
         model_desc += ', sha256 `%s`' % sha256(model)[:16]
         if 'placeholder' in os.path.basename(real):
             model_desc += ' (untrained random weights: scores near 0 are expected)'
-    cmd = '/usr/bin/python3 -m train.eval.run --st2v %s%s --n %d --seed %d --out %s' % (
-        rel(st2v), (' --model %s' % rel(a.model)) if a.model else '', a.n, a.seed, rel(a.out))
+    cmd = '/usr/bin/python3 -m train.eval.run --st2v %s%s --n %d --seed %d%s --out %s' % (
+        rel(st2v), (' --model %s' % rel(a.model)) if a.model else '', a.n, a.seed,
+        (' --sampling %s' % shlex.quote(a.sampling)) if a.sampling else '', rel(a.out))
     seeds = prompts.scene_seeds(a.n, a.seed)
     lines = [
         '# st2v evaluation: held-out prompts scored by a detector',
@@ -212,7 +232,8 @@ def run_generated(a):
         '- prompts: %d held-out world scenes (`sample_scene(seed, split="heldout")`), scene seeds '
         '%d..%d, each captioned in English and in Czech (%d prompts); generation seed = scene seed, '
         'size and length = the scene\'s (%s)' % (a.n, seeds[0], seeds[-1], 2 * a.n,
-                                                 '`st2v -p CAPTION -s SEED --frames T --size WxH`'),
+                                                 '`st2v -p CAPTION -s SEED --frames T --size WxH%s`'
+                                                 % ((' ' + a.sampling) if a.sampling else '')),
         '- scoring: `train/eval/detect.py` reads the frames (no labels), `train/eval/score.py` '
         'compares with the scene\'s ground truth; a category counts only where the prompt '
         'says something about it (relation: relation scenes, count: count and empty scenes, '
@@ -431,11 +452,17 @@ def main(argv=None):
     ap.add_argument('--out', default='docs', help='where eval.md and eval-sheet.png go')
     ap.add_argument('--threads', type=int, default=1, help='st2v -t (default 1)')
     ap.add_argument('--keep', default=None, help='keep the generated .y4m clips in this folder')
+    ap.add_argument('--sampling', default='', help='sampling options for st2v instead of the '
+                    'model\'s defaults, e.g. "--cfg 6 --sampler dpm++2m" (%s)' % ', '.join(SAMPLING_OPTIONS))
     ap.add_argument('--truth', action='store_true',
                     help='score the world\'s true renders instead (writes eval-truth.md)')
     a = ap.parse_args(argv)
     if a.n < 1:
         ap.error('--n must be >= 1')
+    try:
+        sampling_args(a.sampling)
+    except ValueError as e:
+        ap.error(str(e))
     if a.truth:
         run_truth(a)
     else:

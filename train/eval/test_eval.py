@@ -28,7 +28,7 @@ from train.eval.components import label  # noqa: E402
 from train.eval.detect import (classify_background, classify_motion, classify_shape,  # noqa: E402
                                detect)
 from train.eval.components import features  # noqa: E402
-from train.eval.run import selfcheck  # noqa: E402
+from train.eval.run import sampling_args, selfcheck  # noqa: E402
 from train.eval.score import CATEGORIES, claims_from, score  # noqa: E402
 from train.eval.sheet import contact_sheet, fit_width, read_png_size, write_png  # noqa: E402
 from train.eval.y4m import read_y4m, roundtrip, write_y4m  # noqa: E402
@@ -317,9 +317,25 @@ def cli_clip_is_generated_read_and_scored_when_the_cli_is_built():
     seed, sc = prompts.draw(1, 0, 'en')[0]
     with tempfile.TemporaryDirectory() as d:
         video = generate(st2v, model, sc, os.path.join(d, 'c.y4m'))
+        # sampling options reach the CLI: one step with no guidance is another clip
+        other = generate(st2v, model, sc, os.path.join(d, 'd.y4m'),
+                         sampling=sampling_args('--steps 1 --cfg 1'))
     assert video.shape == (sc.n_frames, sc.size[1], sc.size[0], 3), video.shape
+    assert other.shape == video.shape and not np.array_equal(other, video)
     res = score(claims_from(prompts.ground_truth(sc)), detect(video))
     assert set(res['pass']) == set(CATEGORIES)
+
+
+def sampling_options_are_checked_before_they_reach_the_cli():
+    assert sampling_args('') == []
+    assert sampling_args('--cfg 6 --sampler "dpm++2m"') == ['--cfg', '6', '--sampler', 'dpm++2m']
+    for bad in ('--cfg', '-p hello', '--model x.safetensors', '--steps 4 --frames 9', '--cfg 6 7'):
+        try:
+            sampling_args(bad)
+        except ValueError as e:
+            assert str(e).startswith('--sampling: '), e
+        else:
+            raise AssertionError('accepted %r' % bad)
 
 
 TESTS = [
@@ -330,6 +346,7 @@ TESTS = [
     background_mentions_are_found_in_english_and_czech,
     y4m_files_round_trip_size_frames_and_palette_colours,
     contact_sheet_is_a_png_with_one_row_per_clip,
+    sampling_options_are_checked_before_they_reach_the_cli,
     a_category_counts_only_where_the_prompt_says_something_about_it,
     true_renders_pass_every_category_at_least_90_percent,
     true_renders_pass_in_both_languages,
