@@ -191,6 +191,9 @@ def main():
                     help="stop at this step (the minutes still bound the sitting)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--cooldown", type=int, default=0,
+                    help="with --until-step: the learning rate falls linearly to zero over "
+                         "this many last steps (a warm-up, stable, decay schedule)")
     ap.add_argument("--aux-steps", type=int, default=20000)
     ap.add_argument("--aux-weight", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
@@ -205,6 +208,15 @@ def main():
                                         "DiT (and the config) of a model file, continuing its "
                                         "step count (provenance dit_steps) with a new warm-up")
     args = ap.parse_args()
+    if args.cooldown and args.until_step is None:
+        ap.error("--cooldown needs --until-step")
+
+    def cool(step):
+        """1 until the last --cooldown steps, then down linearly to 0."""
+        if not args.cooldown:
+            return 1.0
+        return min(1.0, (args.until_step - step) / args.cooldown)
+
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     os.makedirs(args.dir, exist_ok=True)
@@ -255,7 +267,7 @@ def main():
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step - warm_from + 1) / 500)
+            g["lr"] = args.lr * min(1.0, (step - warm_from + 1) / 500) * cool(step)
         z, caps, col, shp, mot = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z - mean) / std
@@ -297,7 +309,7 @@ def main():
             avg[k] = 0.98 * avg.get(k, val) + 0.02 * val
         if step % 50 == 0:
             msg = (f"step {step} fm {avg['fm']:.4f} aux {avg['aux']:.3f} "
-                   f"{50 * B / (time.time() - t_log):.1f} samples/s")
+                   f"lr {opt.param_groups[0]['lr']:.2e} {50 * B / (time.time() - t_log):.1f} samples/s")
             t_log = time.time()
             print(msg, flush=True)
             log.write(msg + "\n")
