@@ -31,7 +31,8 @@ def architecture():
                 "time_up": [1, 1, 0], "space_up": [1, 1, 1], "kt": [2, 2, 1, 1],
                 "latent_mean": [0.0] * 8, "latent_std": [1.0] * 8},
         "video": {"fps": 16, "sizes": [[128, 128], [224, 128]]},
-        "sampler": {"steps": 8, "cfg": 4.0, "sampler": "euler", "shift": 3.0,
+        # the defaults of inference; train_dit.py --export writes these
+        "sampler": {"steps": 8, "cfg": 4.0, "sampler": "dpm++2m", "shift": 3.0,
                     "window": 4, "context": 1},
     }
 

@@ -177,6 +177,7 @@ def export(args):
         vae_state, vae_step = vae_ck["vae"], vae_ck["step"]
     model.vae.load_state_dict(vae_state)
     cfg = copy.deepcopy(cfg)
+    cfg["sampler"] = recipe.architecture()["sampler"]   # inference defaults: the recipe's now
     cfg["provenance"]["dit_steps"] = ck["step"]
     cfg["provenance"]["vae_steps"] = vae_step
     model.config = cfg
