@@ -5,8 +5,9 @@ with the stage-1 autoencoder, and appends to shards in RUN_DIR/latents/:
 per clip the latent (Cz, T, Hl, Wl) in float16, four captions (two English,
 two Czech, training templates only), and token-level labels from the
 world's ground truth (the palette colour, the shape and the motion
-direction of the object that covers most of each DiT token), which the DiT's auxiliary heads learn from. Appending is
-resumable: clip k always comes from scene seed BASE + k.
+direction of the object that covers most of each DiT token), which the
+DiT's auxiliary heads learn from. Appending is resumable: clip k always
+comes from scene seed BASE + k.
 
     /usr/bin/python3 train/cache_latents.py --clips 4000
 """
@@ -23,8 +24,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recipe  # noqa: E402
-from st2v.model import load_model  # noqa: E402
-from st2v.vae import VAE  # noqa: E402
 from train.world import COLOURS, SHAPES, caption, render, sample_scene  # noqa: E402
 
 BASE_SEED = 10_000_000
@@ -71,19 +70,6 @@ def token_labels(labels, T_lat, H, W, ft=4, tok=16):
     return colour, shape, motion
 
 
-def load_vae(path):
-    """The autoencoder of a stage-1 checkpoint, or of a model file
-    (.safetensors): the shipped model's encoder is stage 1's, since the
-    decoder fine-tune froze it, so its latents continue a DiT run."""
-    if path.endswith(".safetensors"):
-        vae = load_model(path).vae
-    else:
-        vae = VAE({"vae": recipe.architecture()["vae"]})
-        vae.load_state_dict(torch.load(path)["vae"])
-    vae.eval()
-    return vae
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=4000, help="total clips wanted in the cache")
@@ -95,7 +81,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.dir, exist_ok=True)
-    vae = load_vae(args.vae)
+    vae, _ = recipe.load_vae(args.vae)
     ft = 4
     shards = sorted(glob.glob(os.path.join(args.dir, "shard_*.pt")))
     k = len(shards) * SHARD

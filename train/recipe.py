@@ -9,8 +9,11 @@ one edit."""
 import os
 
 import numpy as np
+import torch
 
+from st2v.model import load_model
 from st2v.tokenizer import lowercase_bytes, split_words
+from st2v.vae import VAE
 
 # Training state (checkpoints, latent caches) lives outside the repository:
 # it is large and rebuilt by the scripts; only the exported model is shipped.
@@ -35,6 +38,22 @@ def architecture():
         "sampler": {"steps": 8, "cfg": 4.0, "sampler": "dpm++2m", "shift": 3.0,
                     "window": 4, "context": 1},
     }
+
+
+def load_vae(path):
+    """(autoencoder in eval mode, its training step) from a train_vae.py
+    checkpoint or from a model file (.safetensors, step from its
+    provenance). The shipped model's encoder is stage 1's, since the decoder
+    fine-tune froze it, so its latents continue the shipped DiT."""
+    if path.endswith(".safetensors"):
+        m = load_model(path)
+        vae, step = m.vae, m.config.get("provenance", {}).get("vae_steps", 0)
+    else:
+        ck = torch.load(path)
+        vae = VAE({"vae": architecture()["vae"]})
+        vae.load_state_dict(ck["vae"])
+        step = ck["step"]
+    return vae.eval(), step
 
 
 def build_pieces(captions, min_count=2):

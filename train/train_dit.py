@@ -40,9 +40,11 @@ from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 
-# background + 9 palette colours; background + 5 shapes; background + the
-# motion classes of cache_latents.MOTION_CLASSES (still, left, right, up, down)
-N_COLOUR, N_SHAPE, N_MOTION = 10, 6, 6
+# The per-token labels of the latent cache (cache_latents.token_labels) and
+# their class counts: background + 9 palette colours; background + 5 shapes;
+# background + cache_latents.MOTION_CLASSES (still, left, right, up, down).
+AUX_CLASSES = {"colour": 10, "shape": 6, "motion": 6}
+WARMUP = 500        # steps of linear learning-rate warm-up
 
 
 # ------------------------------------------------------------------- data
@@ -79,22 +81,21 @@ class LatentCache:
         return [c for items in self.by_size.values() for it in items for c in it["captions"]]
 
     def batch(self, rng, B, window):
-        """z (B,Cz,window,Hl,Wl) float, captions, colour/shape/motion labels
-        (B,window,Hp,Wp)."""
+        """z (B,Cz,window,Hl,Wl) float, captions, {label: (B,window,Hp,Wp)}
+        for each of AUX_CLASSES."""
         weights = np.array([len(self.by_size[s]) for s in self.sizes], np.float64)
         size = self.sizes[rng.choice(len(self.sizes), p=weights / weights.sum())]
         items = self.by_size[size]
-        zs, caps, cols, shps, mots = [], [], [], [], []
+        zs, caps, labels = [], [], {k: [] for k in AUX_CLASSES}
         for _ in range(B):
             it = items[int(rng.integers(len(items)))]
             T = it["z"].shape[1]
             s = int(rng.integers(0, T - window + 1))
             zs.append(it["z"][:, s:s + window].float())
-            cols.append(it["colour"][s:s + window].long())
-            shps.append(it["shape"][s:s + window].long())
-            mots.append(it["motion"][s:s + window].long())
+            for k in AUX_CLASSES:
+                labels[k].append(it[k][s:s + window].long())
             caps.append(it["captions"][int(rng.integers(len(it["captions"])))])
-        return torch.stack(zs), caps, torch.stack(cols), torch.stack(shps), torch.stack(mots)
+        return torch.stack(zs), caps, {k: torch.stack(v) for k, v in labels.items()}
 
 
 # ------------------------------------------------------------------ model
@@ -140,17 +141,27 @@ def init_for_training(model):
 
 
 class AuxHeads(nn.Module):
-    """Per-token colour, shape and motion-direction classifiers on a middle
-    DiT block."""
+    """Per-token classifiers of AUX_CLASSES (colour, shape, motion
+    direction) on a middle DiT block."""
 
     def __init__(self, dim):
         super().__init__()
         self.head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(),
-                                  nn.Linear(dim, N_COLOUR + N_SHAPE + N_MOTION))
+                                  nn.Linear(dim, sum(AUX_CLASSES.values())))
 
     def forward(self, x):
-        out = self.head(x)
-        return out[..., :N_COLOUR], out[..., N_COLOUR:N_COLOUR + N_SHAPE], out[..., N_COLOUR + N_SHAPE:]
+        """x (B, Tp, S, D) -> {label: logits (B, Tp, S, classes)}."""
+        return dict(zip(AUX_CLASSES, self.head(x).split(list(AUX_CLASSES.values()), dim=-1)))
+
+
+def lr_scale(step, warm_from, until_step=None, cooldown=0):
+    """Warm-up, stable, decay: linear from 0 over WARMUP steps after
+    warm_from, then 1, then linear down to 0 over the last `cooldown` steps
+    before until_step."""
+    scale = min(1.0, (step - warm_from + 1) / WARMUP)
+    if cooldown:
+        scale *= min(1.0, (until_step - step) / cooldown)
+    return scale
 
 
 def sample_t(rng_t, B, shift):
@@ -169,13 +180,8 @@ def export(args):
     cfg = ck["config"]
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
-    if args.vae.endswith(".safetensors"):     # the autoencoder of a model file
-        src = load_model(args.vae)
-        vae_state, vae_step = src.vae.state_dict(), src.config["provenance"]["vae_steps"]
-    else:
-        vae_ck = torch.load(args.vae)
-        vae_state, vae_step = vae_ck["vae"], vae_ck["step"]
-    model.vae.load_state_dict(vae_state)
+    vae, vae_step = recipe.load_vae(args.vae)
+    model.vae.load_state_dict(vae.state_dict())
     cfg = copy.deepcopy(cfg)
     cfg["sampler"] = recipe.architecture()["sampler"]   # inference defaults: the recipe's now
     cfg["provenance"]["dit_steps"] = ck["step"]
@@ -211,13 +217,6 @@ def main():
     args = ap.parse_args()
     if args.cooldown and args.until_step is None:
         ap.error("--cooldown needs --until-step")
-
-    def cool(step):
-        """1 until the last --cooldown steps, then down linearly to 0."""
-        if not args.cooldown:
-            return 1.0
-        return min(1.0, (args.until_step - step) / args.cooldown)
-
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     os.makedirs(args.dir, exist_ok=True)
@@ -268,8 +267,8 @@ def main():
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step - warm_from + 1) / 500) * cool(step)
-        z, caps, col, shp, mot = cache.batch(rng, args.batch, window)
+            g["lr"] = args.lr * lr_scale(step, warm_from, args.until_step, args.cooldown)
+        z, caps, labels = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z - mean) / std
         caps = ["" if rng.random() < 0.1 else c for c in caps]
@@ -290,10 +289,9 @@ def main():
         use_aux = step < args.aux_steps and args.aux_weight > 0
         if use_aux:
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                lc, ls, lm = aux(feats["x"])                        # (B, Tp, S, C)
-            loss_aux = (F.cross_entropy(lc.float().reshape(-1, N_COLOUR), col.reshape(-1)) +
-                        F.cross_entropy(ls.float().reshape(-1, N_SHAPE), shp.reshape(-1)) +
-                        F.cross_entropy(lm.float().reshape(-1, N_MOTION), mot.reshape(-1)))
+                logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
+            loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
+                           for k, n in AUX_CLASSES.items())
             loss = loss + args.aux_weight * loss_aux
         if not math.isfinite(loss.item()):
             raise SystemExit(f"step {step}: loss is not finite; last checkpoint kept")

@@ -184,7 +184,7 @@ def run_generated(a):
         for lang in prompts.LANGS:
             for i, (seed, sc) in enumerate(scenes[lang]):
                 path = os.path.join(keep or tmp.name, '%s-%05d.y4m' % (lang, seed))
-                video = generate(st2v, model, sc, path, a.threads, sampling_args(a.sampling))
+                video = generate(st2v, model, sc, path, a.threads, a.sampling_args)
                 if video.shape[0] != sc.n_frames or video.shape[1:3] != (sc.size[1], sc.size[0]):
                     raise RuntimeError('clip %s has shape %s, expected %d frames of %dx%d'
                                        % (path, video.shape, sc.n_frames, sc.size[0], sc.size[1]))
@@ -460,7 +460,7 @@ def main(argv=None):
     if a.n < 1:
         ap.error('--n must be >= 1')
     try:
-        sampling_args(a.sampling)
+        a.sampling_args = sampling_args(a.sampling)
     except ValueError as e:
         ap.error(str(e))
     if a.truth:

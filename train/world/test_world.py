@@ -755,7 +755,6 @@ class Reachable(Base):
         self.assertIn('relation broken', validate(sc))
 
 
-
 class TrainingLabels(Base):
     """The per-token labels that train/cache_latents.py derives from the
     world's ground truth for the DiT's auxiliary heads."""
@@ -794,6 +793,7 @@ class TrainingLabels(Base):
                 self.assertEqual(got, {want}, sc.caption)
             seen.add(direction[g.motion])
         self.assertEqual(seen, set(MOTION_CLASSES))
+
 
 if __name__ == '__main__':
     prog = unittest.main(exit=False, verbosity=1)
