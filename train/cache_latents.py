@@ -6,13 +6,15 @@ per clip the latent (Cz, T, Hl, Wl) in float16, four captions (two English,
 two Czech, training templates only), and token-level labels from the
 world's ground truth (the palette colour, the shape and the motion
 direction of the object that covers most of each DiT token), which the
-DiT's auxiliary heads learn from. Appending is resumable: clip k always
-comes from scene seed BASE + k.
+DiT's auxiliary heads learn from. Shards are independent and resumable:
+clip k always comes from scene seed BASE + k, shard i holds clips
+i*SHARD .. i*SHARD + SHARD-1, and a run writes only the shards missing.
 
-    /usr/bin/python3 train/cache_latents.py --clips 4000
+    /usr/bin/python3 train/cache_latents.py --clips 4000 --jobs 2
 """
 import argparse
 import glob
+import multiprocessing
 import os
 import sys
 import time
@@ -70,45 +72,76 @@ def token_labels(labels, T_lat, H, W, ft=4, tok=16):
     return colour, shape, motion
 
 
+def encode_shard(vae, index):
+    """Clips index*SHARD .. +SHARD-1: scene seed BASE + clip number."""
+    ft = 4
+    items = []
+    for j in range(SHARD):
+        seed = BASE_SEED + index * SHARD + j
+        scene = sample_scene(seed, split="train")
+        video, labels = render(scene)
+        T = video.shape[0] // ft * ft
+        x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            z = vae.enc(x).float()[0]                           # (Cz, T/ft, Hl, Wl)
+        rng = np.random.default_rng(seed)
+        caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
+        H, W = video.shape[1:3]
+        colour, shape, motion = token_labels(labels, T // ft, H, W)
+        items.append({"seed": seed, "z": z.half(), "captions": caps,
+                      "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape),
+                      "motion": torch.from_numpy(motion)})
+    return items
+
+
+_worker = {}
+
+
+def _init_worker(vae_path, threads):
+    torch.set_num_threads(threads)
+    _worker["vae"], _ = recipe.load_vae(vae_path)
+
+
+def _write_shard(args):
+    directory, index, t_end = args
+    if time.time() >= t_end:
+        return None, 0.0
+    t0 = time.time()
+    items = encode_shard(_worker["vae"], index)
+    path = shard_path(directory, index)
+    torch.save(items, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    return path, time.time() - t0
+
+
+def shard_path(directory, index):
+    return os.path.join(directory, "shard_%05d.pt" % index)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=4000, help="total clips wanted in the cache")
-    ap.add_argument("--minutes", type=float, default=1e9)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--minutes", type=float, default=1e9,
+                    help="start no new shard after this long")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="shards encoded at once, each in its own process")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
                     help="a stage-1 checkpoint, or a model file whose encoder to use")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.jobs < 1 or args.threads < 1:
+        raise SystemExit("cache_latents.py: --jobs and --threads must be at least 1")
     os.makedirs(args.dir, exist_ok=True)
-    vae, _ = recipe.load_vae(args.vae)
-    ft = 4
-    shards = sorted(glob.glob(os.path.join(args.dir, "shard_*.pt")))
-    k = len(shards) * SHARD
+    todo = [i for i in range(-(-args.clips // SHARD))
+            if not os.path.exists(shard_path(args.dir, i))]
     t_end = time.time() + args.minutes * 60
-    while k < args.clips and time.time() < t_end:
-        items = []
-        t0 = time.time()
-        for j in range(SHARD):
-            seed = BASE_SEED + k + j
-            scene = sample_scene(seed, split="train")
-            video, labels = render(scene)
-            T = video.shape[0] // ft * ft
-            x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-                z = vae.enc(x).float()[0]                           # (Cz, T/ft, Hl, Wl)
-            rng = np.random.default_rng(seed)
-            caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
-            H, W = video.shape[1:3]
-            colour, shape, motion = token_labels(labels, T // ft, H, W)
-            items.append({"seed": seed, "z": z.half(), "captions": caps,
-                          "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape),
-                          "motion": torch.from_numpy(motion)})
-        path = os.path.join(args.dir, "shard_%05d.pt" % (k // SHARD))
-        torch.save(items, path + ".tmp")
-        os.replace(path + ".tmp", path)
-        k += SHARD
-        print(f"{path}: {SHARD} clips in {time.time() - t0:.0f} s ({k} cached)", flush=True)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(args.jobs, _init_worker, (args.vae, args.threads)) as pool:
+        for path, secs in pool.imap_unordered(_write_shard, [(args.dir, i, t_end) for i in todo]):
+            if path:
+                done = len(glob.glob(os.path.join(args.dir, "shard_*.pt")))
+                print(f"{path}: {SHARD} clips in {secs:.0f} s ({done * SHARD} cached)", flush=True)
     stats(args.dir)
 
 

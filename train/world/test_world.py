@@ -794,6 +794,29 @@ class TrainingLabels(Base):
             seen.add(direction[g.motion])
         self.assertEqual(seen, set(MOTION_CLASSES))
 
+    def test_a_cache_shard_is_the_same_whichever_job_writes_it(self):
+        # cache_latents.py --jobs N writes shards in any order and only the
+        # missing ones: shard i must depend on i alone
+        import torch
+        import train.cache_latents as cl
+
+        class StubVae:
+            def enc(self, x):                   # (1, 3, T, H, W) -> (1, 8, T/4, H/8, W/8)
+                return x[:, :1, ::4, ::8, ::8].repeat(1, 8, 1, 1, 1)
+
+        shard = cl.SHARD
+        cl.SHARD = 2
+        try:
+            first = cl.encode_shard(StubVae(), 3)
+            again = cl.encode_shard(StubVae(), 3)
+        finally:
+            cl.SHARD = shard
+        self.assertEqual([it['seed'] for it in first], [cl.BASE_SEED + 6, cl.BASE_SEED + 7])
+        for a, b in zip(first, again):
+            self.assertEqual(a['captions'], b['captions'])
+            self.assertTrue(torch.equal(a['z'], b['z']) and torch.equal(a['motion'], b['motion']))
+        self.assertEqual(first[0]['z'].shape[0], 8)
+
 
 if __name__ == '__main__':
     prog = unittest.main(exit=False, verbosity=1)
