@@ -8,10 +8,11 @@
 #   train/reproduce.sh                      # about 5 hours on 2 free cores
 #   DIT_STEPS=20000 train/reproduce.sh      # train further
 #
-# Durations measured here (2 cores, bfloat16 autocast): autoencoder 1.1
-# steps/s; decoder fine-tune 1.6 steps/s on one core; latent cache 0.7 s a
-# clip alone, 1 to 3 s beside the DiT; DiT 1.45 steps/s alone (batch 16,
-# both sizes), 0.4 to 1 beside other work.
+# Durations measured here (2 cores, bfloat16 autocast) on a quiet day:
+# autoencoder 1.1 steps/s; decoder fine-tune 1.6 steps/s on one core;
+# latent cache 0.7 s a clip; DiT 1.45 steps/s alone (batch 16, both sizes),
+# 0.4 to 1 beside other work. On a slow day the same machine ran at about
+# half that: the cache 1.16 s a clip in each of two jobs, the DiT 0.75 steps/s.
 #
 # The shipped model's own history differs in details that the steps below
 # smooth out: its DiT trained its first 6,941 steps on a cache that grew
@@ -33,7 +34,7 @@ $PY train/train_vae.py --until-step "$VAE_STEPS" --minutes $FOREVER
 $PY train/train_vae.py --decoder-only --edge-weight 4 --lr 5e-4 \
     --init-from-checkpoint "$RUN/vae/checkpoint.pt" --dir "$RUN/vae_dec" \
     --until-step "$DEC_STEPS" --minutes $FOREVER
-$PY train/cache_latents.py --clips "$CLIPS"
+$PY train/cache_latents.py --clips "$CLIPS" --jobs 2
 $PY train/train_dit.py --until-step "$DIT_STEPS" --cooldown "$COOLDOWN" --minutes $FOREVER
 $PY train/train_dit.py --export models/st2v-world-v1.safetensors --vae "$RUN/vae_dec/checkpoint.pt"
 ln -sf st2v-world-v1.safetensors models/default.safetensors

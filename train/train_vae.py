@@ -166,8 +166,9 @@ def main():
         vae.load_state_dict(load_model(args.init_from).vae.state_dict())
         print(f"initialised from {args.init_from}", flush=True)
     elif args.init_from_checkpoint:
-        vae.load_state_dict(torch.load(args.init_from_checkpoint)["vae"])
-        step = torch.load(args.init_from_checkpoint)["step"]
+        ck = torch.load(args.init_from_checkpoint)
+        vae.load_state_dict(ck["vae"])
+        step = ck["step"]
         print(f"initialised from {args.init_from_checkpoint} (step {step})", flush=True)
     if args.eval_only:
         mean, scores = eval_psnr(vae)
