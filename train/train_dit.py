@@ -50,10 +50,11 @@ WARMUP = 500        # steps of linear learning-rate warm-up
 # ------------------------------------------------------------------- data
 
 class LatentCache:
-    """All cached clips in memory, grouped by latent size."""
+    """All cached clips in memory (or those of the shard files matching
+    `pattern`), grouped by latent size."""
 
-    def __init__(self, directory):
-        self.directory, self.loaded, self.by_size = directory, set(), {}
+    def __init__(self, directory, pattern="shard_*.pt"):
+        self.directory, self.pattern, self.loaded, self.by_size = directory, pattern, set(), {}
         self.refresh()
 
     def stats(self):
@@ -65,7 +66,7 @@ class LatentCache:
         """Load the shards written since the last call (cache_latents.py may
         run beside training); returns how many clips were added."""
         added = 0
-        for path in sorted(glob.glob(os.path.join(self.directory, "shard_*.pt"))):
+        for path in sorted(glob.glob(os.path.join(self.directory, self.pattern))):
             if path in self.loaded:
                 continue
             for it in torch.load(path):

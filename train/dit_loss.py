@@ -1,0 +1,72 @@
+"""The DiT's flow-matching loss of model files on fixed batches of cached
+clips: the same clips, windows, captions, timesteps and noise for every
+model, so that two models (or seen and unseen clips) compare without the
+noise of random batches. No caption dropout, context frames or auxiliary
+loss: the plain velocity error, averaged over the batches.
+
+    /usr/bin/python3 train/dit_loss.py models/st2v-world-v1.safetensors \\
+        other.safetensors --shards 0 10
+"""
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.dirname(HERE)]
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import recipe  # noqa: E402
+from st2v.model import load_model  # noqa: E402
+from st2v.textenc import pad_batch  # noqa: E402
+from st2v.tokenizer import Tokenizer  # noqa: E402
+from train_dit import LatentCache, sample_t  # noqa: E402
+
+
+def fixed_batch_loss(model, cache, batches, batch, seed=7):
+    cfg = model.config
+    tok = Tokenizer.from_config(cfg)
+    mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
+    std = torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None]
+    window, shift = cfg["sampler"]["window"], cfg["sampler"]["shift"]
+    rng, rng_t = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(batches):
+        z, caps, _ = cache.batch(rng, batch, window)
+        x0 = (z - mean) / std                                       # (B, Cz, window, Hl, Wl)
+        ids, mask = pad_batch([tok.encode(c) for c in caps])
+        tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, window)   # (B, window)
+        e = torch.randn(x0.shape, generator=rng_t)
+        tb = tt[:, None, :, None, None]
+        xt = (1 - tb) * x0 + tb * e
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            v = model.dit(xt, tt, model.text(ids, mask), mask).float()
+        losses.append(((v - (e - x0)) ** 2).mean().item())
+    return float(np.mean(losses))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+", help="model files")
+    ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
+    ap.add_argument("--shards", type=int, nargs="+", default=[0], help="one loss per shard")
+    ap.add_argument("--batches", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    caches = {}
+    for i in args.shards:
+        caches[i] = LatentCache(args.cache, "shard_%05d.pt" % i)
+        if not caches[i].n:
+            raise SystemExit(f"dit_loss.py: no shard {i} in {args.cache}")
+    for path in args.models:
+        model = load_model(path)
+        model.eval()
+        print(path, " ".join(f"shard {i}: {fixed_batch_loss(model, c, args.batches, args.batch):.4f}"
+                             for i, c in caches.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
