@@ -21,28 +21,22 @@ import recipe  # noqa: E402
 from st2v.model import load_model  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
-from train_dit import LatentCache, sample_t  # noqa: E402
+from train_dit import LatentCache, flow_loss, latent_norm, sample_t  # noqa: E402
 
 
 def fixed_batch_loss(model, cache, batches, batch, seed=7):
     cfg = model.config
     tok = Tokenizer.from_config(cfg)
-    mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
-    std = torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None]
+    mean, std = latent_norm(cfg)
     window, shift = cfg["sampler"]["window"], cfg["sampler"]["shift"]
     rng, rng_t = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
     losses = []
-    for _ in range(batches):
-        z, caps, _ = cache.batch(rng, batch, window)
-        x0 = (z - mean) / std                                       # (B, Cz, window, Hl, Wl)
-        ids, mask = pad_batch([tok.encode(c) for c in caps])
-        tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, window)   # (B, window)
-        e = torch.randn(x0.shape, generator=rng_t)
-        tb = tt[:, None, :, None, None]
-        xt = (1 - tb) * x0 + tb * e
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
-            v = model.dit(xt, tt, model.text(ids, mask), mask).float()
-        losses.append(((v - (e - x0)) ** 2).mean().item())
+    with torch.no_grad():
+        for _ in range(batches):
+            z, caps, _ = cache.batch(rng, batch, window)
+            ids, mask = pad_batch([tok.encode(c) for c in caps])
+            tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, window)   # (B, window)
+            losses.append(flow_loss(model, (z - mean) / std, tt, ids, mask, rng_t).item())
     return float(np.mean(losses))
 
 

@@ -172,6 +172,25 @@ def sample_t(rng_t, B, shift):
 
 # ------------------------------------------------------------------- main
 
+def latent_norm(cfg):
+    """The latent normalisation of a config: mean, std (1, Cz, 1, 1, 1)."""
+    return (torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None],
+            torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None])
+
+
+def flow_loss(model, x0, tt, ids, mask, rng_t):
+    """Rectified-flow loss of one batch: x0 (B, Cz, T, Hl, Wl) normalised
+    latents, tt (B, T) per-frame timesteps (0 marks a clean context frame,
+    left out of the loss). Draws the noise from rng_t."""
+    e = torch.randn(x0.shape, generator=rng_t)
+    tb = tt[:, None, :, None, None]
+    xt = (1 - tb) * x0 + tb * e
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v = model.dit(xt, tt, model.text(ids, mask), mask).float()
+    w = (tt > 0).float()[:, None, :, None, None]
+    return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
+
+
 def checkpoint_path(args):
     return os.path.join(args.dir, "checkpoint.pt")
 
@@ -250,8 +269,7 @@ def main():
         warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
     tok = Tokenizer.from_config(cfg)
-    mean = torch.tensor(cfg["vae"]["latent_mean"])[None, :, None, None, None]
-    std = torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None]
+    mean, std = latent_norm(cfg)
     window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
     shift = cfg["sampler"]["shift"]
     mid = len(model.dit.blocks) // 2
@@ -278,14 +296,7 @@ def main():
         tt = t[:, None].repeat(1, window)                           # (B, T)
         clean = torch.from_numpy(rng.random(B) < 0.3)
         tt[clean, :context] = 0.0
-        e = torch.randn(x0.shape, generator=rng_t)
-        tb = tt[:, None, :, None, None]
-        xt = (1 - tb) * x0 + tb * e
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            text = model.text(ids, mask)
-            v = model.dit(xt, tt, text, mask).float()
-        w = (tt > 0).float()[:, None, :, None, None]
-        loss_fm = (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
+        loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
         loss = loss_fm
         use_aux = step < args.aux_steps and args.aux_weight > 0
         if use_aux:

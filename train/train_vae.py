@@ -161,14 +161,12 @@ def main():
             opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
-    elif args.init_from:
-        from st2v.model import load_model
-        vae.load_state_dict(load_model(args.init_from).vae.state_dict())
+    elif args.init_from:                    # a model file: a new run, from step 0
+        vae.load_state_dict(recipe.load_vae(args.init_from)[0].state_dict())
         print(f"initialised from {args.init_from}", flush=True)
-    elif args.init_from_checkpoint:
-        ck = torch.load(args.init_from_checkpoint)
-        vae.load_state_dict(ck["vae"])
-        step = ck["step"]
+    elif args.init_from_checkpoint:         # a checkpoint: its step goes on
+        src, step = recipe.load_vae(args.init_from_checkpoint)
+        vae.load_state_dict(src.state_dict())
         print(f"initialised from {args.init_from_checkpoint} (step {step})", flush=True)
     if args.eval_only:
         mean, scores = eval_psnr(vae)
