@@ -48,8 +48,8 @@ def motion_class(velocity):
     return np.where(np.hypot(vx, vy) < STILL_SPEED, 1, cls).astype(np.uint8)
 
 
-def token_labels(labels, T_lat, H, W, ft=4, tok=16):
-    """Per DiT token (T_lat, H/tok, W/tok): 1 + palette index of the colour,
+def token_labels(labels, T_lat, H, W, ft, tok):
+    """Per DiT token (T_lat, H/tok, W/tok), ft video frames a token deep: 1 + palette index of the colour,
     1 + shape index and the motion class (motion_class) of the object
     covering most of it (0: background, when no object covers a quarter of
     the token)."""
@@ -74,7 +74,7 @@ def token_labels(labels, T_lat, H, W, ft=4, tok=16):
 
 def encode_shard(vae, index):
     """Clips index*SHARD .. +SHARD-1: scene seed BASE + clip number."""
-    ft = 4
+    ft, tok = recipe.token_geometry()
     items = []
     for j in range(SHARD):
         seed = BASE_SEED + index * SHARD + j
@@ -87,7 +87,7 @@ def encode_shard(vae, index):
         rng = np.random.default_rng(seed)
         caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
         H, W = video.shape[1:3]
-        colour, shape, motion = token_labels(labels, T // ft, H, W)
+        colour, shape, motion = token_labels(labels, T // ft, H, W, ft, tok)
         items.append({"seed": seed, "z": z.half(), "captions": caps,
                       "colour": torch.from_numpy(colour), "shape": torch.from_numpy(shape),
                       "motion": torch.from_numpy(motion)})

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import torch
 
+from st2v.config import derived
 from st2v.model import load_model
 from st2v.tokenizer import lowercase_bytes, split_words
 from st2v.vae import VAE
@@ -38,6 +39,13 @@ def architecture():
         "sampler": {"steps": 8, "cfg": 4.0, "sampler": "dpm++2m", "shift": 3.0,
                     "window": 4, "context": 1},
     }
+
+
+def token_geometry():
+    """(video frames per latent frame, pixels per side of a DiT token) of
+    the architecture: what one label of the latent cache covers."""
+    d = derived({**architecture(), "tokenizer": {"max_length": 2, "pieces": []}})
+    return d["ft"], d["s"] * d["ph"]
 
 
 def load_vae(path):

@@ -761,6 +761,9 @@ class TrainingLabels(Base):
 
     def test_token_labels_name_the_colour_shape_and_direction_of_a_travelling_object(self):
         from train.cache_latents import COLOUR_INDEX, MOTION_CLASSES, token_labels
+        from train.recipe import token_geometry
+        ft, tok = token_geometry()
+        self.assertEqual((ft, tok), (4, 16))
         direction = {'left': 'left', 'right': 'right', 'up': 'up', 'rises': 'up',
                      'down': 'down', 'falls': 'down', 'still': 'still'}
         need, s = set(direction), 20000
@@ -774,9 +777,9 @@ class TrainingLabels(Base):
             need.discard(g.motion)
             v, lab = render(sc)
             o = lab['objects'][0]
-            T, H, W = v.shape[0] // 4, v.shape[1], v.shape[2]
-            colour, shape, motion = token_labels(lab, T, H, W)
-            self.assertEqual(colour.shape, (T, H // 16, W // 16))
+            T, H, W = v.shape[0] // ft, v.shape[1], v.shape[2]
+            colour, shape, motion = token_labels(lab, T, H, W, ft, tok)
+            self.assertEqual(colour.shape, (T, H // tok, W // tok))
             on = colour > 0
             self.assertTrue(on.any(), sc.caption)
             self.assertTrue(np.array_equal(on, shape > 0) and np.array_equal(on, motion > 0))
