@@ -16,6 +16,7 @@ import argparse
 import glob
 import multiprocessing
 import os
+import signal
 import sys
 import time
 
@@ -136,6 +137,8 @@ def main():
     todo = [i for i in range(-(-args.clips // SHARD))
             if not os.path.exists(shard_path(args.dir, i))]
     t_end = time.time() + args.minutes * 60
+    # a SIGTERM leaves through the pool's with-block, which stops the workers
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("cache_latents.py: terminated"))
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(args.jobs, _init_worker, (args.vae, args.threads)) as pool:
         for path, secs in pool.imap_unordered(_write_shard, [(args.dir, i, t_end) for i in todo]):
