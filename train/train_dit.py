@@ -10,7 +10,8 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
 - the caption dropped (empty prompt) 10% of the time, for guidance;
 - auxiliary heads on a middle block predict, per token, the palette colour,
   the shape and the motion direction of what the world drew there (the
-  world as the teacher, REPA-style); switched off after --aux-steps;
+  world as the teacher, REPA-style), for every step unless --aux-steps
+  says otherwise;
 - bfloat16 autocast, AdamW with warm-up, an EMA of the weights for export.
 
 Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
@@ -221,7 +222,8 @@ def main():
     ap.add_argument("--cooldown", type=int, default=0,
                     help="with --until-step: the learning rate falls linearly to zero over "
                          "this many last steps (a warm-up, stable, decay schedule)")
-    ap.add_argument("--aux-steps", type=int, default=20000)
+    ap.add_argument("--aux-steps", type=int, default=None,
+                    help="switch the auxiliary heads off from this step on (default: never)")
     ap.add_argument("--aux-weight", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
@@ -298,7 +300,7 @@ def main():
         tt[clean, :context] = 0.0
         loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
         loss = loss_fm
-        use_aux = step < args.aux_steps and args.aux_weight > 0
+        use_aux = (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0
         if use_aux:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
