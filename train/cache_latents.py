@@ -50,10 +50,11 @@ def motion_class(velocity):
 
 
 def token_labels(labels, T_lat, H, W, ft, tok):
-    """Per DiT token (T_lat, H/tok, W/tok), ft video frames a token deep: 1 + palette index of the colour,
-    1 + shape index and the motion class (motion_class) of the object
-    covering most of it (0: background, when no object covers a quarter of
-    the token)."""
+    """Per DiT token (T_lat, H/tok, W/tok), each ft video frames deep and
+    tok pixels wide (recipe.token_geometry): 1 + palette index of the
+    colour, 1 + shape index and the motion class (motion_class) of the
+    object covering most of it (0: background, when no object covers a
+    quarter of the token)."""
     Hp, Wp = H // tok, W // tok
     best = np.zeros((T_lat, Hp, Wp), np.float32)
     colour = np.zeros((T_lat, Hp, Wp), np.uint8)
