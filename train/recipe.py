@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from st2v.config import derived
+from st2v.config import compression
 from st2v.model import load_model
 from st2v.tokenizer import lowercase_bytes, split_words
 from st2v.vae import VAE
@@ -44,8 +44,9 @@ def architecture():
 def token_geometry():
     """(video frames per latent frame, pixels per side of a DiT token) of
     the architecture: what one label of the latent cache covers."""
-    d = derived({**architecture(), "tokenizer": {"max_length": 2, "pieces": []}})
-    return d["ft"], d["s"] * d["ph"]
+    arch = architecture()
+    ft, s = compression(arch["vae"])
+    return ft, s * arch["dit"]["patch"][1]
 
 
 def load_vae(path):

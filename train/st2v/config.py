@@ -14,6 +14,12 @@ def _utf8_ok(s):
         return False
 
 
+def compression(vae):
+    """(video frames per latent frame, pixels per latent pixel side) of a
+    config's "vae" section, unchecked (derived checks it)."""
+    return 2 ** sum(vae["time_up"]), 2 ** sum(vae["space_up"])
+
+
 def derived(cfg):
     """Derived values of section 2 as a dict; raises ValueError on a bad config."""
     def need(cond, msg):
@@ -50,8 +56,7 @@ def derived(cfg):
     need(len(vae["kt"]) == Lv and all(k >= 1 for k in vae["kt"]), "vae.kt needs Lv entries >= 1")
     need(len(vae["latent_mean"]) == Cz and len(vae["latent_std"]) == Cz, "latent stats need Cz entries")
     need(all(s > 0 for s in vae["latent_std"]), "latent_std must be > 0")
-    ft = 2 ** sum(vae["time_up"])
-    s = 2 ** sum(vae["space_up"])
+    ft, s = compression(vae)
     for w, h in cfg["video"]["sizes"]:
         need(h % (s * ph) == 0 and w % (s * pw) == 0, "size %dx%d not divisible" % (w, h))
     smp = cfg["sampler"]
