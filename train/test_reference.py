@@ -716,6 +716,35 @@ def model_files_reload_to_the_same_weights():
             assert torch.equal(v, r.state_dict()[k]), k
 
 
+def decoder_export_replaces_only_the_decoder_and_refuses_another_encoder():
+    import train_vae
+    m = St2vModel(tiny_config())
+    init_random(m, 5)
+    with tempfile.TemporaryDirectory() as d:
+        src, ck, out = (os.path.join(d, f) for f in ("m.safetensors", "c.pt", "o.safetensors"))
+        save_model(src, m, dtype="F16")
+        vae = {k: v.clone() for k, v in load_model(src).vae.state_dict().items()}
+        for k in vae:
+            if k.startswith("dec."):
+                vae[k] += 0.5
+        torch.save({"vae": vae, "step": 42}, ck)
+        train_vae.export_into(ck, src, out)
+        a, b = load_model(src), load_model(out)
+        assert b.config["provenance"]["vae_steps"] == 42
+        for k, v in b.state_dict().items():
+            want = vae[k[len("vae."):]].half().float() if k.startswith("vae.dec.") else a.state_dict()[k]
+            assert torch.equal(v, want), k
+        vae["enc.conv_in.bias"] += 1.0
+        torch.save({"vae": vae, "step": 43}, ck)
+        try:
+            train_vae.export_into(ck, src, out)
+        except SystemExit as e:
+            assert "enc.conv_in.bias" in str(e), e
+        else:
+            raise AssertionError("an autoencoder with another encoder was exported")
+        assert load_model(out).config["provenance"]["vae_steps"] == 42, "out overwritten"
+
+
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
         return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
@@ -784,6 +813,7 @@ TESTS = [
     start_latent_is_philox_noise_after_the_context,
     safetensors_round_trips_and_aligns_the_data_section,
     model_files_reload_to_the_same_weights,
+    decoder_export_replaces_only_the_decoder_and_refuses_another_encoder,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]

@@ -19,6 +19,15 @@ beside the flat background.
 
     /usr/bin/python3 train/train_vae.py --decoder-only --edge-weight 4 \
         --init-from-checkpoint RUN_DIR/vae/checkpoint.pt --dir RUN_DIR/vae_dec --minutes 60
+
+A decoder-only run can also continue a model file's decoder and be written
+back into a copy of it (the DiT and text encoder unchanged, since the
+encoder, hence the latent space, is the file's own):
+
+    /usr/bin/python3 train/train_vae.py --decoder-only --edge-weight 4 \
+        --init-from models/st2v-world-v1.safetensors --dir RUN_DIR/vae_dec2 --minutes 60
+    /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_dec2 \
+        --export-into models/st2v-world-v1.safetensors --export OUT.safetensors
 """
 import argparse
 import os
@@ -32,6 +41,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recipe  # noqa: E402
+from st2v.model import load_model, save_model  # noqa: E402
 from st2v.vae import VAE  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
@@ -119,6 +129,25 @@ def eval_psnr(vae, n=8, seed=900000):
     return float(np.mean(scores)), scores
 
 
+def export_into(ckpt_path, model_path, out_path):
+    """Write out_path: the model file model_path with the decoder of the
+    checkpoint, whose encoder must be the file's own (a --decoder-only run
+    from it), or the file's DiT would denoise a latent space it never saw."""
+    ck = torch.load(ckpt_path)
+    model = load_model(model_path)
+    enc = {k[len("enc."):]: v for k, v in ck["vae"].items() if k.startswith("enc.")}
+    for name, v in model.vae.enc.state_dict().items():
+        if name not in enc or not torch.equal(enc[name].float(), v.float()):
+            raise SystemExit(f"{ckpt_path}: its encoder is not the one of {model_path} "
+                             f"(first difference: enc.{name}); only a --decoder-only run "
+                             "from that file can be exported into it")
+    model.vae.dec.load_state_dict({k[len("dec."):]: v for k, v in ck["vae"].items()
+                                   if k.startswith("dec.")})
+    model.config.setdefault("provenance", {})["vae_steps"] = ck["step"]
+    save_model(out_path, model, dtype="F16")
+    print(f"wrote {out_path} ({model_path} with the decoder of step {ck['step']})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
@@ -133,17 +162,32 @@ def main():
     ap.add_argument("--decoder-only", action="store_true",
                     help="freeze the encoder: the latent space (and a DiT trained on it) "
                          "stays valid while the decoder improves")
-    ap.add_argument("--init-from", help="start from the autoencoder of a model file "
-                                        "(when no checkpoint exists)")
+    ap.add_argument("--init-from", help="start from the autoencoder of a model file and "
+                                        "its step count (when no checkpoint exists)")
     ap.add_argument("--init-from-checkpoint", help="start from another run's checkpoint "
                                                    "(when no checkpoint exists)")
     ap.add_argument("--edge-weight", type=float, default=0.0,
                     help="extra pixel-loss weight on the target's edges (0: plain)")
+    ap.add_argument("--anchor-to", metavar="MODEL",
+                    help="pull the encoder's latents toward those of this autoencoder (a "
+                         "model file or checkpoint), so that a DiT trained on its latent "
+                         "space stays nearly valid while the encoder improves")
+    ap.add_argument("--anchor", type=float, default=1.0,
+                    help="with --anchor-to: weight of the latent MSE to it")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "vae"))
+    ap.add_argument("--export-into", metavar="MODEL",
+                    help="with --export: the model file whose decoder this run's replaces")
+    ap.add_argument("--export", metavar="OUT", help="write MODEL with this run's decoder and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    os.makedirs(args.dir, exist_ok=True)
     ckpt_path = os.path.join(args.dir, "checkpoint.pt")
+    if args.export or args.export_into:
+        if not (args.export and args.export_into):
+            ap.error("--export and --export-into go together")
+        if not os.path.exists(ckpt_path):
+            ap.error(f"{ckpt_path}: no checkpoint to export")
+        return export_into(ckpt_path, args.export_into, args.export)
+    os.makedirs(args.dir, exist_ok=True)
 
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
@@ -161,9 +205,10 @@ def main():
             opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
-    elif args.init_from:                    # a model file: a new run, from step 0
-        vae.load_state_dict(recipe.load_vae(args.init_from)[0].state_dict())
-        print(f"initialised from {args.init_from}", flush=True)
+    elif args.init_from:                    # a model file: its step goes on
+        src, step = recipe.load_vae(args.init_from)
+        vae.load_state_dict(src.state_dict())
+        print(f"initialised from {args.init_from} (step {step})", flush=True)
     elif args.init_from_checkpoint:         # a checkpoint: its step goes on
         src, step = recipe.load_vae(args.init_from_checkpoint)
         vae.load_state_dict(src.state_dict())
@@ -173,6 +218,9 @@ def main():
         print(f"held-out PSNR {mean:.2f} dB ({', '.join(f'{s:.1f}' for s in scores)})")
         return
 
+    anchor = None
+    if args.anchor_to and not args.decoder_only:
+        anchor = recipe.load_vae(args.anchor_to)[0].enc.requires_grad_(False)
     pool = ClipPool(seed=step + 1)
     step0 = step
     t_end = time.time() + args.minutes * 60
@@ -194,6 +242,12 @@ def main():
         l2 = (((y - x) ** 2) * wpx).mean()
         lz = (z.float() ** 2).mean()
         loss = l1 + l2 + 1e-3 * lz
+        la = torch.zeros(())
+        if anchor is not None:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+                z_ref = anchor(x).float()
+            la = ((z.float() - z_ref) ** 2).mean() / (z_ref ** 2).mean()
+            loss = loss + args.anchor * la
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
@@ -202,7 +256,8 @@ def main():
         pool.step()
         if step % 25 == 0:
             msg = (f"step {step} loss {loss.item():.4f} l1 {l1.item():.4f} "
-                   f"z_rms {lz.item() ** 0.5:.3f}")
+                   f"z_rms {lz.item() ** 0.5:.3f}" +
+                   (f" anchor {la.item():.4f}" if anchor is not None else ""))
             print(msg, flush=True)
             log.write(msg + "\n")
             log.flush()
