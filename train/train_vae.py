@@ -187,6 +187,8 @@ def main():
         if not os.path.exists(ckpt_path):
             ap.error(f"{ckpt_path}: no checkpoint to export")
         return export_into(ckpt_path, args.export_into, args.export)
+    if args.anchor_to and args.decoder_only:
+        ap.error("--anchor-to needs the encoder trained (not --decoder-only)")
     os.makedirs(args.dir, exist_ok=True)
 
     torch.manual_seed(0)
@@ -205,21 +207,18 @@ def main():
             opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
-    elif args.init_from:                    # a model file: its step goes on
-        src, step = recipe.load_vae(args.init_from)
+    elif args.init_from or args.init_from_checkpoint:   # a model file or checkpoint: its step goes on
+        src, step = recipe.load_vae(args.init_from or args.init_from_checkpoint)
         vae.load_state_dict(src.state_dict())
-        print(f"initialised from {args.init_from} (step {step})", flush=True)
-    elif args.init_from_checkpoint:         # a checkpoint: its step goes on
-        src, step = recipe.load_vae(args.init_from_checkpoint)
-        vae.load_state_dict(src.state_dict())
-        print(f"initialised from {args.init_from_checkpoint} (step {step})", flush=True)
+        print(f"initialised from {args.init_from or args.init_from_checkpoint} (step {step})",
+              flush=True)
     if args.eval_only:
         mean, scores = eval_psnr(vae)
         print(f"held-out PSNR {mean:.2f} dB ({', '.join(f'{s:.1f}' for s in scores)})")
         return
 
     anchor = None
-    if args.anchor_to and not args.decoder_only:
+    if args.anchor_to:
         anchor = recipe.load_vae(args.anchor_to)[0].enc.requires_grad_(False)
     pool = ClipPool(seed=step + 1)
     step0 = step
