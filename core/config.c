@@ -381,6 +381,12 @@ static int parse_vae(ctx *x, st2v_config *c, const cJSON *root)
         (rc = get_int_array(x, v, "vae", "kt", lv, lv, 1, MAX_KT, c->kt,
                             NULL)))
         return rc;
+    /* the decoder may be wider than the encoder; by default it mirrors it */
+    memcpy(c->dec_channels, c->channels, sizeof(c->channels));
+    if (cJSON_GetObjectItemCaseSensitive(v, "dec_channels") &&
+        (rc = get_int_array(x, v, "vae", "dec_channels", lv, lv, 1,
+                            MAX_CHANNELS, c->dec_channels, NULL)))
+        return rc;
     c->ft = 1;
     c->s = 1;
     for (int i = 0; i < lv - 1; i++) {

@@ -37,7 +37,8 @@ typedef struct st2v_config {
     /* video autoencoder */
     int z_channels;                                  /* Cz */
     int n_levels;                                    /* Lv */
-    int channels[ST2V_MAX_VAE_LEVELS];               /* C_i */
+    int channels[ST2V_MAX_VAE_LEVELS];               /* C_i, the encoder's */
+    int dec_channels[ST2V_MAX_VAE_LEVELS];           /* Cd_i (default C_i) */
     int res_blocks;
     int time_up[ST2V_MAX_VAE_LEVELS];                /* Lv - 1 entries */
     int space_up[ST2V_MAX_VAE_LEVELS];               /* Lv - 1 entries */

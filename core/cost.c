@@ -62,21 +62,21 @@ static double conv_flops(double cout, double cin, double kt, double h,
 static double decoder_frame_flops(const st2v_config *c, int Hl, int Wl)
 {
     double h = Hl, w = Wl, frames = 1, sum;
-    sum = conv_flops(c->channels[0], c->z_channels, c->kt[0], h, w);
+    sum = conv_flops(c->dec_channels[0], c->z_channels, c->kt[0], h, w);
     for (int i = 0; i < c->n_levels; i++) {
-        double ch = c->channels[i];
+        double ch = c->dec_channels[i];
         sum += frames * c->res_blocks * 2 *
                conv_flops(ch, ch, c->kt[i], h, w);
         if (i < c->n_levels - 1) {
             int a = 1 + c->time_up[i], b = 1 + c->space_up[i];
-            sum += frames * conv_flops(c->channels[i + 1] * a * b * b, ch,
+            sum += frames * conv_flops(c->dec_channels[i + 1] * a * b * b, ch,
                                        c->kt[i], h, w);
             frames *= a;
             h *= b;
             w *= b;
         }
     }
-    sum += frames * conv_flops(3, c->channels[c->n_levels - 1], 1, h, w);
+    sum += frames * conv_flops(3, c->dec_channels[c->n_levels - 1], 1, h, w);
     return sum;
 }
 

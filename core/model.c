@@ -181,11 +181,12 @@ static void bind_dit(binder *b, const st2v_config *c, st2v_dit_weights *d)
     bind_linear(b, &d->final_linear, "dit", "final.linear", P, D);
 }
 
-/* The res blocks of level i of the decoder ("dec") or encoder ("enc"). */
+/* The res blocks of level i of the decoder ("dec") or encoder ("enc"),
+ * C channels wide. */
 static void bind_res(binder *b, const st2v_config *c, const char *part, int i,
-                     st2v_res_block *res)
+                     int C, st2v_res_block *res)
 {
-    int C = c->channels[i], kt = c->kt[i];
+    int kt = c->kt[i];
     for (int j = 0; j < c->res_blocks; j++) {
         char p[96];
         snprintf(p, sizeof(p), "vae.%s.levels.%d.res.%d", part, i, j);
@@ -199,25 +200,25 @@ static void bind_res(binder *b, const st2v_config *c, const char *part, int i,
 static void bind_vae(binder *b, const st2v_config *c, st2v_vae_weights *v)
 {
     int Lv = c->n_levels, Cz = c->z_channels;
-    const int *C = c->channels, *kt = c->kt;
+    const int *C = c->channels, *Cd = c->dec_channels, *kt = c->kt;
     char p[96];
 
-    bind_conv(b, &v->dec_in, "vae.dec", "conv_in", C[0], Cz, kt[0]);
+    bind_conv(b, &v->dec_in, "vae.dec", "conv_in", Cd[0], Cz, kt[0]);
     for (int i = 0; i < Lv; i++) {
-        bind_res(b, c, "dec", i, v->dec[i].res);
+        bind_res(b, c, "dec", i, Cd[i], v->dec[i].res);
         if (i < Lv - 1) {
             int a = 1 + c->time_up[i], s = 1 + c->space_up[i];
             snprintf(p, sizeof(p), "vae.dec.levels.%d", i);
-            bind_conv(b, &v->dec[i].resample, p, "up", C[i + 1] * a * s * s,
-                      C[i], kt[i]);
+            bind_conv(b, &v->dec[i].resample, p, "up", Cd[i + 1] * a * s * s,
+                      Cd[i], kt[i]);
         }
     }
-    bind1(b, &v->dec_norm_out, "vae.dec", "norm_out.weight", C[Lv - 1]);
-    bind_conv(b, &v->dec_out, "vae.dec", "conv_out", 3, C[Lv - 1], 1);
+    bind1(b, &v->dec_norm_out, "vae.dec", "norm_out.weight", Cd[Lv - 1]);
+    bind_conv(b, &v->dec_out, "vae.dec", "conv_out", 3, Cd[Lv - 1], 1);
 
     bind_conv(b, &v->enc_in, "vae.enc", "conv_in", C[Lv - 1], 3, kt[Lv - 1]);
     for (int i = Lv - 1; i >= 0; i--) {
-        bind_res(b, c, "enc", i, v->enc[i].res);
+        bind_res(b, c, "enc", i, C[i], v->enc[i].res);
         if (i > 0) {
             int a = 1 + c->time_up[i - 1], s = 1 + c->space_up[i - 1];
             snprintf(p, sizeof(p), "vae.enc.levels.%d", i);

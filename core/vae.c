@@ -133,7 +133,7 @@ int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_model *m, int Hl,
     int H = Hl, W = Wl, T = 1;
     for (int i = 0; i < nl; i++) {
         dec_level *L = &s->lv[i];
-        L->C = cfg->channels[i];
+        L->C = cfg->dec_channels[i];
         L->H = H;
         L->W = W;
         L->T = T;

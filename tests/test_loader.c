@@ -234,19 +234,21 @@ static int64_t spec_params(const st2v_config *c)
                       D * D + D + 2 * D + D * D + D + 2 * D * Dt + 2 * D +
                       2 * hd + D * D + D + M * D + M + D * M + D);
     n += 2 * D * D + 2 * D + P * D + P;
-    const int *C = c->channels, *kt = c->kt;
+    const int *C = c->channels, *Cd = c->dec_channels, *kt = c->kt;
     int Lv = c->n_levels;
-    for (int part = 0; part < 2; part++) /* decoder, encoder */
+    for (int part = 0; part < 2; part++) { /* decoder, encoder */
+        const int *W = part == 0 ? Cd : C;
         for (int i = 0; i < Lv; i++)
             n += (int64_t)c->res_blocks *
-                 (2 * C[i] + 2 * ((int64_t)C[i] * C[i] * kt[i] * 9 + C[i]));
+                 (2 * W[i] + 2 * ((int64_t)W[i] * W[i] * kt[i] * 9 + W[i]));
+    }
     for (int i = 0; i + 1 < Lv; i++) {
         int64_t a = 1 + c->time_up[i], b = 1 + c->space_up[i];
-        n += C[i + 1] * a * b * b * C[i] * kt[i] * 9 + C[i + 1] * a * b * b;
+        n += Cd[i + 1] * a * b * b * Cd[i] * kt[i] * 9 + Cd[i + 1] * a * b * b;
         n += C[i] * C[i + 1] * a * b * b * kt[i] * 9 + C[i];
     }
-    n += (int64_t)C[0] * Cz * kt[0] * 9 + C[0];                 /* dec in */
-    n += C[Lv - 1] + 3 * C[Lv - 1] * 9 + 3;                    /* dec out */
+    n += (int64_t)Cd[0] * Cz * kt[0] * 9 + Cd[0];               /* dec in */
+    n += Cd[Lv - 1] + 3 * Cd[Lv - 1] * 9 + 3;                  /* dec out */
     n += (int64_t)C[Lv - 1] * 3 * kt[Lv - 1] * 9 + C[Lv - 1];  /* enc in */
     n += C[0] + Cz * C[0] * 9 + Cz;                            /* enc out */
     return n;
@@ -288,7 +290,9 @@ static void loader_loads_tiny_model_with_its_info(void)
           "dit config");
     CHECK(c->rope_dims[0] == 8 && c->rope_dims[1] == 8 && c->rope_dims[2] == 8,
           "rope dims");
-    CHECK(c->n_levels == 3 && c->channels[0] == 16 && c->kt[0] == 3 &&
+    CHECK(c->n_levels == 3 && c->channels[0] == 16 &&
+              c->dec_channels[0] == 24 && c->dec_channels[1] == 12 &&
+              c->dec_channels[2] == 8 && c->kt[0] == 3 &&
               c->kt[2] == 1 && c->z_channels == 4,
           "vae config");
     CHECK(c->latent_mean[1] == -0.25f && c->latent_std[3] == 0.75f,
@@ -300,14 +304,15 @@ static void loader_loads_tiny_model_with_its_info(void)
     int64_t want = spec_params(c);
     CHECK(info->n_params == want, "n_params %lld, the spec tables give %lld",
           (long long)info->n_params, (long long)want);
-    CHECK(info->n_params == 232623, "n_params %lld, the fixture holds 232623",
+    CHECK(info->n_params == 292903, "n_params %lld, the fixture holds 292903",
           (long long)info->n_params);
 
     /* weights bound, with the sizes of the config */
     CHECK(m->dit.blocks[1].fc2.w && m->dit.blocks[1].fc2.in == 96 &&
               m->dit.blocks[1].fc2.out == 48,
           "dit fc2");
-    CHECK(m->vae.dec[0].resample.w && m->vae.dec[0].resample.cout == 8 * 2 * 4,
+    CHECK(m->vae.dec[0].resample.w && m->vae.dec[0].resample.cout == 12 * 2 * 4 &&
+              m->vae.dec[0].resample.cin == 24,
           "dec up 0 cout %d", m->vae.dec[0].resample.cout);
     CHECK(m->vae.dec[2].resample.w == NULL, "finest decoder level has no up");
     CHECK(m->vae.enc[0].resample.w == NULL, "coarsest encoder level has no "
@@ -1083,6 +1088,18 @@ static void loader_rejects_vae_lists_of_the_wrong_length(void)
     set_array(section(cfg, "vae"), "latent_std", std, 3);
     put_config(&p, cfg);
     EXPECT_REFUSED(&p, "config: vae.latent_std must have 4 entries");
+    reset_parts(&p);
+    cfg = get_config(&p);
+    const double dec2[2] = {24, 12};
+    set_array(section(cfg, "vae"), "dec_channels", dec2, 2);
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "config: vae.dec_channels must have 3 entries");
+    reset_parts(&p);
+    cfg = get_config(&p);
+    /* the encoder's widths: the tensors are those of the wider decoder */
+    cJSON_DeleteItemFromObjectCaseSensitive(section(cfg, "vae"), "dec_channels");
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "tensor \"vae.dec.conv_in.weight\"", "shape");
     free_parts(&p);
 }
 

@@ -84,7 +84,7 @@ def encode_shard(vae, index):
         video, labels = render(scene)
         T = video.shape[0] // ft * ft
         x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.no_grad(), recipe.autocast():
             z = vae.enc(x).float()[0]                           # (Cz, T/ft, Hl, Wl)
         rng = np.random.default_rng(seed)
         caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]

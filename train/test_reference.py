@@ -321,25 +321,26 @@ def spec_tensor_shapes(cfg):
                   p + "mlp.fc2.weight": (D, M), p + "mlp.fc2.bias": (D,)})
     v = cfg["vae"]
     C, kt, Cz, Lv = v["channels"], v["kt"], v["z_channels"], len(v["channels"])
+    Cd = v.get("dec_channels", C)
 
     def conv(name, co, ci, k):
         s[name + ".weight"] = (co, ci, k, 3, 3)
         s[name + ".bias"] = (co,)
 
-    for side in ("dec", "enc"):
+    for side, W in (("dec", Cd), ("enc", C)):
         for i in range(Lv):
             for j in range(v["res_blocks"]):
                 p = "vae.%s.levels.%d.res.%d." % (side, i, j)
-                s[p + "norm1.weight"] = (C[i],)
-                s[p + "norm2.weight"] = (C[i],)
-                conv(p + "conv1", C[i], C[i], kt[i])
-                conv(p + "conv2", C[i], C[i], kt[i])
-    conv("vae.dec.conv_in", C[0], Cz, kt[0])
+                s[p + "norm1.weight"] = (W[i],)
+                s[p + "norm2.weight"] = (W[i],)
+                conv(p + "conv1", W[i], W[i], kt[i])
+                conv(p + "conv2", W[i], W[i], kt[i])
+    conv("vae.dec.conv_in", Cd[0], Cz, kt[0])
     for i in range(Lv - 1):
         a, b = 1 + v["time_up"][i], 1 + v["space_up"][i]
-        conv("vae.dec.levels.%d.up" % i, C[i + 1] * a * b * b, C[i], kt[i])
-    s["vae.dec.norm_out.weight"] = (C[Lv - 1],)
-    conv("vae.dec.conv_out", 3, C[Lv - 1], 1)
+        conv("vae.dec.levels.%d.up" % i, Cd[i + 1] * a * b * b, Cd[i], kt[i])
+    s["vae.dec.norm_out.weight"] = (Cd[Lv - 1],)
+    conv("vae.dec.conv_out", 3, Cd[Lv - 1], 1)
     conv("vae.enc.conv_in", C[Lv - 1], 3, kt[Lv - 1])
     for i in range(1, Lv):
         a, b = 1 + v["time_up"][i - 1], 1 + v["space_up"][i - 1]
@@ -745,6 +746,42 @@ def decoder_export_replaces_only_the_decoder_and_refuses_another_encoder():
         assert load_model(out).config["provenance"]["vae_steps"] == 42, "out overwritten"
 
 
+def widened_decoder_computes_the_same_and_exports_with_its_widths():
+    """train_vae.widen_decoder without noise is the same function, and a
+    checkpoint of the wider decoder exports with vae.dec_channels set."""
+    import train_vae
+    narrow = tiny_config()
+    del narrow["vae"]["dec_channels"]                   # the encoder's widths
+    wide = tiny_config()
+    wide["vae"]["dec_channels"] = [32, 16, 16]
+    a, b = St2vModel(narrow), St2vModel(wide)
+    init_random(a, 6)
+    train_vae.widen_decoder(a.vae.dec, b.vae.dec, noise=0.0)
+    z = torch.randn(1, 4, 3, 4, 6, dtype=torch.float32)
+    with torch.no_grad():
+        close(b.vae.dec(z).numpy(), a.vae.dec(z).numpy(), 1e-5, "widened decoder")
+    try:
+        train_vae.widen_decoder(b.vae.dec, a.vae.dec)
+    except SystemExit as e:
+        assert "cannot widen" in str(e), e
+    else:
+        raise AssertionError("a decoder was narrowed")
+    with tempfile.TemporaryDirectory() as d:
+        src, ck, out = (os.path.join(d, f) for f in ("m.safetensors", "c.pt", "o.safetensors"))
+        save_model(src, a, dtype="F16")
+        a = load_model(src)
+        vae = {"enc." + k: v for k, v in a.vae.enc.state_dict().items()}
+        vae.update({"dec." + k: v for k, v in b.vae.dec.state_dict().items()})
+        torch.save({"vae": vae, "step": 7}, ck)
+        train_vae.export_into(ck, src, out)
+        m = load_model(out)
+        assert m.config["vae"]["dec_channels"] == [32, 16, 16], m.config["vae"]
+        for k, v in m.state_dict().items():
+            want = (vae[k[len("vae."):]].half().float() if k.startswith("vae.dec.")
+                    else a.state_dict()[k])
+            assert torch.equal(v, want), k
+
+
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
         return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
@@ -814,6 +851,7 @@ TESTS = [
     safetensors_round_trips_and_aligns_the_data_section,
     model_files_reload_to_the_same_weights,
     decoder_export_replaces_only_the_decoder_and_refuses_another_encoder,
+    widened_decoder_computes_the_same_and_exports_with_its_widths,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]

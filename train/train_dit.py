@@ -12,7 +12,7 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
   says otherwise;
-- bfloat16 autocast, AdamW with warm-up, an EMA of the weights for export.
+- bfloat16 autocast where the CPU computes it (recipe.autocast), AdamW with warm-up, an EMA of the weights for export.
 
 Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
 
@@ -186,7 +186,7 @@ def flow_loss(model, x0, tt, ids, mask, rng_t):
     e = torch.randn(x0.shape, generator=rng_t)
     tb = tt[:, None, :, None, None]
     xt = (1 - tb) * x0 + tb * e
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with recipe.autocast():
         v = model.dit(xt, tt, model.text(ids, mask), mask).float()
     w = (tt > 0).float()[:, None, :, None, None]
     return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
@@ -302,7 +302,7 @@ def main():
         loss = loss_fm
         use_aux = (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0
         if use_aux:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with recipe.autocast():
                 logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
             loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
                            for k, n in AUX_CLASSES.items())

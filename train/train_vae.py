@@ -1,10 +1,10 @@
 """Stage 1 of the default model: the causal video autoencoder.
 
 Trains the encoder and decoder of train/st2v/vae.py on clips of the
-procedural world (train split only), on random spacetime crops, in bfloat16
-autocast on the CPU. It checkpoints every few minutes into
-RUN_DIR/vae/ and resumes from there, so training continues over several
-sittings. Reports reconstruction PSNR on full held-out clips.
+procedural world (train split only), on random spacetime crops, on the CPU
+(bfloat16 autocast where the CPU computes it: recipe.autocast). It
+checkpoints every few minutes into RUN_DIR/vae/ and resumes from there, so
+training continues over several sittings. Reports reconstruction PSNR on full held-out clips.
 
     /usr/bin/python3 train/train_vae.py --minutes 60        # train (resumes)
     /usr/bin/python3 train/train_vae.py --eval-only          # PSNR only
@@ -22,7 +22,10 @@ beside the flat background.
 
 A decoder-only run can also continue a model file's decoder and be written
 back into a copy of it (the DiT and text encoder unchanged, since the
-encoder, hence the latent space, is the file's own):
+encoder, hence the latent space, is the file's own). Where the recipe's
+vae.dec_channels are wider than the file's decoder, the run starts from the
+file's decoder widened to them (widen_decoder: the same function at step
+0), and the export writes the wider decoder with its dec_channels:
 
     /usr/bin/python3 train/train_vae.py --decoder-only --edge-weight 4 \
         --init-from models/st2v-world-v1.safetensors --dir RUN_DIR/vae_dec2 --minutes 60
@@ -30,6 +33,7 @@ encoder, hence the latent space, is the file's own):
         --export-into models/st2v-world-v1.safetensors --export OUT.safetensors
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -41,8 +45,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recipe  # noqa: E402
-from st2v.model import load_model, save_model  # noqa: E402
-from st2v.vae import VAE  # noqa: E402
+from st2v.model import St2vModel, load_model, save_model  # noqa: E402
+from st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
 
@@ -62,6 +66,53 @@ def init_for_training(vae):
             else:
                 fan_in = p[0].numel()
                 p.normal_(0.0, fan_in ** -0.5 * (0.3 if name.endswith("conv2.weight") else 1.0))
+
+
+def widen_decoder(src, dst, noise=0.01, seed=0):
+    """Copy the decoder src into the wider decoder dst (train/st2v/vae.py,
+    same levels, each of dst's widths a multiple of src's) so that dst
+    computes the same function: channel j of a level copies channel j mod C
+    of src's, and a convolution's input weights are divided by how many
+    copies each input channel has (the channel RMS norms see the same mean
+    square, since every channel is copied equally often). Relative noise
+    on the weights lets the copies part ways in training."""
+    cs, cd = decoder_channels(src.v), decoder_channels(dst.v)
+    if len(cs) != len(cd) or any(d % c for c, d in zip(cs, cd)):
+        raise SystemExit(f"cannot widen a decoder of channels {cs} to {cd}")
+    g = torch.Generator().manual_seed(seed)
+    maps = [torch.arange(d) % c for c, d in zip(cs, cd)]     # new channel -> old
+    copies = [d // c for c, d in zip(cs, cd)]
+    ident = None                                             # z or rgb: no map
+
+    def conv(s, d, out_map, in_map, k_in):
+        w = s.weight.detach()
+        if out_map is not None:
+            w = w[out_map]
+        if in_map is not None:
+            w = w[:, in_map] / k_in
+        w = w + noise * w.std() * torch.randn(w.shape, generator=g)
+        d.weight.copy_(w)
+        d.bias.copy_(s.bias.detach() if out_map is None else s.bias.detach()[out_map])
+
+    def up_map(i, a, b):
+        """Output channels ((c*a+dt)*b+dy)*b+dx of level i's up conv."""
+        r = a * b * b
+        return (maps[i + 1][:, None] * r + torch.arange(r)[None]).reshape(-1)
+
+    with torch.no_grad():
+        conv(src.conv_in, dst.conv_in, maps[0], ident, 1)
+        for i, (ls, ld) in enumerate(zip(src.levels, dst.levels)):
+            m, k = maps[i], copies[i]
+            for rs, rd in zip(ls.res, ld.res):
+                rd.norm1.weight.copy_(rs.norm1.weight[m])
+                rd.norm2.weight.copy_(rs.norm2.weight[m])
+                conv(rs.conv1, rd.conv1, m, m, k)
+                conv(rs.conv2, rd.conv2, m, m, k)
+            if i < len(cs) - 1:
+                a, b = level_factors(src.v, i)
+                conv(ls.up, ld.up, up_map(i, a, b), m, k)
+        dst.norm_out.weight.copy_(src.norm_out.weight[maps[-1]])
+        conv(src.conv_out, dst.conv_out, None, maps[-1], copies[-1])
 
 
 class ClipPool:
@@ -121,7 +172,7 @@ def eval_psnr(vae, n=8, seed=900000):
             video, _ = render(scene, masks=False)
             T = video.shape[0] // 4 * 4
             x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
-            with torch.autocast("cpu", dtype=torch.bfloat16):
+            with recipe.autocast():
                 y = vae.dec(vae.enc(x)).float()
             rec = ((y.clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 3, 0).numpy()
             scores.append(recipe.psnr(rec, video[:T]))
@@ -141,8 +192,20 @@ def export_into(ckpt_path, model_path, out_path):
             raise SystemExit(f"{ckpt_path}: its encoder is not the one of {model_path} "
                              f"(first difference: enc.{name}); only a --decoder-only run "
                              "from that file can be exported into it")
-    model.vae.dec.load_state_dict({k[len("dec."):]: v for k, v in ck["vae"].items()
-                                   if k.startswith("dec.")})
+    dec = {k[len("dec."):]: v for k, v in ck["vae"].items() if k.startswith("dec.")}
+    v = model.config["vae"]
+    widths = [int(dec["conv_in.weight"].shape[0])]            # the decoder's own
+    for i in range(len(v["channels"]) - 1):
+        a, b = level_factors(v, i)
+        widths.append(int(dec["levels.%d.up.weight" % i].shape[0]) // (a * b * b))
+    if widths != decoder_channels(v):                         # a widened decoder
+        cfg = json.loads(json.dumps(model.config))
+        cfg["vae"]["dec_channels"] = widths
+        wide = St2vModel(cfg)
+        wide.load_state_dict({k: v for k, v in model.state_dict().items()
+                              if not k.startswith("vae.dec.")}, strict=False)
+        model = wide
+    model.vae.dec.load_state_dict(dec)
     model.config.setdefault("provenance", {})["vae_steps"] = ck["step"]
     save_model(out_path, model, dtype="F16")
     print(f"wrote {out_path} ({model_path} with the decoder of step {ck['step']})")
@@ -209,7 +272,13 @@ def main():
         print(f"resumed at step {step}", flush=True)
     elif args.init_from or args.init_from_checkpoint:   # a model file or checkpoint: its step goes on
         src, step = recipe.load_vae(args.init_from or args.init_from_checkpoint)
-        vae.load_state_dict(src.state_dict())
+        if decoder_channels(src.dec.v) != decoder_channels(vae.dec.v):
+            vae.enc.load_state_dict(src.enc.state_dict())
+            widen_decoder(src.dec, vae.dec)
+            print(f"decoder widened from {decoder_channels(src.dec.v)} to "
+                  f"{decoder_channels(vae.dec.v)}", flush=True)
+        else:
+            vae.load_state_dict(src.state_dict())
         print(f"initialised from {args.init_from or args.init_from_checkpoint} (step {step})",
               flush=True)
     if args.eval_only:
@@ -230,7 +299,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = args.lr * warm
         x = pool.batch(args.batch, args.frames, args.crop)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with recipe.autocast():
             with torch.set_grad_enabled(not args.decoder_only):
                 z = vae.enc(x)
             zn = z.float() + 0.05 * torch.randn_like(z, dtype=torch.float32)
@@ -243,7 +312,7 @@ def main():
         loss = l1 + l2 + 1e-3 * lz
         la = torch.zeros(())
         if anchor is not None:
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.no_grad(), recipe.autocast():
                 z_ref = anchor(x).float()
             la = ((z.float() - z_ref) ** 2).mean() / (z_ref ** 2).mean()
             loss = loss + args.anchor * la

@@ -50,6 +50,12 @@ def derived(cfg):
     need(Cz >= 1, "vae.z_channels must be >= 1")
     Lv = len(vae["channels"])
     need(Lv >= 1, "vae.channels must not be empty")
+    need(all(isinstance(c, int) and c >= 1 for c in vae["channels"]), "vae.channels must be >= 1")
+    if "dec_channels" in vae:
+        dc = vae["dec_channels"]
+        need(isinstance(dc, list) and len(dc) == Lv and
+             all(isinstance(c, int) and c >= 1 for c in dc),
+             "vae.dec_channels needs Lv entries >= 1")
     need(len(vae["time_up"]) == Lv - 1 and len(vae["space_up"]) == Lv - 1,
          "vae.time_up/space_up need Lv-1 entries")
     need(all(u in (0, 1) for u in vae["time_up"] + vae["space_up"]), "up flags must be 0/1")
@@ -95,7 +101,8 @@ def tiny_config():
         "dit": {"dim": 48, "layers": 2, "heads": 2, "mlp_dim": 96,
                 "patch": [1, 2, 2], "rope_dims": [8, 8, 8],
                 "rope_theta": 10000.0, "freq_dim": 32, "text_pool": True},
-        "vae": {"z_channels": 4, "channels": [16, 8, 8], "res_blocks": 1,
+        "vae": {"z_channels": 4, "channels": [16, 8, 8], "dec_channels": [24, 12, 8],
+                "res_blocks": 1,
                 "time_up": [1, 1], "space_up": [1, 1], "kt": [3, 2, 1],
                 "latent_mean": [0.125, -0.25, 0.0625, 0.0],
                 "latent_std": [0.875, 1.125, 1.25, 0.75]},

@@ -83,7 +83,14 @@ class EncLevel(nn.Module):
             self.down = CausalConv(cin, cout, kt_down)
 
 
-def _factors(v, i):
+def decoder_channels(v):
+    """The decoder's channels per level of a "vae" config section: its
+    dec_channels where given (a decoder wider than the encoder), else the
+    encoder's channels."""
+    return v.get("dec_channels", v["channels"])
+
+
+def level_factors(v, i):
     return 1 + v["time_up"][i], 1 + v["space_up"][i]
 
 
@@ -91,7 +98,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         v = cfg["vae"]
-        ch, kt = v["channels"], v["kt"]
+        ch, kt = decoder_channels(v), v["kt"]
         self.v = v
         Lv = len(ch)
         self.conv_in = CausalConv(v["z_channels"], ch[0], kt[0])
@@ -99,7 +106,7 @@ class Decoder(nn.Module):
         for i in range(Lv):
             up_out = None
             if i < Lv - 1:
-                a, b = _factors(v, i)
+                a, b = level_factors(v, i)
                 up_out = ch[i + 1] * a * b * b
             levels.append(DecLevel(ch[i], kt[i], v["res_blocks"], up_out))
         self.levels = nn.ModuleList(levels)
@@ -113,7 +120,7 @@ class Decoder(nn.Module):
             for r in lvl.res:
                 x = r(x)
             if i < len(self.levels) - 1:
-                a, b = _factors(self.v, i)
+                a, b = level_factors(self.v, i)
                 x = depth_to_space(lvl.up(x), a, b)
         return self.conv_out(F.silu(self.norm_out(x)))
 
@@ -130,7 +137,7 @@ class Encoder(nn.Module):
         for i in range(Lv):
             down = None
             if i > 0:
-                a, b = _factors(v, i - 1)
+                a, b = level_factors(v, i - 1)
                 down = (ch[i] * a * b * b, ch[i - 1], kt[i - 1])
             levels.append(EncLevel(ch[i], kt[i], v["res_blocks"], down))
         self.levels = nn.ModuleList(levels)
@@ -145,7 +152,7 @@ class Encoder(nn.Module):
             for r in lvl.res:
                 x = r(x)
             if i > 0:
-                a, b = _factors(self.v, i - 1)
+                a, b = level_factors(self.v, i - 1)
                 x = lvl.down(space_to_depth(x, a, b))
         return self.conv_out(F.silu(self.norm_out(x)))
 
