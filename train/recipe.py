@@ -37,9 +37,10 @@ def _cpu_computes_bf16():
 # made a DiT step about 5.8x faster than float32, but on a CPU without it
 # (AVX2 only) torch emulates it and encoding a clip took 7.0 s against 1.8 s
 # in float32. ST2V_BF16=1 or 0 overrides the detection.
-BF16 = {"1": True, "0": False}.get(os.environ.get("ST2V_BF16", ""), None)
-if BF16 is None:
-    BF16 = _cpu_computes_bf16()
+_BF16_ENV = os.environ.get("ST2V_BF16", "")
+if _BF16_ENV not in ("", "0", "1"):
+    raise SystemExit(f"ST2V_BF16 must be 0 or 1, got {_BF16_ENV!r}")
+BF16 = _cpu_computes_bf16() if _BF16_ENV == "" else _BF16_ENV == "1"
 
 
 def autocast():

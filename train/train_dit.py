@@ -12,7 +12,8 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
   says otherwise;
-- bfloat16 autocast where the CPU computes it (recipe.autocast), AdamW with warm-up, an EMA of the weights for export.
+- bfloat16 autocast where the CPU computes it (recipe.autocast), AdamW
+  with warm-up, an EMA of the weights for export.
 
 Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
 

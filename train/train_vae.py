@@ -33,7 +33,6 @@ file's decoder widened to them (widen_decoder: the same function at step
         --export-into models/st2v-world-v1.safetensors --export OUT.safetensors
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -45,6 +44,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import recipe  # noqa: E402
+from st2v.config import clone  # noqa: E402
 from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
@@ -82,7 +82,6 @@ def widen_decoder(src, dst, noise=0.01, seed=0):
     g = torch.Generator().manual_seed(seed)
     maps = [torch.arange(d) % c for c, d in zip(cs, cd)]     # new channel -> old
     copies = [d // c for c, d in zip(cs, cd)]
-    ident = None                                             # z or rgb: no map
 
     def conv(s, d, out_map, in_map, k_in):
         w = s.weight.detach()
@@ -100,7 +99,7 @@ def widen_decoder(src, dst, noise=0.01, seed=0):
         return (maps[i + 1][:, None] * r + torch.arange(r)[None]).reshape(-1)
 
     with torch.no_grad():
-        conv(src.conv_in, dst.conv_in, maps[0], ident, 1)
+        conv(src.conv_in, dst.conv_in, maps[0], None, 1)       # in: z, no map
         for i, (ls, ld) in enumerate(zip(src.levels, dst.levels)):
             m, k = maps[i], copies[i]
             for rs, rd in zip(ls.res, ld.res):
@@ -199,7 +198,7 @@ def export_into(ckpt_path, model_path, out_path):
         a, b = level_factors(v, i)
         widths.append(int(dec["levels.%d.up.weight" % i].shape[0]) // (a * b * b))
     if widths != decoder_channels(v):                         # a widened decoder
-        cfg = json.loads(json.dumps(model.config))
+        cfg = clone(model.config)
         cfg["vae"]["dec_channels"] = widths
         wide = St2vModel(cfg)
         wide.load_state_dict({k: v for k, v in model.state_dict().items()

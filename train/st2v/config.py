@@ -50,7 +50,6 @@ def derived(cfg):
     need(Cz >= 1, "vae.z_channels must be >= 1")
     Lv = len(vae["channels"])
     need(Lv >= 1, "vae.channels must not be empty")
-    need(all(isinstance(c, int) and c >= 1 for c in vae["channels"]), "vae.channels must be >= 1")
     if "dec_channels" in vae:
         dc = vae["dec_channels"]
         need(isinstance(dc, list) and len(dc) == Lv and
