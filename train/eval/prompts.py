@@ -16,9 +16,11 @@ def scene_seeds(n, seed):
     return [1000 * int(seed) + i for i in range(int(n))]
 
 
-def draw(n, seed=0, lang='en'):
-    """n held-out scenes in `lang`: list of (scene seed, Scene)."""
-    return [(s, sample_scene(s, split='heldout', lang=lang)) for s in scene_seeds(n, seed)]
+def draw(n, seed=0, lang='en', split='heldout'):
+    """n scenes of `split` in `lang`: list of (scene seed, Scene).  The
+    evaluation proper is held out; split="train" tells whether a failure
+    is the held-out prompts' or the model's on prompts like its training's."""
+    return [(s, sample_scene(s, split=split, lang=lang)) for s in scene_seeds(n, seed)]
 
 
 def _bg_phrases(lang, background):

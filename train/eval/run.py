@@ -174,7 +174,7 @@ def run_generated(a):
         sys.exit('eval: %s not found (build it with make)' % st2v)
     model = resolve_model(a.model)
     os.makedirs(a.out, exist_ok=True)
-    scenes = {lang: prompts.draw(a.n, a.seed, lang) for lang in prompts.LANGS}
+    scenes = {lang: prompts.draw(a.n, a.seed, lang, a.split) for lang in prompts.LANGS}
     rows, items, clips = [], [], {}
     tmp = tempfile.TemporaryDirectory(prefix='st2v-eval-')
     keep = a.keep
@@ -218,9 +218,12 @@ def run_generated(a):
         model_desc += ', sha256 `%s`' % sha256(model)[:16]
         if 'placeholder' in os.path.basename(real):
             model_desc += ' (untrained random weights: scores near 0 are expected)'
-    cmd = '/usr/bin/python3 -m train.eval.run --st2v %s%s --n %d --seed %d%s --out %s' % (
+    cmd = '/usr/bin/python3 -m train.eval.run --st2v %s%s --n %d --seed %d%s%s --out %s' % (
         rel(st2v), (' --model %s' % rel(a.model)) if a.model else '', a.n, a.seed,
-        (' --sampling %s' % shlex.quote(a.sampling)) if a.sampling else '', rel(a.out))
+        (' --sampling %s' % shlex.quote(a.sampling)) if a.sampling else '',
+        (' --split %s' % a.split) if a.split != 'heldout' else '', rel(a.out))
+    split_desc = ('held-out world scenes' if a.split == 'heldout' else
+                  'TRAINING-split world scenes (a diagnostic: these prompts are like the training\'s)')
     seeds = prompts.scene_seeds(a.n, a.seed)
     lines = [
         '# st2v evaluation: held-out prompts scored by a detector',
@@ -229,9 +232,9 @@ def run_generated(a):
         '',
         '- model: %s' % model_desc,
         '- command: `%s`' % cmd,
-        '- prompts: %d held-out world scenes (`sample_scene(seed, split="heldout")`), scene seeds '
+        '- prompts: %d %s (`sample_scene(seed, split="%s")`), scene seeds '
         '%d..%d, each captioned in English and in Czech (%d prompts); generation seed = scene seed, '
-        'size and length = the scene\'s (%s)' % (a.n, seeds[0], seeds[-1], 2 * a.n,
+        'size and length = the scene\'s (%s)' % (a.n, split_desc, a.split, seeds[0], seeds[-1], 2 * a.n,
                                                  '`st2v -p CAPTION -s SEED --frames T --size WxH%s`'
                                                  % ((' ' + a.sampling) if a.sampling else '')),
         '- scoring: `train/eval/detect.py` reads the frames (no labels), `train/eval/score.py` '
@@ -454,6 +457,8 @@ def main(argv=None):
     ap.add_argument('--keep', default=None, help='keep the generated .y4m clips in this folder')
     ap.add_argument('--sampling', default='', help='sampling options for st2v instead of the '
                     'model\'s defaults, e.g. "--cfg 6 --sampler dpm++2m" (%s)' % ', '.join(SAMPLING_OPTIONS))
+    ap.add_argument('--split', choices=('heldout', 'train'), default='heldout',
+                    help='scenes of the training split instead: a diagnostic, not the evaluation')
     ap.add_argument('--truth', action='store_true',
                     help='score the world\'s true renders instead (writes eval-truth.md)')
     a = ap.parse_args(argv)

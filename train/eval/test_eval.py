@@ -199,6 +199,16 @@ def a_category_counts_only_where_the_prompt_says_something_about_it():
     assert found == {True, False}, 'sample without both relation and non-relation scenes'
 
 
+def the_evaluation_is_held_out_and_the_training_split_is_only_asked_for():
+    from train.world.holdout import heldout_reasons
+    for lang in prompts.LANGS:
+        held = prompts.draw(10, 0, lang)
+        assert all(heldout_reasons(sc) for _, sc in held), 'a default prompt is not held out'
+        seen = prompts.draw(10, 0, lang, 'train')
+        assert all(sc.split == 'train' and not heldout_reasons(sc) for _, sc in seen)
+        assert [s for s, _ in seen] == [s for s, _ in held], 'the two splits use other seeds'
+
+
 def background_mentions_are_found_in_english_and_czech():
     from train.world import sample_scene
     sc = sample_scene(5, split='heldout', lang='en')
@@ -339,6 +349,7 @@ def sampling_options_are_checked_before_they_reach_the_cli():
 
 
 TESTS = [
+    the_evaluation_is_held_out_and_the_training_split_is_only_asked_for,
     label_joins_4_neighbours_but_not_diagonal_ones,
     shape_classifier_names_every_world_shape_at_any_size_and_angle,
     background_classifier_names_every_background,
