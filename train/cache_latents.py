@@ -74,8 +74,9 @@ def token_labels(labels, T_lat, H, W, ft, tok):
     return colour, shape, motion
 
 
-def encode_shard(vae, index):
-    """Clips index*SHARD .. +SHARD-1: scene seed BASE + clip number."""
+def encode_shard(vae, index, dev=torch.device("cpu")):
+    """Clips index*SHARD .. +SHARD-1: scene seed BASE + clip number; the
+    autoencoder on `dev`, the world rendered on the CPU."""
     ft, tok = recipe.token_geometry()
     items = []
     for j in range(SHARD):
@@ -84,8 +85,8 @@ def encode_shard(vae, index):
         video, labels = render(scene)
         T = video.shape[0] // ft * ft
         x = torch.from_numpy(video[:T].transpose(3, 0, 1, 2)[None] / 127.5 - 1.0).float()
-        with torch.no_grad(), recipe.autocast():
-            z = vae.enc(x).float()[0]                           # (Cz, T/ft, Hl, Wl)
+        with torch.no_grad(), recipe.autocast(dev):
+            z = vae.enc(x.to(dev)).float()[0].cpu()             # (Cz, T/ft, Hl, Wl)
         rng = np.random.default_rng(seed)
         caps = [caption(scene, lang, rng) for lang in ("en", "en", "cs", "cs")]
         H, W = video.shape[1:3]
@@ -99,9 +100,11 @@ def encode_shard(vae, index):
 _worker = {}
 
 
-def _init_worker(vae_path, threads):
+def _init_worker(vae_path, threads, dev):
     torch.set_num_threads(threads)
+    _worker["dev"] = recipe.device(dev)
     _worker["vae"], _ = recipe.load_vae(vae_path)
+    _worker["vae"].to(_worker["dev"])
 
 
 def _write_shard(args):
@@ -109,7 +112,7 @@ def _write_shard(args):
     if time.time() >= t_end:
         return None, 0.0
     t0 = time.time()
-    items = encode_shard(_worker["vae"], index)
+    items = encode_shard(_worker["vae"], index, _worker["dev"])
     path = shard_path(directory, index)
     torch.save(items, path + ".tmp")
     os.replace(path + ".tmp", path)
@@ -128,12 +131,15 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="torch threads per job")
     ap.add_argument("--jobs", type=int, default=2,
                     help="shards encoded at once, each in its own process")
+    ap.add_argument("--device", default="cpu",
+                    help="where the jobs encode: cpu, or cuda where a GPU is at hand")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
                     help="a stage-1 checkpoint, or a model file whose encoder to use")
     args = ap.parse_args()
     if args.jobs < 1 or args.threads < 1:
         raise SystemExit("cache_latents.py: --jobs and --threads must be at least 1")
+    recipe.device(args.device)          # a bad --device fails here, not in every job
     os.makedirs(args.dir, exist_ok=True)
     todo = [i for i in range(-(-args.clips // SHARD))
             if not os.path.exists(shard_path(args.dir, i))]
@@ -141,7 +147,7 @@ def main():
     # a SIGTERM leaves through the pool's with-block, which stops the workers
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("cache_latents.py: terminated"))
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(args.jobs, _init_worker, (args.vae, args.threads)) as pool:
+    with ctx.Pool(args.jobs, _init_worker, (args.vae, args.threads, args.device)) as pool:
         for path, secs in pool.imap_unordered(_write_shard, [(args.dir, i, t_end) for i in todo]):
             if path:
                 done = len(glob.glob(os.path.join(args.dir, "shard_*.pt")))

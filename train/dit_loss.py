@@ -24,7 +24,9 @@ from st2v.tokenizer import Tokenizer  # noqa: E402
 from train_dit import LatentCache, flow_loss, latent_norm, sample_t  # noqa: E402
 
 
-def fixed_batch_loss(model, cache, batches, batch, seed=7):
+def fixed_batch_loss(model, cache, batches, batch, seed=7, at_t=None):
+    """The mean loss over `batches` fixed batches; at_t: every sample at this
+    timestep instead of the training's distribution (same clips and noise)."""
     cfg = model.config
     tok = Tokenizer.from_config(cfg)
     mean, std = latent_norm(cfg)
@@ -36,6 +38,8 @@ def fixed_batch_loss(model, cache, batches, batch, seed=7):
             z, caps, _ = cache.batch(rng, batch, window)
             ids, mask = pad_batch([tok.encode(c) for c in caps])
             tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, window)   # (B, window)
+            if at_t is not None:
+                tt.fill_(at_t)
             losses.append(flow_loss(model, (z - mean) / std, tt, ids, mask, rng_t).item())
     return float(np.mean(losses))
 
@@ -48,7 +52,11 @@ def main():
     ap.add_argument("--batches", type=int, default=30)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--at-t", type=float, nargs="+", default=None,
+                    help="also the loss with every sample at each of these timesteps (0 < t <= 1)")
     args = ap.parse_args()
+    if args.at_t and not all(0 < t <= 1 for t in args.at_t):
+        ap.error("--at-t: timesteps must be in (0, 1]")
     torch.set_num_threads(args.threads)
     caches = {}
     for i in args.shards:
@@ -60,6 +68,10 @@ def main():
         model.eval()
         print(path, " ".join(f"shard {i}: {fixed_batch_loss(model, c, args.batches, args.batch):.4f}"
                              for i, c in caches.items()), flush=True)
+        for t in args.at_t or ():
+            print(f"  t = {t:g}:", " ".join(
+                f"shard {i}: {fixed_batch_loss(model, c, args.batches, args.batch, at_t=t):.4f}"
+                for i, c in caches.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -43,10 +43,22 @@ if _BF16_ENV not in ("", "0", "1"):
 BF16 = _cpu_computes_bf16() if _BF16_ENV == "" else _BF16_ENV == "1"
 
 
-def autocast():
-    """The training scripts' mixed precision: bfloat16 autocast where the
-    CPU computes bfloat16, float32 elsewhere (BF16)."""
+def autocast(device="cpu"):
+    """The training scripts' mixed precision: bfloat16 autocast on a GPU and
+    where the CPU computes bfloat16, float32 elsewhere (BF16)."""
+    if torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16)
+
+
+def device(name):
+    """The torch device a training script's --device names: "cpu" or
+    "cuda" (a GPU, where one is at hand; the CPU path is what CI tests)."""
+    if name not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be cpu or cuda, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: this torch sees no GPU")
+    return torch.device(name)
 
 
 def architecture():

@@ -782,6 +782,43 @@ def widened_decoder_computes_the_same_and_exports_with_its_widths():
             assert torch.equal(v, want), k
 
 
+def device_run_trains_on_the_cpu_and_its_slim_file_exports():
+    """train/device_run.sh (the GPU machine's one call) with DEVICE=cpu and
+    a few clips: it caches, continues the shipped DiT, leaves a --slim file
+    in $OUT, and that file exports to the model its EMA weights say."""
+    import recipe
+    root = os.path.dirname(HERE)
+    shipped = os.path.join(root, "models", "st2v-world-v1.safetensors")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "out")
+        env = dict(os.environ, OUT=out, DEVICE="cpu", PY=sys.executable, MODEL=shipped,
+                   ST2V_RUN_DIR=os.path.join(d, "run"), ST2V_SHARD="2", ST2V_BF16="0",
+                   CLIPS="2", JOBS="1", MINUTES="0.1", COOL="0.05", BATCH="2")
+        r = subprocess.run(["bash", os.path.join(HERE, "device_run.sh")], env=env,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+        slim = torch.load(os.path.join(out, "dit-ema.pt"))
+        base = load_model(shipped)
+        assert slim["step"] > base.config["provenance"]["dit_steps"], slim["step"]
+        assert all(v.dtype == torch.float16 for v in slim["ema"].values())
+        model = os.path.join(d, "m.safetensors")
+        subprocess.run([sys.executable, os.path.join(HERE, "train_dit.py"), "--export", model,
+                        "--from", os.path.join(out, "dit-ema.pt"), "--vae", shipped],
+                       check=True, capture_output=True)
+        m = load_model(model)
+        assert m.config["provenance"]["dit_steps"] == slim["step"]
+        for k, v in m.state_dict().items():
+            want = base.state_dict()[k] if k.startswith("vae.") else slim["ema"][k].float()
+            assert torch.equal(v, want), k
+    for bad in ("gpu", "cuda:0"):
+        try:
+            recipe.device(bad)
+        except SystemExit as e:
+            assert "cpu or cuda" in str(e), e
+        else:
+            raise AssertionError("--device %s was taken" % bad)
+
+
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
         return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
@@ -852,6 +889,7 @@ TESTS = [
     model_files_reload_to_the_same_weights,
     decoder_export_replaces_only_the_decoder_and_refuses_another_encoder,
     widened_decoder_computes_the_same_and_exports_with_its_widths,
+    device_run_trains_on_the_cpu_and_its_slim_file_exports,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]

@@ -12,10 +12,14 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
   says otherwise;
-- bfloat16 autocast where the CPU computes it (recipe.autocast), AdamW
-  with warm-up, an EMA of the weights for export.
+- bfloat16 autocast on a GPU (--device cuda) and where the CPU computes
+  it (recipe.autocast), AdamW with warm-up, an EMA of the weights for
+  export.
 
 Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
+--slim writes the EMA weights alone (float16), which --export --from
+turns into a model file: how a GPU machine's run comes back
+(train/device_run.sh).
 
     /usr/bin/python3 train/train_dit.py --minutes 60
     /usr/bin/python3 train/train_dit.py --export models/st2v-world-v1.safetensors
@@ -183,11 +187,12 @@ def latent_norm(cfg):
 def flow_loss(model, x0, tt, ids, mask, rng_t):
     """Rectified-flow loss of one batch: x0 (B, Cz, T, Hl, Wl) normalised
     latents, tt (B, T) per-frame timesteps (0 marks a clean context frame,
-    left out of the loss). Draws the noise from rng_t."""
-    e = torch.randn(x0.shape, generator=rng_t)
+    left out of the loss). Draws the noise from rng_t (a CPU generator, so
+    a GPU run draws the same noise)."""
+    e = torch.randn(x0.shape, generator=rng_t).to(x0.device)
     tb = tt[:, None, :, None, None]
     xt = (1 - tb) * x0 + tb * e
-    with recipe.autocast():
+    with recipe.autocast(x0.device):
         v = model.dit(xt, tt, model.text(ids, mask), mask).float()
     w = (tt > 0).float()[:, None, :, None, None]
     return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
@@ -198,7 +203,7 @@ def checkpoint_path(args):
 
 
 def export(args):
-    ck = torch.load(checkpoint_path(args))
+    ck = torch.load(args.from_file or checkpoint_path(args), map_location="cpu")
     cfg = ck["config"]
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
@@ -213,6 +218,18 @@ def export(args):
     print(f"wrote {args.export} (DiT step {ck['step']}, VAE step {vae_step})")
 
 
+def slim(args):
+    """The checkpoint's EMA weights in float16, its step and config: what
+    --export needs (with --from), small enough to bring back from a GPU
+    machine, where the full checkpoint (optimiser state, float32) is not."""
+    ck = torch.load(checkpoint_path(args), map_location="cpu")
+    torch.save({"ema": {k: v.half() for k, v in ck["ema"].items()},
+                "step": ck["step"], "config": ck["config"]}, args.slim + ".tmp")
+    os.replace(args.slim + ".tmp", args.slim)
+    print(f"wrote {args.slim} (DiT step {ck['step']}, "
+          f"{os.path.getsize(args.slim) / 2**20:.1f} MiB)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=30)
@@ -225,11 +242,20 @@ def main():
                          "this many last steps (a warm-up, stable, decay schedule)")
     ap.add_argument("--aux-steps", type=int, default=None,
                     help="switch the auxiliary heads off from this step on (default: never)")
+    ap.add_argument("--cooldown-minutes", type=float, default=0,
+                    help="the learning rate falls linearly to zero over the sitting's last this "
+                         "many minutes (where the steps a sitting makes are not known ahead, "
+                         "e.g. on a GPU)")
     ap.add_argument("--aux-weight", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is at hand")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
     ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
+    ap.add_argument("--from", dest="from_file",
+                    help="with --export: a --slim file instead of the run's checkpoint")
+    ap.add_argument("--slim", help="write the checkpoint's EMA weights (float16), step and "
+                                   "config to this file and exit")
     ap.add_argument("--vae", default=os.path.join(recipe.RUN_DIR, "vae", "checkpoint.pt"),
                     help="with --export: the autoencoder checkpoint (a decoder-only fine-tune "
                          "of the one the latents came from), or a model file whose autoencoder "
@@ -240,14 +266,24 @@ def main():
     args = ap.parse_args()
     if args.cooldown and args.until_step is None:
         ap.error("--cooldown needs --until-step")
+    if args.cooldown and args.cooldown_minutes:
+        ap.error("--cooldown and --cooldown-minutes are two schedules: give one")
+    if not 0 <= args.cooldown_minutes <= args.minutes:
+        ap.error("--cooldown-minutes must be 0..--minutes")
+    if args.from_file and not args.export:
+        ap.error("--from goes with --export")
+    dev = recipe.device(args.device)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     os.makedirs(args.dir, exist_ok=True)
     if args.export:
         return export(args)
+    if args.slim:
+        return slim(args)
 
     cache = LatentCache(args.cache)
-    ck = torch.load(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
+    ck = (torch.load(checkpoint_path(args), map_location="cpu")
+          if os.path.exists(checkpoint_path(args)) else None)
     start = load_model(args.init_from) if args.init_from and not ck else None
     cfg = ck["config"] if ck else start.config if start else make_config(cache)
     torch.manual_seed(0)
@@ -258,21 +294,24 @@ def main():
         print(f"initialised from {args.init_from}", flush=True)
     del model.vae                       # trained in stage 1, not here
     aux = AuxHeads(cfg["dit"]["dim"])
+    if ck:
+        model.load_state_dict(ck["model"])
+        aux.load_state_dict(ck["aux"])
+    model.to(dev)
+    aux.to(dev)
     params = list(model.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
     ema = copy.deepcopy(model.state_dict())
     step = start.config.get("provenance", {}).get("dit_steps", 0) if start else 0
     warm_from = step                    # the learning rate warms up from here
     if ck:
-        model.load_state_dict(ck["model"])
-        aux.load_state_dict(ck["aux"])
-        opt.load_state_dict(ck["opt"])
-        ema = ck["ema"]
+        opt.load_state_dict(ck["opt"])          # moves its state to the parameters' device
+        ema = {k: v.to(dev) for k, v in ck["ema"].items()}
         step = ck["step"]
         warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
     tok = Tokenizer.from_config(cfg)
-    mean, std = latent_norm(cfg)
+    mean, std = (v.to(dev) for v in latent_norm(cfg))
     window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
     shift = cfg["sampler"]["shift"]
     mid = len(model.dit.blocks) // 2
@@ -286,24 +325,29 @@ def main():
     json.dump(cfg, open(os.path.join(args.dir, "config.json"), "w"), ensure_ascii=False)
     log = open(os.path.join(args.dir, "log.txt"), "a")
     t_end, t_save = time.time() + args.minutes * 60, time.time()
+    t_cool = t_end - args.cooldown_minutes * 60
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
             g["lr"] = args.lr * lr_scale(step, warm_from, args.until_step, args.cooldown)
+            if args.cooldown_minutes:
+                g["lr"] *= min(1.0, max(0.0, t_end - time.time()) / (t_end - t_cool))
         z, caps, labels = cache.batch(rng, args.batch, window)
         B = z.shape[0]
-        x0 = (z - mean) / std
+        x0 = (z.to(dev) - mean) / std
+        labels = {k: v.to(dev) for k, v in labels.items()}
         caps = ["" if rng.random() < 0.1 else c for c in caps]
-        ids, mask = pad_batch([tok.encode(c) for c in caps])
+        ids, mask = (v.to(dev) for v in pad_batch([tok.encode(c) for c in caps]))
         t = sample_t(rng_t, B, shift)
         tt = t[:, None].repeat(1, window)                           # (B, T)
         clean = torch.from_numpy(rng.random(B) < 0.3)
         tt[clean, :context] = 0.0
+        tt = tt.to(dev)
         loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
         loss = loss_fm
         use_aux = (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0
         if use_aux:
-            with recipe.autocast():
+            with recipe.autocast(dev):
                 logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
             loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
                            for k, n in AUX_CLASSES.items())
