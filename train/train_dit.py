@@ -202,8 +202,15 @@ def checkpoint_path(args):
     return os.path.join(args.dir, "checkpoint.pt")
 
 
+def load_checkpoint(path):
+    """A checkpoint (or --slim file) on the CPU, whatever device wrote it."""
+    if not os.path.exists(path):
+        raise SystemExit(f"train_dit.py: no checkpoint {path}")
+    return torch.load(path, map_location="cpu")
+
+
 def export(args):
-    ck = torch.load(args.from_file or checkpoint_path(args), map_location="cpu")
+    ck = load_checkpoint(args.from_file or checkpoint_path(args))
     cfg = ck["config"]
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
@@ -222,7 +229,7 @@ def slim(args):
     """The checkpoint's EMA weights in float16, its step and config: what
     --export needs (with --from), small enough to bring back from a GPU
     machine, where the full checkpoint (optimiser state, float32) is not."""
-    ck = torch.load(checkpoint_path(args), map_location="cpu")
+    ck = load_checkpoint(checkpoint_path(args))
     torch.save({"ema": {k: v.half() for k, v in ck["ema"].items()},
                 "step": ck["step"], "config": ck["config"]}, args.slim + ".tmp")
     os.replace(args.slim + ".tmp", args.slim)
@@ -282,8 +289,7 @@ def main():
         return slim(args)
 
     cache = LatentCache(args.cache)
-    ck = (torch.load(checkpoint_path(args), map_location="cpu")
-          if os.path.exists(checkpoint_path(args)) else None)
+    ck = load_checkpoint(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
     start = load_model(args.init_from) if args.init_from and not ck else None
     cfg = ck["config"] if ck else start.config if start else make_config(cache)
     torch.manual_seed(0)
