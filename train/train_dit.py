@@ -26,6 +26,7 @@ turns into a model file: how a GPU machine's run comes back
 """
 import argparse
 import copy
+import functools
 import glob
 import json
 import math
@@ -317,6 +318,7 @@ def main():
         warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
     tok = Tokenizer.from_config(cfg)
+    encode = functools.lru_cache(maxsize=None)(tok.encode)    # the captions are a fixed set
     mean, std = (v.to(dev) for v in latent_norm(cfg))
     window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
     shift = cfg["sampler"]["shift"]
@@ -343,7 +345,7 @@ def main():
         x0 = (z.to(dev) - mean) / std
         labels = {k: v.to(dev) for k, v in labels.items()}
         caps = ["" if rng.random() < 0.1 else c for c in caps]
-        ids, mask = (v.to(dev) for v in pad_batch([tok.encode(c) for c in caps]))
+        ids, mask = (v.to(dev) for v in pad_batch([encode(c) for c in caps]))
         t = sample_t(rng_t, B, shift)
         tt = t[:, None].repeat(1, window)                           # (B, T)
         clean = torch.from_numpy(rng.random(B) < 0.3)
