@@ -21,9 +21,10 @@ PY=${PY:-python3}
 MODEL=${MODEL:-models/st2v-world-v1.safetensors}
 DEVICE=${DEVICE:-cuda}
 export ST2V_RUN_DIR=${ST2V_RUN_DIR:-/tmp/st2v-device-run} PYTHONUNBUFFERED=1
-[ -f "$MODEL" ] || { echo "device_run.sh: no model file $MODEL" >&2; exit 1; }
 mkdir -p "$OUT" "$ST2V_RUN_DIR"
-cd "$(dirname "$0")/.."
+OUT=$(cd "$OUT" && pwd)
+cd "$(dirname "$0")/.."            # MODEL is relative to the repository
+[ -f "$MODEL" ] || { echo "device_run.sh: no model file $MODEL" >&2; exit 1; }
 { command -v nvidia-smi >/dev/null && nvidia-smi -L; } || true
 start=$(date +%s)
 "$PY" train/cache_latents.py --clips "${CLIPS:-4000}" --jobs "${JOBS:-14}" --device "$DEVICE" \
