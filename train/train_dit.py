@@ -162,13 +162,14 @@ class AuxHeads(nn.Module):
         return dict(zip(AUX_CLASSES, self.head(x).split(list(AUX_CLASSES.values()), dim=-1)))
 
 
-def lr_scale(step, warm_from, until_step=None, cooldown=0):
+def lr_scale(step, warm_from, left=0, cooldown=0):
     """Warm-up, stable, decay: linear from 0 over WARMUP steps after
-    warm_from, then 1, then linear down to 0 over the last `cooldown` steps
-    before until_step."""
+    warm_from, then 1, then linear down to 0 over the last `cooldown` of the
+    run while `left` of it remain (steps, or seconds where the steps a
+    sitting makes are not known ahead)."""
     scale = min(1.0, (step - warm_from + 1) / WARMUP)
     if cooldown:
-        scale *= min(1.0, (until_step - step) / cooldown)
+        scale *= min(1.0, max(0.0, left) / cooldown)
     return scale
 
 
@@ -333,13 +334,14 @@ def main():
     json.dump(cfg, open(os.path.join(args.dir, "config.json"), "w"), ensure_ascii=False)
     log = open(os.path.join(args.dir, "log.txt"), "a")
     t_end, t_save = time.time() + args.minutes * 60, time.time()
-    t_cool = t_end - args.cooldown_minutes * 60
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
-            g["lr"] = args.lr * lr_scale(step, warm_from, args.until_step, args.cooldown)
-            if args.cooldown_minutes:
-                g["lr"] *= min(1.0, max(0.0, t_end - time.time()) / (t_end - t_cool))
+            if args.cooldown:
+                g["lr"] = args.lr * lr_scale(step, warm_from, args.until_step - step, args.cooldown)
+            else:
+                g["lr"] = args.lr * lr_scale(step, warm_from, t_end - time.time(),
+                                             args.cooldown_minutes * 60)
         z, caps, labels = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std

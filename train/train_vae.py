@@ -4,7 +4,8 @@ Trains the encoder and decoder of train/st2v/vae.py on clips of the
 procedural world (train split only), on random spacetime crops, on the CPU
 (bfloat16 autocast where the CPU computes it: recipe.autocast). It
 checkpoints every few minutes into RUN_DIR/vae/ and resumes from there, so
-training continues over several sittings. Reports reconstruction PSNR on full held-out clips.
+training continues over several sittings. Reports reconstruction PSNR on
+full held-out clips.
 
     /usr/bin/python3 train/train_vae.py --minutes 60        # train (resumes)
     /usr/bin/python3 train/train_vae.py --eval-only          # PSNR only
@@ -192,16 +193,16 @@ def export_into(ckpt_path, model_path, out_path):
                              f"(first difference: enc.{name}); only a --decoder-only run "
                              "from that file can be exported into it")
     dec = {k[len("dec."):]: v for k, v in ck["vae"].items() if k.startswith("dec.")}
-    v = model.config["vae"]
+    vc = model.config["vae"]
     widths = [int(dec["conv_in.weight"].shape[0])]            # the decoder's own
-    for i in range(len(v["channels"]) - 1):
-        a, b = level_factors(v, i)
+    for i in range(len(vc["channels"]) - 1):
+        a, b = level_factors(vc, i)
         widths.append(int(dec["levels.%d.up.weight" % i].shape[0]) // (a * b * b))
-    if widths != decoder_channels(v):                         # a widened decoder
+    if widths != decoder_channels(vc):                        # a widened decoder
         cfg = clone(model.config)
         cfg["vae"]["dec_channels"] = widths
         wide = St2vModel(cfg)
-        wide.load_state_dict({k: v for k, v in model.state_dict().items()
+        wide.load_state_dict({k: t for k, t in model.state_dict().items()
                               if not k.startswith("vae.dec.")}, strict=False)
         model = wide
     model.vae.dec.load_state_dict(dec)
