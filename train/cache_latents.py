@@ -152,11 +152,13 @@ def main():
             if path:
                 done = len(glob.glob(os.path.join(args.dir, "shard_*.pt")))
                 print(f"{path}: {SHARD} clips in {secs:.0f} s ({done * SHARD} cached)", flush=True)
-    stats(args.dir)
+    stats(args.dir, recipe.load_vae(args.vae)[0].dec.v)
 
 
-def stats(directory):
-    """Per-channel mean and std of the cached latents (section 7)."""
+def stats(directory, vae_config):
+    """Per-channel mean and std of the cached latents (section 7), and the
+    "vae" config section of the autoencoder that encoded them, which a DiT
+    trained from scratch on them takes (train_dit.py make_config)."""
     s1 = s2 = n = 0
     for path in sorted(glob.glob(os.path.join(directory, "shard_*.pt"))):
         for it in torch.load(path):
@@ -166,7 +168,8 @@ def stats(directory):
             n += z[0].numel()
     mean = s1 / n
     std = (s2 / n - mean ** 2).clamp_min(1e-8).sqrt()
-    torch.save({"mean": mean, "std": std}, os.path.join(directory, "stats.pt"))
+    torch.save({"mean": mean, "std": std, "vae_config": vae_config},
+               os.path.join(directory, "stats.pt"))
     print("latent mean", [round(float(v), 3) for v in mean])
     print("latent std ", [round(float(v), 3) for v in std])
 

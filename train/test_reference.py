@@ -29,7 +29,7 @@ from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E
 from st2v.sampling import Velocity, sample, schedule, start_latent  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer, lowercase_bytes  # noqa: E402
-from st2v.vae import depth_to_space, space_to_depth  # noqa: E402
+from st2v.vae import VAE, depth_to_space, space_to_depth  # noqa: E402
 
 torch.set_num_threads(1)
 PASSED, FAILED = 0, 0
@@ -819,6 +819,41 @@ def device_run_trains_on_the_cpu_and_its_slim_file_exports():
             raise AssertionError("--device %s was taken" % bad)
 
 
+def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
+    """device_run.sh with VAE a train_vae.py checkpoint of the recipe's next
+    autoencoder (v2: 16 latent channels) and INIT empty: the cache holds its
+    latents, the DiT starts from scratch with its config, and the export
+    takes that autoencoder (the shipped one is refused)."""
+    import recipe
+    import train_vae
+    root = os.path.dirname(HERE)
+    with tempfile.TemporaryDirectory() as d:
+        vae = VAE({"vae": recipe.vae_architecture("v2")})
+        train_vae.init_for_training(vae)
+        ck = os.path.join(d, "vae.pt")
+        torch.save({"vae": vae.state_dict(), "step": 5, "vae_config": vae.dec.v}, ck)
+        out = os.path.join(d, "out")
+        env = dict(os.environ, OUT=out, DEVICE="cpu", PY=sys.executable, VAE=ck, INIT="",
+                   ST2V_RUN_DIR=os.path.join(d, "run"), ST2V_SHARD="2", ST2V_BF16="0",
+                   CLIPS="2", JOBS="1", MINUTES="0.1", COOL="0.05", BATCH="2")
+        r = subprocess.run(["bash", os.path.join(HERE, "device_run.sh")], env=env,
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+        slim = torch.load(os.path.join(out, "dit-ema.pt"))
+        assert 0 < slim["step"] < 1000 and slim["config"]["vae"]["z_channels"] == 16, slim["step"]
+        model = os.path.join(d, "m.safetensors")
+        export = [sys.executable, os.path.join(HERE, "train_dit.py"), "--export", model,
+                  "--from", os.path.join(out, "dit-ema.pt"), "--vae"]
+        r = subprocess.run(export + [os.path.join(root, "models", "st2v-world-v1.safetensors")],
+                           capture_output=True, text=True)
+        assert r.returncode != 0 and "not the autoencoder" in r.stderr, r.stderr[-500:]
+        subprocess.run(export + [ck], check=True, capture_output=True)
+        m = load_model(model)
+        assert m.config["provenance"]["vae_steps"] == 5
+        for k, v in vae.state_dict().items():
+            assert torch.equal(m.vae.state_dict()[k], v.half().float()), k
+
+
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
         return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
@@ -890,6 +925,7 @@ TESTS = [
     decoder_export_replaces_only_the_decoder_and_refuses_another_encoder,
     widened_decoder_computes_the_same_and_exports_with_its_widths,
     device_run_trains_on_the_cpu_and_its_slim_file_exports,
+    device_run_trains_a_dit_from_scratch_on_a_new_autoencoder,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]

@@ -65,9 +65,11 @@ class LatentCache:
         self.refresh()
 
     def stats(self):
-        """Per-channel latent mean and std (written when caching ends)."""
+        """Per-channel latent mean and std (written when caching ends), and
+        the "vae" config section of the autoencoder that encoded the cache
+        (None in a cache written before it was recorded: the recipe's v1)."""
         st = torch.load(os.path.join(self.directory, "stats.pt"))
-        return st["mean"], st["std"]
+        return st["mean"], st["std"], st.get("vae_config")
 
     def refresh(self):
         """Load the shards written since the last call (cache_latents.py may
@@ -109,13 +111,15 @@ class LatentCache:
 # ------------------------------------------------------------------ model
 
 def make_config(cache):
+    mean, std, vae_config = cache.stats()
     cfg = recipe.architecture()
+    if vae_config:
+        cfg["vae"] = {k: v for k, v in vae_config.items()}
     cfg["name"] = recipe.MODEL_NAME
     cfg["description"] = ("st2v default model, trained on the procedural st2v world "
                           "(train/world) with English and Czech captions")
     cfg["tokenizer"] = {"max_length": 48,
                         "pieces": recipe.build_pieces(cache.captions(), min_count=1)}
-    mean, std = cache.stats()
     cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in mean]
     cfg["vae"]["latent_std"] = [round(float(v), 6) for v in std]
     cfg["provenance"] = {"recipe": "train/recipe.py, train/train_vae.py, "
@@ -200,6 +204,14 @@ def flow_loss(model, x0, tt, ids, mask, rng_t):
     return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
 
 
+def same_autoencoder(a, b):
+    """Whether two "vae" config sections describe the same network (the
+    latent statistics aside)."""
+    def arch(v):
+        return {k: x for k, x in v.items() if k not in ("latent_mean", "latent_std")}
+    return arch(a) == arch(b)
+
+
 def checkpoint_path(args):
     return os.path.join(args.dir, "checkpoint.pt")
 
@@ -217,6 +229,9 @@ def export(args):
     model = St2vModel(cfg)
     model.load_state_dict(ck["ema"], strict=False)
     vae, vae_step = recipe.load_vae(args.vae)
+    if not same_autoencoder(vae.dec.v, cfg["vae"]):
+        raise SystemExit(f"train_dit.py: {args.vae} is not the autoencoder this DiT was trained "
+                         "for (its vae config differs)")
     model.vae.load_state_dict(vae.state_dict())
     cfg = copy.deepcopy(cfg)
     cfg["sampler"] = recipe.architecture()["sampler"]   # inference defaults: the recipe's now
@@ -295,6 +310,10 @@ def main():
     start = load_model(args.init_from) if args.init_from and not ck else None
     cfg = ck["config"] if ck else start.config if start else make_config(cache)
     torch.manual_seed(0)
+    cz = next(iter(cache.by_size.values()))[0]["z"].shape[0] if cache.n else None
+    if cz is not None and cz != cfg["vae"]["z_channels"]:
+        raise SystemExit(f"train_dit.py: the latent cache {args.cache} has {cz} channels, the "
+                         f"model {cfg['vae']['z_channels']} (latents of another autoencoder)")
     model = St2vModel(cfg)
     init_for_training(model)
     if start:

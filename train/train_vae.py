@@ -51,8 +51,6 @@ from st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
 
-def vae_config():
-    return {"vae": recipe.architecture()["vae"]}
 
 
 def init_for_training(vae):
@@ -237,6 +235,9 @@ def main():
                          "space stays nearly valid while the encoder improves")
     ap.add_argument("--anchor", type=float, default=1.0,
                     help="with --anchor-to: weight of the latent MSE to it")
+    ap.add_argument("--arch", default="v1", choices=sorted(recipe.AUTOENCODERS),
+                    help="the recipe's autoencoder to train from scratch (a resumed or "
+                         "initialised run keeps its own)")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "vae"))
     ap.add_argument("--export-into", metavar="MODEL",
                     help="with --export: the model file whose decoder this run's replaces")
@@ -256,15 +257,16 @@ def main():
 
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
-    vae = VAE(vae_config())
+    ck = torch.load(ckpt_path) if os.path.exists(ckpt_path) else None
+    vcfg = ck.get("vae_config") if ck else None
+    vae = VAE({"vae": vcfg or recipe.vae_architecture(args.arch if not ck else "v1")})
     init_for_training(vae)
     if args.decoder_only:
         vae.enc.requires_grad_(False)
     trained = vae.dec if args.decoder_only else vae
     opt = torch.optim.AdamW(trained.parameters(), lr=args.lr, weight_decay=0.0)
     step = 0
-    if os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
+    if ck:
         vae.load_state_dict(ck["vae"])
         if ck.get("decoder_only", False) == args.decoder_only:
             opt.load_state_dict(ck["opt"])     # same parameter set
@@ -332,7 +334,7 @@ def main():
         if (time.time() - t_save > 300 or time.time() >= t_end or
                 step == args.until_step):
             torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "decoder_only": args.decoder_only},
+                        "decoder_only": args.decoder_only, "vae_config": vae.dec.v},
                        ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
             t_save = time.time()

@@ -289,13 +289,16 @@ def corrupt_jump(scene, video):
 
 
 def autoencoder(model_path):
-    """The model's autoencoder as a function: clip (T, H, W, 3) uint8 ->
-    the clip decoded from its latent (the frames past the last whole latent
-    frame are dropped)."""
+    """The autoencoder of a model file (or of a train_vae.py checkpoint, one
+    in training) as a function: clip (T, H, W, 3) uint8 -> the clip decoded
+    from its latent (the frames past the last whole latent frame are
+    dropped)."""
     import torch
-    from train.st2v.model import load_model
-    model = load_model(model_path)
-    vae, ft = model.vae.eval(), model.d['ft']
+    from train.st2v.config import compression
+    sys.path.insert(0, os.path.join(REPO, 'train'))
+    import recipe
+    vae = recipe.load_vae(model_path)[0]
+    ft = compression(vae.dec.v)[0]
 
     def run(video):
         T = video.shape[0] // ft * ft
@@ -449,7 +452,8 @@ def run_truth(a):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--st2v', default=os.path.join('build', 'bin', 'st2v'), help='the st2v CLI')
-    ap.add_argument('--model', default=None, help='model file (default: the shipped default model)')
+    ap.add_argument('--model', default=None, help='model file (default: the shipped default '
+                    'model); with --truth also a train_vae.py checkpoint, whose autoencoder to measure')
     ap.add_argument('--n', type=int, default=40, help='scenes per language')
     ap.add_argument('--seed', type=int, default=0, help='scene seeds are 1000 * seed + i')
     ap.add_argument('--out', default='docs', help='where eval.md and eval-sheet.png go')
