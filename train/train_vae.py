@@ -67,6 +67,12 @@ def init_for_training(vae):
                 p.normal_(0.0, fan_in ** -0.5 * (0.3 if name.endswith("conv2.weight") else 1.0))
 
 
+def encoder_arch(v):
+    """What fixes an autoencoder's encoder (and latent) in its "vae" config
+    section: everything but the decoder's widths and the latent statistics."""
+    return {k: x for k, x in v.items() if k not in ("dec_channels", "latent_mean", "latent_std")}
+
+
 def widen_decoder(src, dst, noise=0.01, seed=0):
     """Copy the decoder src into the wider decoder dst (train/st2v/vae.py,
     same levels, each of dst's widths a multiple of src's) so that dst
@@ -235,9 +241,10 @@ def main():
                          "space stays nearly valid while the encoder improves")
     ap.add_argument("--anchor", type=float, default=1.0,
                     help="with --anchor-to: weight of the latent MSE to it")
-    ap.add_argument("--arch", default="v1", choices=sorted(recipe.AUTOENCODERS),
-                    help="the recipe's autoencoder to train from scratch (a resumed or "
-                         "initialised run keeps its own)")
+    ap.add_argument("--arch", choices=sorted(recipe.AUTOENCODERS),
+                    help="the recipe's autoencoder (default v1): trained from scratch, or with "
+                         "--init-from the one to widen the source's decoder to (a resumed run "
+                         "keeps its own)")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "vae"))
     ap.add_argument("--export-into", metavar="MODEL",
                     help="with --export: the model file whose decoder this run's replaces")
@@ -258,22 +265,31 @@ def main():
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
     ck = torch.load(ckpt_path) if os.path.exists(ckpt_path) else None
-    vcfg = ck.get("vae_config") if ck else None
-    vae = VAE({"vae": vcfg or recipe.vae_architecture(args.arch if not ck else "v1")})
+    src = None
+    if ck:
+        vcfg = ck.get("vae_config") or recipe.vae_architecture("v1")
+    elif args.init_from or args.init_from_checkpoint:   # a model file or checkpoint: its step goes on
+        src, step = recipe.load_vae(args.init_from or args.init_from_checkpoint)
+        vcfg = recipe.vae_architecture(args.arch) if args.arch else src.dec.v
+        if encoder_arch(vcfg) != encoder_arch(src.dec.v):
+            raise SystemExit(f"train_vae.py: --arch {args.arch} has another encoder than "
+                             f"{args.init_from or args.init_from_checkpoint}")
+    else:
+        vcfg = recipe.vae_architecture(args.arch or "v1")
+    vae = VAE({"vae": vcfg})
     init_for_training(vae)
     if args.decoder_only:
         vae.enc.requires_grad_(False)
     trained = vae.dec if args.decoder_only else vae
     opt = torch.optim.AdamW(trained.parameters(), lr=args.lr, weight_decay=0.0)
-    step = 0
+    step = 0 if src is None else step
     if ck:
         vae.load_state_dict(ck["vae"])
         if ck.get("decoder_only", False) == args.decoder_only:
             opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
-    elif args.init_from or args.init_from_checkpoint:   # a model file or checkpoint: its step goes on
-        src, step = recipe.load_vae(args.init_from or args.init_from_checkpoint)
+    elif src is not None:
         if decoder_channels(src.dec.v) != decoder_channels(vae.dec.v):
             vae.enc.load_state_dict(src.enc.state_dict())
             widen_decoder(src.dec, vae.dec)
