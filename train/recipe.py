@@ -140,6 +140,18 @@ def build_pieces(captions, min_count=2):
     return ["\u2581" + w for w in keep]
 
 
+def lr_scale(step, warm_from, warmup, left=0, cooldown=0):
+    """Warm-up, stable, decay: linear from 0 over `warmup` steps after
+    warm_from (a resume warms up again: fresh optimiser moments), then 1,
+    then linear down to 0 over the last `cooldown` of the run while `left`
+    of it remain (steps, or seconds where the steps a sitting makes are not
+    known ahead)."""
+    scale = min(1.0, (step - warm_from + 1) / warmup)
+    if cooldown:
+        scale *= min(1.0, max(0.0, left) / cooldown)
+    return scale
+
+
 def psnr(a, b):
     """PSNR in dB of two uint8 (or 0..255 float) arrays."""
     mse = np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)

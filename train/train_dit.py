@@ -166,17 +166,6 @@ class AuxHeads(nn.Module):
         return dict(zip(AUX_CLASSES, self.head(x).split(list(AUX_CLASSES.values()), dim=-1)))
 
 
-def lr_scale(step, warm_from, left=0, cooldown=0):
-    """Warm-up, stable, decay: linear from 0 over WARMUP steps after
-    warm_from, then 1, then linear down to 0 over the last `cooldown` of the
-    run while `left` of it remain (steps, or seconds where the steps a
-    sitting makes are not known ahead)."""
-    scale = min(1.0, (step - warm_from + 1) / WARMUP)
-    if cooldown:
-        scale *= min(1.0, max(0.0, left) / cooldown)
-    return scale
-
-
 def sample_t(rng_t, B, shift):
     u = torch.sigmoid(torch.randn(B, generator=rng_t))
     return shift * u / (1 + (shift - 1) * u)
@@ -357,10 +346,11 @@ def main():
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
         for g in opt.param_groups:
             if args.cooldown:
-                g["lr"] = args.lr * lr_scale(step, warm_from, args.until_step - step, args.cooldown)
+                g["lr"] = args.lr * recipe.lr_scale(step, warm_from, WARMUP, args.until_step - step,
+                                                    args.cooldown)
             else:
-                g["lr"] = args.lr * lr_scale(step, warm_from, t_end - time.time(),
-                                             args.cooldown_minutes * 60)
+                g["lr"] = args.lr * recipe.lr_scale(step, warm_from, WARMUP, t_end - time.time(),
+                                                    args.cooldown_minutes * 60)
         z, caps, labels = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std

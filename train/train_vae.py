@@ -220,6 +220,9 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--until-step", type=int, default=None,
                     help="stop at this step (the minutes still bound the sitting)")
+    ap.add_argument("--cooldown-minutes", type=float, default=0,
+                    help="the learning rate falls linearly to zero over the sitting's last this "
+                         "many minutes (a resumed run warms up to --lr again)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
@@ -260,6 +263,8 @@ def main():
         return export_into(ckpt_path, args.export_into, args.export)
     if args.anchor_to and args.decoder_only:
         ap.error("--anchor-to needs the encoder trained (not --decoder-only)")
+    if not 0 <= args.cooldown_minutes <= args.minutes:
+        ap.error("--cooldown-minutes must be 0..--minutes")
     os.makedirs(args.dir, exist_ok=True)
 
     torch.manual_seed(0)
@@ -313,9 +318,9 @@ def main():
     t_save = time.time()
     log = open(os.path.join(args.dir, "log.txt"), "a")
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
-        warm = min(1.0, (step - step0 + 1) / 200)       # also after a resume: fresh moments
         for g in opt.param_groups:
-            g["lr"] = args.lr * warm
+            g["lr"] = args.lr * recipe.lr_scale(step, step0, 200, t_end - time.time(),
+                                                args.cooldown_minutes * 60)
         x = pool.batch(args.batch, args.frames, args.crop)
         with recipe.autocast():
             with torch.set_grad_enabled(not args.decoder_only):
