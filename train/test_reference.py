@@ -782,6 +782,19 @@ def widened_decoder_computes_the_same_and_exports_with_its_widths():
             assert torch.equal(v, want), k
 
 
+def device_run_on_the_cpu(d, out, **model_env):
+    """Runs train/device_run.sh with DEVICE=cpu, two clips and a few
+    seconds of training in scratch folder d; returns the slim file it left
+    in out. model_env: MODEL, VAE, INIT."""
+    env = dict(os.environ, OUT=out, DEVICE="cpu", PY=sys.executable,
+               ST2V_RUN_DIR=os.path.join(d, "run"), ST2V_SHARD="2", ST2V_BF16="0",
+               CLIPS="2", JOBS="1", MINUTES="0.1", COOL="0.05", BATCH="2", **model_env)
+    r = subprocess.run(["bash", os.path.join(HERE, "device_run.sh")], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
+    return torch.load(os.path.join(out, "dit-ema.pt"))
+
+
 def device_run_trains_on_the_cpu_and_its_slim_file_exports():
     """train/device_run.sh (the GPU machine's one call) with DEVICE=cpu and
     a few clips: it caches, continues the shipped DiT, leaves a --slim file
@@ -791,13 +804,7 @@ def device_run_trains_on_the_cpu_and_its_slim_file_exports():
     shipped = os.path.join(root, "models", "st2v-world-v1.safetensors")
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "out")
-        env = dict(os.environ, OUT=out, DEVICE="cpu", PY=sys.executable, MODEL=shipped,
-                   ST2V_RUN_DIR=os.path.join(d, "run"), ST2V_SHARD="2", ST2V_BF16="0",
-                   CLIPS="2", JOBS="1", MINUTES="0.1", COOL="0.05", BATCH="2")
-        r = subprocess.run(["bash", os.path.join(HERE, "device_run.sh")], env=env,
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
-        slim = torch.load(os.path.join(out, "dit-ema.pt"))
+        slim = device_run_on_the_cpu(d, out, MODEL=shipped)
         base = load_model(shipped)
         assert slim["step"] > base.config["provenance"]["dit_steps"], slim["step"]
         assert all(v.dtype == torch.float16 for v in slim["ema"].values())
@@ -820,7 +827,7 @@ def device_run_trains_on_the_cpu_and_its_slim_file_exports():
 
 
 def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
-    """device_run.sh with VAE a train_vae.py checkpoint of the recipe's next
+    """device_run.sh with VAE a train_vae.py --slim file of the recipe's next
     autoencoder (v2: 16 latent channels) and INIT empty: the cache holds its
     latents, the DiT starts from scratch with its config, and the export
     takes that autoencoder (the shipped one is refused)."""
@@ -830,16 +837,16 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
     with tempfile.TemporaryDirectory() as d:
         vae = VAE({"vae": recipe.vae_architecture("v2")})
         train_vae.init_for_training(vae)
+        os.mkdir(os.path.join(d, "vae"))
+        torch.save({"vae": vae.state_dict(), "opt": {}, "step": 5, "vae_config": vae.dec.v},
+                   os.path.join(d, "vae", "checkpoint.pt"))
         ck = os.path.join(d, "vae.pt")
-        torch.save({"vae": vae.state_dict(), "step": 5, "vae_config": vae.dec.v}, ck)
+        subprocess.run([sys.executable, os.path.join(HERE, "train_vae.py"), "--dir",
+                        os.path.join(d, "vae"), "--slim", ck], check=True, capture_output=True)
+        small = torch.load(ck)
+        assert "opt" not in small and all(v.dtype == torch.float16 for v in small["vae"].values())
         out = os.path.join(d, "out")
-        env = dict(os.environ, OUT=out, DEVICE="cpu", PY=sys.executable, VAE=ck, INIT="",
-                   ST2V_RUN_DIR=os.path.join(d, "run"), ST2V_SHARD="2", ST2V_BF16="0",
-                   CLIPS="2", JOBS="1", MINUTES="0.1", COOL="0.05", BATCH="2")
-        r = subprocess.run(["bash", os.path.join(HERE, "device_run.sh")], env=env,
-                           capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr[-2000:] + r.stdout[-2000:]
-        slim = torch.load(os.path.join(out, "dit-ema.pt"))
+        slim = device_run_on_the_cpu(d, out, VAE=ck, INIT="")
         assert 0 < slim["step"] < 1000 and slim["config"]["vae"]["z_channels"] == 16, slim["step"]
         model = os.path.join(d, "m.safetensors")
         export = [sys.executable, os.path.join(HERE, "train_dit.py"), "--export", model,

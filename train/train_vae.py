@@ -32,6 +32,14 @@ file's decoder widened to them (widen_decoder: the same function at step
         --init-from models/st2v-world-v1.safetensors --dir RUN_DIR/vae_dec2 --minutes 60
     /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_dec2 \
         --export-into models/st2v-world-v1.safetensors --export OUT.safetensors
+
+--arch v2 trains the recipe's next autoencoder from scratch, and --slim
+writes a run's autoencoder alone in float16 (models/st2v-vae-v2.pt is one:
+cache_latents.py --vae and device_run.sh VAE= take it):
+
+    /usr/bin/python3 train/train_vae.py --arch v2 --edge-weight 4 --dir RUN_DIR/vae_v2 \
+        --minutes 100 --cooldown-minutes 30
+    /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_v2 --slim models/st2v-vae-v2.pt
 """
 import argparse
 import os
@@ -252,9 +260,19 @@ def main():
     ap.add_argument("--export-into", metavar="MODEL",
                     help="with --export: the model file whose decoder this run's replaces")
     ap.add_argument("--export", metavar="OUT", help="write MODEL with this run's decoder and exit")
+    ap.add_argument("--slim", metavar="OUT", help="write this run's autoencoder alone in float16 "
+                    "(a checkpoint without the optimiser, for --vae and --init-from) and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     ckpt_path = os.path.join(args.dir, "checkpoint.pt")
+    if args.slim:
+        if not os.path.exists(ckpt_path):
+            ap.error(f"{ckpt_path}: no checkpoint to write")
+        ck = torch.load(ckpt_path)
+        torch.save({"vae": {k: v.half() for k, v in ck["vae"].items()}, "step": ck["step"],
+                    "vae_config": ck.get("vae_config") or recipe.vae_architecture("v1")},
+                   args.slim)
+        return
     if args.export or args.export_into:
         if not (args.export and args.export_into):
             ap.error("--export and --export-into go together")
