@@ -62,9 +62,9 @@ def device(name):
 
 
 # The autoencoders, by name. v1 is the shipped model's. v2 is the next one's
-# (models/st2v-vae-v2.pt, no DiT yet): the shapes and motion that v1 loses
-# (docs/training.md, "The autoencoder is the ceiling") need more than v1's 8
-# latent channels and its 16-channel encoder. The encoder costs nothing at inference, so v2's is 4
+# (trained, no DiT yet): the shapes and motion that v1 loses (docs/training.md,
+# "The autoencoder is the ceiling") need more than v1's 8 latent channels and
+# its 16-channel encoder. The encoder costs nothing at inference, so v2's is 4
 # times wider (2.3M parameters, 128/64/32/32) and its decoder only 2 times
 # at half resolution; 16 latent channels, the common choice of image and
 # video latents at 8x8 pixels.

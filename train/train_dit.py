@@ -344,13 +344,11 @@ def main():
     t_end, t_save = time.time() + args.minutes * 60, time.time()
     t_log, avg = time.time(), {}
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
+        left, cooldown = ((args.until_step - step, args.cooldown) if args.cooldown else
+                          (t_end - time.time(), args.cooldown_minutes * 60))
+        lr = args.lr * recipe.lr_scale(step, warm_from, WARMUP, left, cooldown)
         for g in opt.param_groups:
-            if args.cooldown:
-                g["lr"] = args.lr * recipe.lr_scale(step, warm_from, WARMUP, args.until_step - step,
-                                                    args.cooldown)
-            else:
-                g["lr"] = args.lr * recipe.lr_scale(step, warm_from, WARMUP, t_end - time.time(),
-                                                    args.cooldown_minutes * 60)
+            g["lr"] = lr
         z, caps, labels = cache.batch(rng, args.batch, window)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std

@@ -34,12 +34,12 @@ file's decoder widened to them (widen_decoder: the same function at step
         --export-into models/st2v-world-v1.safetensors --export OUT.safetensors
 
 --arch v2 trains the recipe's next autoencoder from scratch, and --slim
-writes a run's autoencoder alone in float16 (models/st2v-vae-v2.pt is one:
-cache_latents.py --vae and device_run.sh VAE= take it):
+writes a run's autoencoder alone in float16 (6.0 MB for v2; cache_latents.py
+--vae and device_run.sh VAE= take it):
 
     /usr/bin/python3 train/train_vae.py --arch v2 --edge-weight 4 --dir RUN_DIR/vae_v2 \
         --minutes 100 --cooldown-minutes 30
-    /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_v2 --slim models/st2v-vae-v2.pt
+    /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_v2 --slim RUN_DIR/vae-v2.pt
 """
 import argparse
 import os
@@ -58,7 +58,7 @@ from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
-
+WARMUP = 200        # steps of linear learning-rate warm-up, also after a resume
 
 
 def init_for_training(vae):
@@ -268,10 +268,9 @@ def main():
     if args.slim:
         if not os.path.exists(ckpt_path):
             ap.error(f"{ckpt_path}: no checkpoint to write")
-        ck = torch.load(ckpt_path)
-        torch.save({"vae": {k: v.half() for k, v in ck["vae"].items()}, "step": ck["step"],
-                    "vae_config": ck.get("vae_config") or recipe.vae_architecture("v1")},
-                   args.slim)
+        vae, step = recipe.load_vae(ckpt_path)
+        torch.save({"vae": {k: v.half() for k, v in vae.state_dict().items()}, "step": step,
+                    "vae_config": vae.dec.v}, args.slim)
         return
     if args.export or args.export_into:
         if not (args.export and args.export_into):
@@ -336,9 +335,10 @@ def main():
     t_save = time.time()
     log = open(os.path.join(args.dir, "log.txt"), "a")
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
+        lr = args.lr * recipe.lr_scale(step, step0, WARMUP, t_end - time.time(),
+                                       args.cooldown_minutes * 60)
         for g in opt.param_groups:
-            g["lr"] = args.lr * recipe.lr_scale(step, step0, 200, t_end - time.time(),
-                                                args.cooldown_minutes * 60)
+            g["lr"] = lr
         x = pool.batch(args.batch, args.frames, args.crop)
         with recipe.autocast():
             with torch.set_grad_enabled(not args.decoder_only):
