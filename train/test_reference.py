@@ -861,6 +861,36 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
             assert torch.equal(m.vae.state_dict()[k], v.half().float()), k
 
 
+def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
+    """cpu_runtime.tune() (train_dit.py and the other trainers, before
+    torch): OMP_WAIT_POLICY=PASSIVE, and the same command line run again
+    once with jemalloc preloaded where it is installed; ST2V_CPU_TUNE=0
+    leaves the environment alone, and after torch it refuses."""
+    import cpu_runtime
+    code = ("import os, sys; sys.path.insert(0, %r); import cpu_runtime; "
+            "print('start', flush=True); cpu_runtime.tune(); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('LD_PRELOAD'), sys.argv[1:])"
+            % HERE)
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("OMP_WAIT_POLICY", "LD_PRELOAD", "MALLOC_CONF", "ST2V_CPU_TUNE")}
+    for tune, want in (("1", "PASSIVE"), ("0", "None")):
+        r = subprocess.run([sys.executable, "-c", code, "arg 1", "x"], capture_output=True,
+                           text=True, env=dict(base, ST2V_CPU_TUNE=tune))
+        assert r.returncode == 0, r.stderr[-2000:]
+        lines = r.stdout.split("\n")
+        policy, preload = lines[-2].split(" ")[:2]
+        assert policy == want, r.stdout
+        assert lines[-2].endswith("['arg 1', 'x']"), r.stdout       # the same command line
+        jemalloc = tune == "1" and os.path.exists(cpu_runtime.JEMALLOC)
+        assert preload == (cpu_runtime.JEMALLOC if jemalloc else "None"), r.stdout
+        assert lines.count("start") == (2 if jemalloc else 1), r.stdout   # one re-exec
+    try:
+        cpu_runtime.tune()      # this process imported torch
+    except RuntimeError:
+        return
+    raise AssertionError("tune() after torch did not refuse")
+
+
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
         return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
@@ -933,6 +963,7 @@ TESTS = [
     widened_decoder_computes_the_same_and_exports_with_its_widths,
     device_run_trains_on_the_cpu_and_its_slim_file_exports,
     device_run_trains_a_dit_from_scratch_on_a_new_autoencoder,
+    cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]

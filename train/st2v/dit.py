@@ -59,12 +59,13 @@ def rope_tables(grid, t0, rope_dims, theta, dtype, device=None):
 
 def apply_rope(x, cos, sin):
     """x (B, H, N, hd), rotate interleaved pairs (x[2j], x[2j+1])."""
+    # (y0, y1) = x * (cos, cos) + (x1, x0) * (-sin, sin): two products of
+    # whole tensors instead of four of strided halves and a stack
     shp = x.shape
-    x = x.reshape(*shp[:-1], shp[-1] // 2, 2)
-    x0, x1 = x[..., 0], x[..., 1]
-    y0 = x0 * cos - x1 * sin
-    y1 = x0 * sin + x1 * cos
-    return torch.stack([y0, y1], dim=-1).reshape(shp)
+    cos2 = cos.repeat_interleave(2, dim=-1)                         # (N, hd)
+    sin2 = torch.stack([-sin, sin], dim=-1).reshape(cos2.shape)     # (N, hd)
+    swapped = x.reshape(*shp[:-1], shp[-1] // 2, 2).flip(-1).reshape(shp)
+    return x * cos2 + swapped * sin2
 
 
 class TimestepEmbed(nn.Module):

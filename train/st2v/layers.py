@@ -23,12 +23,14 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         x = f32(x)  # bf16 element-wise ops are slow on the CPU
-        return x * self.weight / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        # one reciprocal per row, not a division per element
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 def attention(q, k, v, key_mask=None):
     """q (B,H,Nq,hd), k, v (B,H,Nk,hd), key_mask (B,Nk) bool (True = real) or None."""
-    s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1])
+    # scaling q (Nq x hd) costs less than scaling the scores (Nq x Nk)
+    s = torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.transpose(-1, -2))
     if key_mask is not None:
         s = s.masked_fill(~key_mask[:, None, None, :], float("-inf"))
     return torch.matmul(torch.softmax(s, dim=-1), v)

@@ -1,0 +1,42 @@
+"""The process environment torch trains fastest in on these CPUs, set by the
+training scripts before they import torch (`tune()`, first thing under
+`__main__`).
+
+Debian's torch runs its element-wise ops on OpenMP threads and its matrix
+products on OpenBLAS's own threads. With OpenMP's default wait policy its
+threads spin after every parallel region, and on 2 cores they take the
+cores from OpenBLAS: a DiT training step (batch 16, 224x128, float32)
+took 5.9 s. OMP_WAIT_POLICY=PASSIVE lets them sleep (3.6-4.0 s), and
+jemalloc, which keeps the freed pages instead of faulting them back in
+for every activation, takes it to 2.8 s (docs/training.md, "Training on a
+CPU without bfloat16").
+
+jemalloc can only come in when the process starts (LD_PRELOAD), so
+`tune()` runs the same command again once, with it preloaded, where the
+library is installed (Debian's libjemalloc2, scripts/setup-debian.sh).
+ST2V_CPU_TUNE=0 leaves the environment as it is."""
+
+import os
+import sys
+
+JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# keep freed pages for reuse instead of returning them to the kernel
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def tune():
+    """Set the environment above; may replace the process (os.execv) with
+    the same command line, so call it before any work is done."""
+    if "torch" in sys.modules:
+        raise RuntimeError("cpu_runtime.tune() must run before torch is imported")
+    if os.environ.get("ST2V_CPU_TUNE", "1") == "0":
+        return
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    preload = os.environ.get("LD_PRELOAD", "")
+    if not os.path.exists(JEMALLOC) or JEMALLOC in preload.split(":"):
+        return
+    os.environ["LD_PRELOAD"] = f"{preload}:{JEMALLOC}" if preload else JEMALLOC
+    os.environ.setdefault("MALLOC_CONF", JEMALLOC_CONF)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, sys.orig_argv)
