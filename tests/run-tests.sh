@@ -37,6 +37,14 @@ run_suite() { # name command...
 for t in "$@"; do
     run_suite "$(basename "$t")" "$t"
 done
+# the golden tests again on the fixtures of a second geometry (pt2/: DiT
+# patches 2 latent frames deep, latent frames of 2 video frames)
+for t in "$@"; do
+    case $(basename "$t") in
+    test_dit | test_vae | test_sample_golden)
+        run_suite "$(basename "$t") (pt2)" env ST2V_FIXTURES="$ST2V_FIXTURES/pt2" "$t" ;;
+    esac
+done
 for s in tests/test_*.sh; do
     [ -f "$s" ] && run_suite "$(basename "$s")" bash "$s"
 done

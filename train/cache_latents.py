@@ -80,7 +80,7 @@ def token_labels(labels, T_lat, H, W, ft, tok):
 def encode_shard(vae, index, dev=torch.device("cpu")):
     """Clips index*SHARD .. +SHARD-1: scene seed BASE + clip number; the
     autoencoder on `dev`, the world rendered on the CPU."""
-    ft, tok = recipe.token_geometry()
+    ft, tok = recipe.token_geometry(vae.dec.v)
     items = []
     for j in range(SHARD):
         seed = BASE_SEED + index * SHARD + j

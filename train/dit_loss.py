@@ -40,7 +40,8 @@ def fixed_batch_loss(model, cache, batches, batch, seed=7, at_t=None):
         for _ in range(batches):
             z, caps, _ = cache.batch(rng, batch, window)
             ids, mask = pad_batch([tok.encode(c) for c in caps])
-            tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, window)   # (B, window)
+            Tp = window // cfg["dit"]["patch"][0]
+            tt = sample_t(rng_t, batch, shift)[:, None].repeat(1, Tp)       # (B, window/pt)
             if at_t is not None:
                 tt.fill_(at_t)
             losses.append(flow_loss(model, (z - mean) / std, tt, ids, mask, rng_t).item())

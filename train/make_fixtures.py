@@ -154,12 +154,13 @@ def write_rng(out):
 
 def write_dit(out, m64, tok, g):
     cz = m64.d["Cz"]
+    pt = m64.dit.patch[0]
     cases = [dict(T=4, Hl=8, Wl=12, t0=0, t=[0.0, 0.3, 0.7, 1.0], prompt="a red ball on the sea"),
              dict(T=2, Hl=8, Wl=8, t0=3, t=[0.0, 0.55], prompt="Žluťoučký kůň")]
     t = {}
     for k, c in enumerate(cases):
         z = torch.randn(cz, c["T"], c["Hl"], c["Wl"], generator=g)
-        tt = torch.tensor(c["t"], dtype=torch.float32)
+        tt = torch.tensor(c["t"][pt - 1::pt], dtype=torch.float32)     # (T/pt)
         text = text_features(m64, tok.encode(c["prompt"])).to(torch.float32)
         with torch.no_grad():
             v = m64.dit(z.double()[None], tt.double()[None], text.double()[None], None, c["t0"])[0]
@@ -187,7 +188,11 @@ def write_sample(out, m64, tok, g, cfg):
     d = m64.d
     seed, stream = 42, 0
     t, meta_cases = {}, []
+    pt = m64.dit.patch[0]
     for c in SAMPLE_CASES:
+        if pt > 1:          # context of whole temporal patches, after it one at least
+            c = dict(c, n_context=c["n_context"] * pt)
+            c["T"] = max(c["T"], c["n_context"] + pt)
         ids, neg_ids = tok.encode(c["prompt"]), tok.encode(c["negative_prompt"])
         cond = text_features(m64, ids)
         neg = text_features(m64, neg_ids)
@@ -225,23 +230,39 @@ def main():
     torch.manual_seed(SEED)
     rng.check_known_answers()
 
-    cfg = tiny_config()
+    m64, cfg = write_tiny(out, tiny_config())
+    mixed64 = load_model(os.path.join(out, "tiny_mixed.safetensors")).double().eval()
+    tok = Tokenizer.from_config(cfg)
+    write_tokenizer(out, cfg)
+    write_text(out, m64, mixed64, tok)
+    write_rng(out)
+    write_geometry_goldens(out, m64, tok, cfg)
+
+    # the same model but for its geometry: DiT patches 2 latent frames deep
+    # on latent frames of 2 video frames (the geometry of recipe's v3)
+    pt2 = os.path.join(out, "pt2")
+    os.makedirs(pt2, exist_ok=True)
+    m64, cfg = write_tiny(pt2, tiny_config(pt=2), mixed=False)
+    write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
+
+
+def write_tiny(out, cfg, mixed=True):
+    """tiny.safetensors (and tiny_mixed) of config cfg with the seeded random
+    weights; returns the model as reloaded (exactly the stored weights) in
+    float64, and cfg."""
     model = St2vModel(cfg)
     init_random(model, SEED)
     tiny_path = os.path.join(out, "tiny.safetensors")
     save_model(tiny_path, model, "F32")
-    names = sorted(model.state_dict())
-    save_model(os.path.join(out, "tiny_mixed.safetensors"), model,
-               {n: ("F16", "BF16", "F32")[i % 3] for i, n in enumerate(names)})
+    if mixed:
+        names = sorted(model.state_dict())
+        save_model(os.path.join(out, "tiny_mixed.safetensors"), model,
+                   {n: ("F16", "BF16", "F32")[i % 3] for i, n in enumerate(names)})
+    return load_model(tiny_path).double().eval(), cfg
 
-    # reload what was written, so the goldens use exactly the stored weights
-    m64 = load_model(tiny_path).double().eval()
-    mixed64 = load_model(os.path.join(out, "tiny_mixed.safetensors")).double().eval()
-    tok = Tokenizer.from_config(cfg)
 
-    write_tokenizer(out, cfg)
-    write_text(out, m64, mixed64, tok)
-    write_rng(out)
+def write_geometry_goldens(out, m64, tok, cfg):
+    """The goldens that depend on the patch and the autoencoder's geometry."""
     g = torch.Generator().manual_seed(SEED + 1)
     write_dit(out, m64, tok, g)
     write_vae(out, m64, g)

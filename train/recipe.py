@@ -73,6 +73,11 @@ AUTOENCODERS = {
            "time_up": [1, 1, 0], "space_up": [1, 1, 1], "kt": [2, 2, 1, 1]},
     "v2": {"z_channels": 16, "channels": [128, 64, 32, 32], "dec_channels": [64, 32, 32, 16],
            "res_blocks": 1, "time_up": [1, 1, 0], "space_up": [1, 1, 1], "kt": [2, 2, 1, 1]},
+    # v3 compresses less: 4x4 pixels and 2 frames per latent cell (not 8x8
+    # and 4), 4 channels, so 24x against v1's 96x; a DiT with 2x4x4 patches
+    # on it has v1's token count (and cost), its patch embedding 128 values.
+    "v3": {"z_channels": 4, "channels": [64, 32, 16],
+           "res_blocks": 1, "time_up": [1, 0], "space_up": [1, 1], "kt": [2, 2, 1]},
 }
 
 
@@ -86,28 +91,55 @@ def vae_architecture(name="v1"):
     return v
 
 
+# What one DiT token covers, whatever the autoencoder: 4 video frames and
+# 16x16 pixels. The patch is what makes up the rest of the autoencoder's
+# compression, so the token count (and the DiT's cost) stays that of v1.
+TOKEN_FRAMES, TOKEN_PIXELS = 4, 16
+WINDOW_FRAMES, CONTEXT_FRAMES = 16, 4   # video frames of a sampling window (1 s), of its context
+
+
+def vae_section(vae):
+    """An autoencoder's "vae" config section, from its name in AUTOENCODERS
+    or as given (a section)."""
+    return vae_architecture(vae) if isinstance(vae, str) else dict(vae)
+
+
+def dit_geometry(vae="v1"):
+    """(dit.patch, sampler.window, sampler.context) of the DiT on autoencoder
+    `vae` (a name or a "vae" section): tokens of TOKEN_FRAMES x TOKEN_PIXELS
+    squared, windows of WINDOW_FRAMES, CONTEXT_FRAMES of context."""
+    ft, s = compression(vae_section(vae))
+    if TOKEN_FRAMES % ft or TOKEN_PIXELS % s:
+        raise SystemExit(f"an autoencoder of {ft} frames and {s} pixels per latent cell does not "
+                         f"tile tokens of {TOKEN_FRAMES} frames and {TOKEN_PIXELS} pixels")
+    pt, ps = TOKEN_FRAMES // ft, TOKEN_PIXELS // s
+    return [pt, ps, ps], WINDOW_FRAMES // ft, CONTEXT_FRAMES // ft
+
+
 def architecture(vae="v1"):
-    """Every config key but the tokenizer pieces and latent statistics."""
+    """Every config key but the tokenizer pieces and latent statistics, for
+    the DiT on autoencoder `vae` (a name in AUTOENCODERS or a "vae" section)."""
+    patch, window, context = dit_geometry(vae)
     return {
         "format_version": 1,
         "text": {"dim": 128, "layers": 3, "heads": 4, "mlp_dim": 512},
         "dit": {"dim": 192, "layers": 8, "heads": 4, "mlp_dim": 768,
-                "patch": [1, 2, 2], "rope_dims": [16, 16, 16],
+                "patch": patch, "rope_dims": [16, 16, 16],
                 "rope_theta": 10000.0, "freq_dim": 256, "text_pool": True},
-        "vae": vae_architecture(vae),
+        "vae": vae_section(vae),
         "video": {"fps": 16, "sizes": [[128, 128], [224, 128]]},
         # the defaults of inference; train_dit.py --export writes these
         "sampler": {"steps": 8, "cfg": 4.0, "sampler": "dpm++2m", "shift": 3.0,
-                    "window": 4, "context": 1},
+                    "window": window, "context": context},
     }
 
 
-def token_geometry():
-    """(video frames per latent frame, pixels per side of a DiT token) of
-    the architecture: what one label of the latent cache covers."""
-    arch = architecture()
-    ft, s = compression(arch["vae"])
-    return ft, s * arch["dit"]["patch"][1]
+def token_geometry(vae="v1"):
+    """(video frames per latent frame, pixels per side of a DiT token) on
+    autoencoder `vae`: what one label of the latent cache covers (a label
+    per latent frame; a DiT whose patch spans pt latent frames takes every
+    pt-th)."""
+    return compression(vae_section(vae))[0], TOKEN_PIXELS
 
 
 def load_vae(path):

@@ -827,15 +827,17 @@ def device_run_trains_on_the_cpu_and_its_slim_file_exports():
 
 
 def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
-    """device_run.sh with VAE a train_vae.py --slim file of the recipe's next
-    autoencoder (v2: 16 latent channels) and INIT empty: the cache holds its
-    latents, the DiT starts from scratch with its config, and the export
-    takes that autoencoder (the shipped one is refused)."""
+    """device_run.sh with VAE a train_vae.py --slim file of an autoencoder of
+    another geometry (v3: 4 channels, 2 frames and 4x4 pixels per latent
+    cell) and INIT empty: the cache holds its latents, the DiT starts from
+    scratch with its config (patches of 2x4x4 cells, windows of 8 latent
+    frames, 2 of context: tokens of v1's 4 frames and 16 pixels), and the
+    export takes that autoencoder (the shipped one is refused)."""
     import recipe
     import train_vae
     root = os.path.dirname(HERE)
     with tempfile.TemporaryDirectory() as d:
-        vae = VAE({"vae": recipe.vae_architecture("v2")})
+        vae = VAE({"vae": recipe.vae_architecture("v3")})
         train_vae.init_for_training(vae)
         os.mkdir(os.path.join(d, "vae"))
         torch.save({"vae": vae.state_dict(), "opt": {}, "step": 5, "vae_config": vae.dec.v},
@@ -847,7 +849,9 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
         assert "opt" not in small and all(v.dtype == torch.float16 for v in small["vae"].values())
         out = os.path.join(d, "out")
         slim = device_run_on_the_cpu(d, out, VAE=ck, INIT="")
-        assert 0 < slim["step"] < 1000 and slim["config"]["vae"]["z_channels"] == 16, slim["step"]
+        assert 0 < slim["step"] < 1000 and slim["config"]["vae"]["z_channels"] == 4, slim["step"]
+        assert slim["config"]["dit"]["patch"] == [2, 4, 4], slim["config"]["dit"]
+        assert (slim["config"]["sampler"]["window"], slim["config"]["sampler"]["context"]) == (8, 2)
         model = os.path.join(d, "m.safetensors")
         export = [sys.executable, os.path.join(HERE, "train_dit.py"), "--export", model,
                   "--from", os.path.join(out, "dit-ema.pt"), "--vae"]
@@ -893,8 +897,9 @@ def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
 
 def fixtures_are_deterministic_and_up_to_date():
     def digest(d):
-        return {f: hashlib.sha256(open(os.path.join(d, f), "rb").read()).hexdigest()
-                for f in sorted(os.listdir(d))}
+        return {os.path.relpath(os.path.join(r, f), d):
+                hashlib.sha256(open(os.path.join(r, f), "rb").read()).hexdigest()
+                for r, _, files in os.walk(d) for f in files if f != "README.md"}
 
     with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
         for d in (d1, d2):

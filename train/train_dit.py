@@ -93,9 +93,10 @@ class LatentCache:
     def captions(self):
         return [c for items in self.by_size.values() for it in items for c in it["captions"]]
 
-    def batch(self, rng, B, window):
-        """z (B,Cz,window,Hl,Wl) float, captions, {label: (B,window,Hp,Wp)}
-        for each of AUX_CLASSES."""
+    def batch(self, rng, B, window, pt=1):
+        """z (B,Cz,window,Hl,Wl) float, captions, {label: (B,window/pt,Hp,Wp)}
+        for each of AUX_CLASSES: the labels of the first latent frame of each
+        temporal patch of pt frames (the cache holds one per latent frame)."""
         weights = np.array([len(self.by_size[s]) for s in self.sizes], np.float64)
         size = self.sizes[rng.choice(len(self.sizes), p=weights / weights.sum())]
         items = self.by_size[size]
@@ -106,7 +107,7 @@ class LatentCache:
             s = int(rng.integers(0, T - window + 1))
             zs.append(it["z"][:, s:s + window].float())
             for k in AUX_CLASSES:
-                labels[k].append(it[k][s:s + window].long())
+                labels[k].append(it[k][s:s + window:pt].long())
             caps.append(it["captions"][int(rng.integers(len(it["captions"])))])
         return torch.stack(zs), caps, {k: torch.stack(v) for k, v in labels.items()}
 
@@ -115,9 +116,7 @@ class LatentCache:
 
 def make_config(cache):
     mean, std, vae_config = cache.stats()
-    cfg = recipe.architecture()
-    if vae_config:
-        cfg["vae"] = {k: v for k, v in vae_config.items()}
+    cfg = recipe.architecture(vae_config or "v1")
     cfg["name"] = recipe.MODEL_NAME
     cfg["description"] = ("st2v default model, trained on the procedural st2v world "
                           "(train/world) with English and Czech captions")
@@ -184,15 +183,16 @@ def latent_norm(cfg):
 
 def flow_loss(model, x0, tt, ids, mask, rng_t):
     """Rectified-flow loss of one batch: x0 (B, Cz, T, Hl, Wl) normalised
-    latents, tt (B, T) per-frame timesteps (0 marks a clean context frame,
-    left out of the loss). Draws the noise from rng_t (a CPU generator, so
-    a GPU run draws the same noise)."""
+    latents, tt (B, T/pt) timesteps per temporal patch of pt latent frames
+    (0 marks clean context, left out of the loss). Draws the noise from
+    rng_t (a CPU generator, so a GPU run draws the same noise)."""
     e = torch.randn(x0.shape, generator=rng_t).to(x0.device)
-    tb = tt[:, None, :, None, None]
+    tf = tt.repeat_interleave(x0.shape[2] // tt.shape[1], dim=1)      # (B, T) per latent frame
+    tb = tf[:, None, :, None, None]
     xt = (1 - tb) * x0 + tb * e
     with recipe.autocast(x0.device):
         v = model.dit(xt, tt, model.text(ids, mask), mask).float()
-    w = (tt > 0).float()[:, None, :, None, None]
+    w = (tf > 0).float()[:, None, :, None, None]
     return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
 
 
@@ -226,7 +226,7 @@ def export(args):
                          "for (its vae config differs)")
     model.vae.load_state_dict(vae.state_dict())
     cfg = copy.deepcopy(cfg)
-    cfg["sampler"] = recipe.architecture()["sampler"]   # inference defaults: the recipe's now
+    cfg["sampler"] = recipe.architecture(cfg["vae"])["sampler"]   # inference defaults: the recipe's now
     cfg["provenance"]["dit_steps"] = ck["step"]
     cfg["provenance"]["vae_steps"] = vae_step
     model.config = cfg
@@ -333,6 +333,7 @@ def main():
     encode = functools.lru_cache(maxsize=None)(tok.encode)    # the captions are a fixed set
     mean, std = (v.to(dev) for v in latent_norm(cfg))
     window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
+    pt = cfg["dit"]["patch"][0]                 # latent frames per temporal patch
     shift = cfg["sampler"]["shift"]
     mid = len(model.dit.blocks) // 2
     feats = {}
@@ -352,16 +353,16 @@ def main():
         lr = args.lr * recipe.lr_scale(step, warm_from, WARMUP, left, cooldown)
         for g in opt.param_groups:
             g["lr"] = lr
-        z, caps, labels = cache.batch(rng, args.batch, window)
+        z, caps, labels = cache.batch(rng, args.batch, window, pt)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std
         labels = {k: v.to(dev) for k, v in labels.items()}
         caps = ["" if rng.random() < 0.1 else c for c in caps]
         ids, mask = (v.to(dev) for v in pad_batch([encode(c) for c in caps]))
         t = sample_t(rng_t, B, shift)
-        tt = t[:, None].repeat(1, window)                           # (B, T)
+        tt = t[:, None].repeat(1, window // pt)                     # (B, T/pt)
         clean = torch.from_numpy(rng.random(B) < 0.3)
-        tt[clean, :context] = 0.0
+        tt[clean, :context // pt] = 0.0
         tt = tt.to(dev)
         loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
         loss = loss_fm

@@ -84,12 +84,16 @@ TINY_PIECES = [
 ]
 
 
-def tiny_config():
-    """The tiny config of tests/fixtures/README.md."""
+def tiny_config(pt=1):
+    """The tiny config of tests/fixtures/README.md; pt=2 that of
+    tests/fixtures/pt2: DiT patches 2 latent frames deep, latent frames of 2
+    video frames (time_up [1, 0]), 2 frames of context."""
     pieces = []
     for p in TINY_PIECES:
         if p not in pieces:
             pieces.append(p)
+    if pt not in (1, 2):
+        raise ValueError("tiny_config: pt is 1 or 2")
     return {
         "format_version": 1,
         "name": "st2v-tiny-test",
@@ -98,16 +102,16 @@ def tiny_config():
         "tokenizer": {"max_length": 16, "pieces": pieces},
         "text": {"dim": 32, "layers": 2, "heads": 2, "mlp_dim": 64},
         "dit": {"dim": 48, "layers": 2, "heads": 2, "mlp_dim": 96,
-                "patch": [1, 2, 2], "rope_dims": [8, 8, 8],
+                "patch": [pt, 2, 2], "rope_dims": [8, 8, 8],
                 "rope_theta": 10000.0, "freq_dim": 32, "text_pool": True},
         "vae": {"z_channels": 4, "channels": [16, 8, 8], "dec_channels": [24, 12, 8],
                 "res_blocks": 1,
-                "time_up": [1, 1], "space_up": [1, 1], "kt": [3, 2, 1],
+                "time_up": [1, 1 if pt == 1 else 0], "space_up": [1, 1], "kt": [3, 2, 1],
                 "latent_mean": [0.125, -0.25, 0.0625, 0.0],
                 "latent_std": [0.875, 1.125, 1.25, 0.75]},
         "video": {"fps": 16, "sizes": [[32, 32], [48, 32]]},
         "sampler": {"steps": 4, "cfg": 3.0, "sampler": "euler", "shift": 2.0,
-                    "window": 4, "context": 1},
+                    "window": 4, "context": pt},
     }
 
 
