@@ -15,7 +15,9 @@
 # autoencoder whose latents the DiT learns, a model file or a train_vae.py
 # checkpoint [$MODEL]; INIT, the model file whose text encoder and DiT go
 # on, or empty for a DiT from scratch (with VAE a new autoencoder) [$MODEL];
-# CLIPS [4000];
+# where VAE is another file than INIT, INIT's DiT is carried onto VAE's
+# latents (train_dit.py --pairs) on PAIR_CLIPS clips cached with INIT's own
+# encoder too [500]; CLIPS [4000];
 # JOBS, cache processes [14]; MINUTES of training [7]; COOL, minutes of
 # learning-rate decay at the end [3]; BATCH [128]; LR [4e-4]; DEVICE [cuda];
 # PY, a python with torch [python3]. DEVICE=cpu runs the same steps on a
@@ -38,8 +40,14 @@ done
 start=$(date +%s)
 "$PY" train/cache_latents.py --clips "${CLIPS:-4000}" --jobs "${JOBS:-14}" --device "$DEVICE" \
     --vae "$VAE" 2>&1 | tee "$OUT/cache.log"
+pairs=()
+if [ -n "$INIT" ] && [ "$VAE" != "$INIT" ]; then
+    "$PY" train/cache_latents.py --clips "${PAIR_CLIPS:-500}" --jobs "${JOBS:-14}" \
+        --device "$DEVICE" --vae "$INIT" --dir "$ST2V_RUN_DIR/latents_init" 2>&1 | tee -a "$OUT/cache.log"
+    pairs=(--pairs "$ST2V_RUN_DIR/latents_init")
+fi
 echo "cache: $(( $(date +%s) - start )) s"
-"$PY" train/train_dit.py --device "$DEVICE" ${INIT:+--init-from "$INIT"} --batch "${BATCH:-128}" \
+"$PY" train/train_dit.py --device "$DEVICE" ${INIT:+--init-from "$INIT"} "${pairs[@]}" --batch "${BATCH:-128}" \
     --lr "${LR:-4e-4}" --minutes "${MINUTES:-7}" --cooldown-minutes "${COOL:-3}" \
     --threads 4 2>&1 | tee "$OUT/train.log"
 "$PY" train/train_dit.py --slim "$OUT/dit-ema.pt"

@@ -865,6 +865,55 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
             assert torch.equal(m.vae.state_dict()[k], v.half().float()), k
 
 
+def dit_carried_onto_another_autoencoder_predicts_the_same_flow():
+    """train_dit.carry_dit: where the new autoencoder's tokens are an exact
+    linear function of the old one's (new = old @ M + c, here the tiny
+    model's patch [1,2,2] latents onto patch [2,2,2] ones of the same frames
+    and pixels), the carried DiT's output is the old DiT's mapped by M, with
+    both fits at R^2 ~ 1; retarget_config keeps the tokenizer and takes the
+    cache's autoencoder, patch and sampler window/context."""
+    import train_dit
+    old_cfg, new_vae = tiny_config(1), tiny_config(2)["vae"]
+    for c in (old_cfg["vae"], new_vae):
+        c["latent_mean"], c["latent_std"] = [0.0] * 4, [1.0] * 4
+    old = St2vModel(old_cfg)
+    init_random(old, 11)
+    g = torch.Generator().manual_seed(3)
+    m = torch.randn(16, 32, generator=g) / 4                          # old token -> new token
+    off = torch.randn(32, generator=g) / 4
+    with tempfile.TemporaryDirectory() as d:
+        dirs = {k: os.path.join(d, k) for k in ("old", "new")}
+        shards = {"old": [], "new": []}
+        for seed in range(6):
+            z_old = torch.randn(4, 4, 4, 6, generator=g)                  # (Cz, T, Hl, Wl)
+            tok = train_dit.dit_module.patchify(z_old[None], 1, 2, 2)[0]   # (24, 16)
+            z_new = train_dit.dit_module.unpatchify((tok @ m + off)[None], 4, (4, 2, 3), 2, 2, 2)
+            for k, z in (("old", z_old), ("new", z_new[0])):
+                shards[k].append({"seed": seed, "z": z.half().float(), "captions": ["a"]})
+        for k, vae in (("old", old_cfg["vae"]), ("new", new_vae)):
+            os.mkdir(dirs[k])
+            torch.save(shards[k], os.path.join(dirs[k], "shard_00000.pt"))
+            torch.save({"mean": torch.zeros(4), "std": torch.ones(4), "vae_config": vae},
+                       os.path.join(dirs[k], "stats.pt"))
+        cache = train_dit.LatentCache(dirs["new"])
+        cfg = train_dit.retarget_config(old_cfg, cache)
+        assert cfg["dit"]["patch"] == [2, 2, 2] and cfg["vae"]["time_up"] == [1, 0], cfg["dit"]
+        assert cfg["tokenizer"] == old_cfg["tokenizer"] and cfg["sampler"]["context"] == 2
+        new = St2vModel(cfg)
+        r2 = train_dit.carry_dit(new, old, cache, train_dit.LatentCache(dirs["old"]))
+        assert min(r2) > 0.99, r2
+        z_old, z_new = shards["old"][0]["z"][None], shards["new"][0]["z"][None]
+        c = torch.randn(1, 5, 32, generator=g)
+        t = torch.tensor([[0.0, 0.5, 0.8, 1.0]])
+        with torch.no_grad():
+            want = train_dit.dit_module.patchify(old.dit(z_old, t, c), 1, 2, 2) @ m
+            got = train_dit.dit_module.patchify(new.dit(z_new, t, c), 2, 2, 2)
+        close(got.numpy(), want.numpy(), 2e-2, "carried DiT")
+        for k, v in old.state_dict().items():      # the rest is the old model's, unchanged
+            if k.startswith(("text.", "dit.blocks.")):
+                assert torch.equal(new.state_dict()[k], v), k
+
+
 def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
     """cpu_runtime.tune() (train_dit.py and the other trainers, before
     torch): OMP_WAIT_POLICY=PASSIVE, and the same command line run again
@@ -968,6 +1017,7 @@ TESTS = [
     widened_decoder_computes_the_same_and_exports_with_its_widths,
     device_run_trains_on_the_cpu_and_its_slim_file_exports,
     device_run_trains_a_dit_from_scratch_on_a_new_autoencoder,
+    dit_carried_onto_another_autoencoder_predicts_the_same_flow,
     cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,

@@ -21,8 +21,17 @@ Checkpoints every few minutes to RUN_DIR/dit/ and resumes from there.
 turns into a model file: how a GPU machine's run comes back
 (train/device_run.sh).
 
+--init-from starts from a model file's text encoder and DiT. Where the
+cache is another autoencoder's, --pairs names a cache of the model file's
+own autoencoder with the same scene seeds: the DiT keeps its token grid
+(tokens of the same frames and pixels, retarget_config) and every weight
+but the two token-wide layers, which are carried by least squares between
+the two latent spaces (carry_dit).
+
     /usr/bin/python3 train/train_dit.py --minutes 60
     /usr/bin/python3 train/train_dit.py --export models/st2v-world-v1.safetensors
+    /usr/bin/python3 train/train_dit.py --init-from models/st2v-world-v1.safetensors \
+        --cache RUN_DIR/latents_v3 --pairs RUN_DIR/latents --dir RUN_DIR/dit_v3
 """
 import argparse
 import copy
@@ -46,6 +55,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import recipe  # noqa: E402
+import st2v.dit as dit_module  # noqa: E402
 from st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from st2v.textenc import pad_batch  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
@@ -196,6 +206,94 @@ def flow_loss(model, x0, tt, ids, mask, rng_t):
     return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
 
 
+def retarget_config(start_cfg, cache):
+    """The config of a model file's text encoder and DiT moved onto the
+    autoencoder that encoded `cache`: its "vae" section and latent
+    statistics, and the DiT patch and sampler window/context that cover the
+    same video frames and pixels as before (so the token grid, and every
+    weight but the token-wide layers, carry over); tokenizer, widths and
+    depths stay the model file's."""
+    mean, std, vae_config = cache.stats()
+    cfg = copy.deepcopy(start_cfg)
+    cfg["vae"] = recipe.vae_section(vae_config or "v1")
+    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in mean]
+    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in std]
+    (ft0, s0), (ft, s) = recipe.compression(start_cfg["vae"]), recipe.compression(cfg["vae"])
+    pt, ph, pw = start_cfg["dit"]["patch"]
+    sam = cfg["sampler"]
+    frames = (pt * ft0, sam["window"] * ft0, sam["context"] * ft0)
+    if any(f % ft for f in frames) or (ph * s0) % s or (pw * s0) % s:
+        raise SystemExit(f"train_dit.py: latent cells of {ft} frames and {s} pixels do not tile "
+                         f"the model's tokens of {pt * ft0} frames and {ph * s0} pixels")
+    cfg["dit"]["patch"] = [pt * ft0 // ft, ph * s0 // s, pw * s0 // s]
+    sam["window"], sam["context"] = sam["window"] * ft0 // ft, sam["context"] * ft0 // ft
+    return cfg
+
+
+def paired_tokens(cache, cfg, pairs, pairs_cfg):
+    """Normalised DiT tokens of the clips both caches hold (matched by
+    scene seed): (new (N, P), old (N, P_old)), token n of both covering the
+    same frames and pixels. `pairs` is a LatentCache of the autoencoder of
+    `pairs_cfg`."""
+    old = {it["seed"]: it for items in pairs.by_size.values() for it in items}
+    norms = latent_norm(cfg), latent_norm(pairs_cfg)
+    patches = cfg["dit"]["patch"], pairs_cfg["dit"]["patch"]
+    new_tok, old_tok = [], []
+    for items in cache.by_size.values():
+        for it in items:
+            if it["seed"] not in old:
+                continue
+            zs = [it["z"], old[it["seed"]]["z"]]                    # (Cz, T, Hl, Wl) each
+            n = min(z.shape[1] // p[0] for z, p in zip(zs, patches))   # temporal patches in both
+            toks = [dit_module.patchify(((z.float()[None] - m) / s)[:, :, :n * p[0]], *p)[0]
+                    for z, (m, s), p in zip(zs, norms, patches)]       # (N, P) each
+            if toks[0].shape[0] != toks[1].shape[0]:
+                raise SystemExit(f"train_dit.py: seed {it['seed']}: the two caches' token "
+                                 "grids differ (tokens of other sizes)")
+            new_tok.append(toks[0])
+            old_tok.append(toks[1])
+    if not new_tok:
+        raise SystemExit("train_dit.py: --pairs holds none of the cache's clips (no common seed)")
+    return torch.cat(new_tok), torch.cat(old_tok)
+
+
+def least_squares(x, y, ridge=1e-3):
+    """(W (Px, Py), b (Py,), R^2) of y ~ x @ W + b, ridge-regularised."""
+    xa = torch.cat([x, torch.ones(len(x), 1)], 1).double()
+    a = xa.T @ xa
+    a += ridge * len(x) * torch.eye(len(a), dtype=a.dtype)
+    wb = torch.linalg.solve(a, xa.T @ y.double())
+    res = y.double() - xa @ wb
+    r2 = 1 - res.pow(2).sum() / (y.double() - y.double().mean(0)).pow(2).sum()
+    return wb[:-1].float(), wb[-1].float(), float(r2)
+
+
+def carry_dit(model, start, cache, pairs):
+    """Load model file `start`'s text encoder and DiT into `model`, a DiT on
+    another autoencoder (retarget_config). The two layers whose width is the
+    token's (patch embedding in, final linear out) are carried by least
+    squares between the two latent spaces on paired clips: the embedding of
+    a new token x is the old one's of its best linear estimate old ~ x A + a,
+    and the output maps the old prediction to the new space by new ~ old B
+    (velocities are differences, so without B's offset). Every other weight
+    is the model file's. Returns the two fits' R^2."""
+    state = {k: v for k, v in start.state_dict().items() if not k.startswith("vae.")}
+    new_tok, old_tok = paired_tokens(cache, model.config, pairs, start.config)
+    a, a_off, r2_in = least_squares(new_tok, old_tok)               # (P, P_old), (P_old,)
+    b, _, r2_out = least_squares(old_tok, new_tok)                  # (P_old, P)
+    w, bias = state.pop("dit.patch_embed.weight"), state.pop("dit.patch_embed.bias")   # (D, P_old)
+    state["dit.patch_embed.weight"] = w @ a.T                       # (D, P)
+    state["dit.patch_embed.bias"] = bias + w @ a_off
+    w, bias = state.pop("dit.final.linear.weight"), state.pop("dit.final.linear.bias")  # (P_old, D)
+    state["dit.final.linear.weight"] = b.T @ w                      # (P, D)
+    state["dit.final.linear.bias"] = b.T @ bias
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("vae.") for k in missing):
+        raise SystemExit(f"train_dit.py: {start.config.get('name')} does not fit the new DiT "
+                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return r2_in, r2_out
+
+
 def same_autoencoder(a, b):
     """Whether two "vae" config sections describe the same network (the
     latent statistics aside)."""
@@ -279,6 +377,10 @@ def main():
     ap.add_argument("--init-from", help="with no checkpoint: start from the text encoder and "
                                         "DiT (and the config) of a model file, continuing its "
                                         "step count (provenance dit_steps) with a new warm-up")
+    ap.add_argument("--pairs", help="with --init-from a model file on another autoencoder than "
+                                    "the cache's: a latent cache of the model file's autoencoder "
+                                    "holding clips of the same scene seeds, on which its DiT's "
+                                    "input and output layers are carried to the new latents")
     args = ap.parse_args()
     if args.cooldown and args.until_step is None:
         ap.error("--cooldown needs --until-step")
@@ -300,7 +402,13 @@ def main():
     cache = LatentCache(args.cache)
     ck = load_checkpoint(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
     start = load_model(args.init_from) if args.init_from and not ck else None
-    cfg = ck["config"] if ck else start.config if start else make_config(cache)
+    carry = start is not None and not same_autoencoder(start.config["vae"], cache.stats()[2]
+                                                       or recipe.vae_section("v1"))
+    if carry and not args.pairs:
+        raise SystemExit(f"train_dit.py: {args.init_from} is on another autoencoder than the "
+                         f"cache {args.cache}: give --pairs, a cache of its own autoencoder")
+    cfg = (ck["config"] if ck else retarget_config(start.config, cache) if carry else
+           start.config if start else make_config(cache))
     torch.manual_seed(0)
     cz = next(iter(cache.by_size.values()))[0]["z"].shape[0] if cache.n else None
     if cz is not None and cz != cfg["vae"]["z_channels"]:
@@ -308,7 +416,11 @@ def main():
                          f"model {cfg['vae']['z_channels']} (latents of another autoencoder)")
     model = St2vModel(cfg)
     init_for_training(model)
-    if start:
+    if carry:
+        r2 = carry_dit(model, start, cache, LatentCache(args.pairs))
+        print(f"initialised from {args.init_from}, carried onto the cache's autoencoder "
+              f"(R^2 of the input map {r2[0]:.3f}, of the output map {r2[1]:.3f})", flush=True)
+    elif start:
         model.load_state_dict(start.state_dict())
         print(f"initialised from {args.init_from}", flush=True)
     del model.vae                       # trained in stage 1, not here
