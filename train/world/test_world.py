@@ -804,6 +804,9 @@ class TrainingLabels(Base):
         import train.cache_latents as cl
 
         class StubVae:
+            class dec:                          # the geometry encode_shard reads: v1's
+                v = cl.recipe.vae_section("v1")
+
             def enc(self, x):                   # (1, 3, T, H, W) -> (1, 8, T/4, H/8, W/8)
                 return x[:, :1, ::4, ::8, ::8].repeat(1, 8, 1, 1, 1)
 
