@@ -104,16 +104,18 @@ def vae_section(vae):
     return vae_architecture(vae) if isinstance(vae, str) else dict(vae)
 
 
-def dit_geometry(vae="v1"):
+def dit_geometry(vae="v1", frames=TOKEN_FRAMES, pixels=TOKEN_PIXELS,
+                 window=WINDOW_FRAMES, context=CONTEXT_FRAMES):
     """(dit.patch, sampler.window, sampler.context) of the DiT on autoencoder
-    `vae` (a name or a "vae" section): tokens of TOKEN_FRAMES x TOKEN_PIXELS
-    squared, windows of WINDOW_FRAMES, CONTEXT_FRAMES of context."""
+    `vae` (a name or a "vae" section) whose tokens are `frames` video frames
+    x `pixels` squared, windows `window` frames and context `context` frames
+    (the recipe's by default)."""
     ft, s = compression(vae_section(vae))
-    if TOKEN_FRAMES % ft or TOKEN_PIXELS % s:
+    if any(f % ft for f in (frames, window, context)) or pixels % s:
         raise SystemExit(f"an autoencoder of {ft} frames and {s} pixels per latent cell does not "
-                         f"tile tokens of {TOKEN_FRAMES} frames and {TOKEN_PIXELS} pixels")
-    pt, ps = TOKEN_FRAMES // ft, TOKEN_PIXELS // s
-    return [pt, ps, ps], WINDOW_FRAMES // ft, CONTEXT_FRAMES // ft
+                         f"tile tokens of {frames} frames and {pixels} pixels, windows of {window} "
+                         f"and context of {context} frames")
+    return [frames // ft, pixels // s, pixels // s], window // ft, context // ft
 
 
 def architecture(vae="v1"):

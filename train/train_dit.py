@@ -77,12 +77,15 @@ class LatentCache:
         self.directory, self.pattern, self.loaded, self.by_size = directory, pattern, set(), {}
         self.refresh()
 
-    def stats(self):
-        """Per-channel latent mean and std (written when caching ends), and
-        the "vae" config section of the autoencoder that encoded the cache
-        (None in a cache written before it was recorded: the recipe's v1)."""
+    def vae_section(self):
+        """The "vae" config section of the autoencoder that encoded the
+        cache (the recipe's v1 in a cache written before it was recorded),
+        with the per-channel latent mean and std written when caching ends."""
         st = torch.load(os.path.join(self.directory, "stats.pt"))
-        return st["mean"], st["std"], st.get("vae_config")
+        vae = recipe.vae_section(st.get("vae_config") or "v1")
+        vae["latent_mean"] = [round(float(v), 6) for v in st["mean"]]
+        vae["latent_std"] = [round(float(v), 6) for v in st["std"]]
+        return vae
 
     def refresh(self):
         """Load the shards written since the last call (cache_latents.py may
@@ -125,15 +128,12 @@ class LatentCache:
 # ------------------------------------------------------------------ model
 
 def make_config(cache):
-    mean, std, vae_config = cache.stats()
-    cfg = recipe.architecture(vae_config or "v1")
+    cfg = recipe.architecture(cache.vae_section())
     cfg["name"] = recipe.MODEL_NAME
     cfg["description"] = ("st2v default model, trained on the procedural st2v world "
                           "(train/world) with English and Czech captions")
     cfg["tokenizer"] = {"max_length": 48,
                         "pieces": recipe.build_pieces(cache.captions(), min_count=1)}
-    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in mean]
-    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in std]
     cfg["provenance"] = {"recipe": "train/recipe.py, train/train_vae.py, "
                                    "train/cache_latents.py, train/train_dit.py",
                          "data": "train/world, split=train"}
@@ -208,25 +208,18 @@ def flow_loss(model, x0, tt, ids, mask, rng_t):
 
 def retarget_config(start_cfg, cache):
     """The config of a model file's text encoder and DiT moved onto the
-    autoencoder that encoded `cache`: its "vae" section and latent
-    statistics, and the DiT patch and sampler window/context that cover the
-    same video frames and pixels as before (so the token grid, and every
+    autoencoder that encoded `cache` (its "vae" section and latent
+    statistics), with the DiT patch and sampler window/context that cover
+    the same video frames and pixels as before (so the token grid, and every
     weight but the token-wide layers, carry over); tokenizer, widths and
     depths stay the model file's."""
-    mean, std, vae_config = cache.stats()
     cfg = copy.deepcopy(start_cfg)
-    cfg["vae"] = recipe.vae_section(vae_config or "v1")
-    cfg["vae"]["latent_mean"] = [round(float(v), 6) for v in mean]
-    cfg["vae"]["latent_std"] = [round(float(v), 6) for v in std]
-    (ft0, s0), (ft, s) = recipe.compression(start_cfg["vae"]), recipe.compression(cfg["vae"])
-    pt, ph, pw = start_cfg["dit"]["patch"]
+    cfg["vae"] = cache.vae_section()
+    ft, s = recipe.compression(start_cfg["vae"])
+    pt, ps, _ = start_cfg["dit"]["patch"]
     sam = cfg["sampler"]
-    frames = (pt * ft0, sam["window"] * ft0, sam["context"] * ft0)
-    if any(f % ft for f in frames) or (ph * s0) % s or (pw * s0) % s:
-        raise SystemExit(f"train_dit.py: latent cells of {ft} frames and {s} pixels do not tile "
-                         f"the model's tokens of {pt * ft0} frames and {ph * s0} pixels")
-    cfg["dit"]["patch"] = [pt * ft0 // ft, ph * s0 // s, pw * s0 // s]
-    sam["window"], sam["context"] = sam["window"] * ft0 // ft, sam["context"] * ft0 // ft
+    cfg["dit"]["patch"], sam["window"], sam["context"] = recipe.dit_geometry(
+        cfg["vae"], pt * ft, ps * s, sam["window"] * ft, sam["context"] * ft)
     return cfg
 
 
@@ -402,8 +395,7 @@ def main():
     cache = LatentCache(args.cache)
     ck = load_checkpoint(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
     start = load_model(args.init_from) if args.init_from and not ck else None
-    carry = start is not None and not same_autoencoder(start.config["vae"], cache.stats()[2]
-                                                       or recipe.vae_section("v1"))
+    carry = start is not None and not same_autoencoder(start.config["vae"], cache.vae_section())
     if carry and not args.pairs:
         raise SystemExit(f"train_dit.py: {args.init_from} is on another autoencoder than the "
                          f"cache {args.cache}: give --pairs, a cache of its own autoencoder")
