@@ -19,7 +19,9 @@ include config.mak
 B := build
 PY := /usr/bin/python3
 
-CORE_SRC := $(sort $(wildcard core/*.c))
+# libst2v: the shared core/ and each model family's folder (core/st2v/,
+# core/wan/); sources include each other as "ops.h", "wan/spm.h" (-Icore)
+CORE_SRC := $(sort $(wildcard core/*.c core/st2v/*.c core/wan/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC := $(sort $(wildcard cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/obj/%.o)
