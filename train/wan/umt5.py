@@ -1,0 +1,336 @@
+"""The umT5-XXL text encoder of Wan2.1, a PyTorch reference written from the
+architecture, and the golden fixtures of the C encoder (core/wan/umt5.c).
+
+What it computes (the encoder half of umT5; Wan never runs the decoder):
+
+    x = token_embedding[ids]                        # not scaled
+    for each of `layers` blocks:
+        x = x + attn(norm1(x))                      # own relative-position bias
+        x = x + ffn(norm2(x))
+    out = norm(x)
+
+- norm*: T5 RMS norm, w * x / sqrt(mean(x^2) + 1e-6): no mean, no bias,
+  computed in float32 (float64 here when the module is float64).
+- attn: q, k, v (heads*head_dim, dim), o (dim, heads*head_dim), no biases;
+  logits = q.k + bias[head, bucket(key - query)], NO 1/sqrt(head_dim);
+  padded keys masked (their bias replaced by the dtype's lowest value).
+- bias: each block has its own pos_embedding.embedding (buckets, heads)
+  (umT5: shared_pos=False). Buckets are bidirectional: half for key after
+  query, |rel| < half/2 exact, then log-spaced up to max_dist, clamped.
+- ffn: fc2(fc1(x) * gelu_tanh(gate.0(x))), no biases.
+
+Call path of Wan (T5EncoderModel.__call__): ids padded to 512 with 0 and a
+mask, the encoder runs on the whole padded batch, and each prompt keeps the
+rows of its real tokens (EOS included); WanModel then zero-pads those rows to
+512 for its cross-attention. Rows of real tokens never see padded keys, and
+their bias depends only on relative positions, so running the real tokens
+alone gives the same rows: the C engine does that.
+
+Tensor names are those of the official `models_t5_umt5-xxl-enc-bf16.pth`
+(wan/modules/t5.py): token_embedding.weight, blocks.N.norm1.weight,
+blocks.N.attn.{q,k,v,o}.weight, blocks.N.norm2.weight,
+blocks.N.ffn.{gate.0,fc1,fc2}.weight, blocks.N.pos_embedding.embedding.weight,
+norm.weight.
+
+    /usr/bin/python3 train/wan/umt5.py OUTDIR     # write the fixtures
+"""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.dirname(HERE) not in sys.path:
+    sys.path.insert(0, os.path.dirname(HERE))
+
+from st2v import safetensors_io  # noqa: E402
+
+# The real encoder (wan/modules/t5.py umt5_xxl, encoder_only=True).
+UMT5_XXL = dict(vocab=256384, dim=4096, heads=64, head_dim=64, ffn=10240,
+                layers=24, buckets=32, max_dist=128)
+EPS = 1e-6
+TEXT_LEN = 512          # Wan pads every prompt to this many tokens
+PAD_ID = 0
+
+
+# ============================================================== layers
+
+def relative_bucket(rel, buckets, max_dist):
+    """Bucket of each relative position rel = key - query (int64 tensor),
+    bidirectional: [0, buckets/2) for key <= query, [buckets/2, buckets) for
+    key > query. Within a half, |rel| < buckets/4 is its own bucket; larger
+    distances are log-spaced, the logarithm taken in float32 exactly as the
+    official code (and HF T5) does, then truncated and clamped."""
+    half = buckets // 2
+    exact = half // 2
+    side = (rel > 0).long() * half
+    r = rel.abs()
+    # clamp(min=1) only avoids log(0); those positions take the exact branch
+    rf = r.clamp(min=1).to(torch.float32)
+    large = exact + (torch.log(rf / exact) / math.log(max_dist / exact) *
+                     (half - exact)).long()
+    large = large.clamp(max=half - 1)
+    return side + torch.where(r < exact, r, large)
+
+
+class RMSNorm(nn.Module):
+    """T5LayerNorm: w * x / sqrt(mean(x^2) + eps), at least float32."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        xf = x.float() if x.dtype != torch.float64 else x
+        return self.weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + EPS))
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+class GeluTanh(nn.Module):
+    def forward(self, x):
+        return gelu_tanh(x)
+
+
+class PosBias(nn.Module):
+    """Relative-position bias of one block: embedding (buckets, heads)."""
+
+    def __init__(self, buckets, heads, max_dist):
+        super().__init__()
+        self.buckets, self.max_dist = buckets, max_dist
+        self.embedding = nn.Embedding(buckets, heads)
+
+    def forward(self, n):
+        pos = torch.arange(n)
+        b = relative_bucket(pos[None, :] - pos[:, None], self.buckets, self.max_dist)
+        return self.embedding(b).permute(2, 0, 1)        # (heads, n_q, n_k)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads, head_dim):
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim
+        inner = heads * head_dim
+        self.q = nn.Linear(dim, inner, bias=False)
+        self.k = nn.Linear(dim, inner, bias=False)
+        self.v = nn.Linear(dim, inner, bias=False)
+        self.o = nn.Linear(inner, dim, bias=False)
+
+    def forward(self, x, bias, mask):
+        """x (B, L, dim); bias (heads, L, L); mask (B, L) of 0/1 or None."""
+        B, L, _ = x.shape
+        h, d = self.heads, self.head_dim
+        q = self.q(x).view(B, L, h, d)
+        k = self.k(x).view(B, L, h, d)
+        v = self.v(x).view(B, L, h, d)
+        ab = bias[None].expand(B, h, L, L).clone()
+        if mask is not None:
+            ab.masked_fill_(mask.view(B, 1, 1, L) == 0, torch.finfo(x.dtype).min)
+        att = torch.einsum("bihd,bjhd->bhij", q, k) + ab      # no 1/sqrt(d)
+        att = torch.softmax(att.float() if x.dtype != torch.float64 else att, -1).to(x.dtype)
+        out = torch.einsum("bhij,bjhd->bihd", att, v).reshape(B, L, h * d)
+        return self.o(out)
+
+
+class FeedForward(nn.Module):
+    def __init__(self, dim, ffn):
+        super().__init__()
+        self.gate = nn.Sequential(nn.Linear(dim, ffn, bias=False), GeluTanh())
+        self.fc1 = nn.Linear(dim, ffn, bias=False)
+        self.fc2 = nn.Linear(ffn, dim, bias=False)
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x) * self.gate(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.norm1 = RMSNorm(cfg["dim"])
+        self.attn = Attention(cfg["dim"], cfg["heads"], cfg["head_dim"])
+        self.norm2 = RMSNorm(cfg["dim"])
+        self.ffn = FeedForward(cfg["dim"], cfg["ffn"])
+        self.pos_embedding = PosBias(cfg["buckets"], cfg["heads"], cfg["max_dist"])
+
+    def forward(self, x, mask):
+        x = x + self.attn(self.norm1(x), self.pos_embedding(x.shape[1]), mask)
+        return x + self.ffn(self.norm2(x))
+
+
+class UMT5Encoder(nn.Module):
+    def __init__(self, cfg=None):
+        super().__init__()
+        self.cfg = dict(UMT5_XXL if cfg is None else cfg)
+        self.token_embedding = nn.Embedding(self.cfg["vocab"], self.cfg["dim"])
+        self.blocks = nn.ModuleList(Block(self.cfg) for _ in range(self.cfg["layers"]))
+        self.norm = RMSNorm(self.cfg["dim"])
+
+    def forward(self, ids, mask=None):
+        """ids (B, L) int64, mask (B, L) 0/1 or None -> (B, L, dim)."""
+        x = self.token_embedding(ids)
+        for b in self.blocks:
+            x = b(x, mask)
+        return self.norm(x)
+
+
+def tensor_shapes(cfg):
+    """{official name: shape} of an encoder of config cfg."""
+    d, inner = cfg["dim"], cfg["heads"] * cfg["head_dim"]
+    out = {"token_embedding.weight": (cfg["vocab"], d), "norm.weight": (d,)}
+    for i in range(cfg["layers"]):
+        p = "blocks.%d." % i
+        out.update({p + "norm1.weight": (d,), p + "norm2.weight": (d,),
+                    p + "attn.q.weight": (inner, d), p + "attn.k.weight": (inner, d),
+                    p + "attn.v.weight": (inner, d), p + "attn.o.weight": (d, inner),
+                    p + "ffn.gate.0.weight": (cfg["ffn"], d),
+                    p + "ffn.fc1.weight": (cfg["ffn"], d),
+                    p + "ffn.fc2.weight": (d, cfg["ffn"]),
+                    p + "pos_embedding.embedding.weight": (cfg["buckets"], cfg["heads"])})
+    return out
+
+
+# ============================================================ call path
+
+def encode(model, prompts_ids, text_len=TEXT_LEN):
+    """Wan's T5EncoderModel.__call__ on lists of token ids (EOS included):
+    pad to text_len with PAD_ID, mask, run the batch, keep each prompt's
+    real rows. -> list of (n_i, dim) tensors."""
+    B = len(prompts_ids)
+    ids = torch.full((B, text_len), PAD_ID, dtype=torch.long)
+    mask = torch.zeros(B, text_len, dtype=torch.long)
+    for i, p in enumerate(prompts_ids):
+        p = list(p)[:text_len]
+        ids[i, :len(p)] = torch.tensor(p, dtype=torch.long)
+        mask[i, :len(p)] = 1
+    out = model(ids, mask)
+    return [out[i, :int(mask[i].sum())] for i in range(B)]
+
+
+def dit_context(rows, text_len=TEXT_LEN):
+    """What WanModel.forward makes of encode()'s rows: each zero-padded to
+    text_len rows. -> (B, text_len, dim)."""
+    return torch.stack([torch.cat([u, u.new_zeros(text_len - u.shape[0], u.shape[1])])
+                        for u in rows])
+
+
+# ======================================================== weights, I/O
+
+def init_random(model, seed):
+    """Random weights that make every part of the encoder matter: the
+    official init's scales, except a larger q (sharp attention) and
+    position bias, and norm weights away from 1."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = model.cfg
+    d, inner = cfg["dim"], cfg["heads"] * cfg["head_dim"]
+    std = {"token_embedding.weight": 1.0, "attn.q.weight": d ** -0.5,
+           "attn.k.weight": d ** -0.5, "attn.v.weight": d ** -0.5,
+           "attn.o.weight": inner ** -0.5, "ffn.gate.0.weight": d ** -0.5,
+           "ffn.fc1.weight": d ** -0.5, "ffn.fc2.weight": cfg["ffn"] ** -0.5,
+           "pos_embedding.embedding.weight": 1.0}
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            r = torch.randn(p.shape, generator=g, dtype=torch.float64)
+            if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+                p.copy_(1.0 + 0.25 * r)
+            else:
+                key = name if name == "token_embedding.weight" else name.split(".", 2)[2]
+                p.copy_(std[key] * r)
+
+
+def save(model, path, dtypes="F32"):
+    """Official names; dtypes: one of F32/F16/BF16 or {name: dtype}."""
+    sd = model.state_dict()
+    dt = {n: dtypes for n in sd} if isinstance(dtypes, str) else dtypes
+    meta = {"generator": "train/wan/umt5.py", "config": json.dumps(model.cfg, sort_keys=True)}
+    safetensors_io.save(path, {n: v.to(torch.float32) for n, v in sd.items()}, meta, dt)
+
+
+def load(path, cfg=None, dtype=torch.float64):
+    """An encoder with exactly the stored weights, in dtype."""
+    t, meta, _ = safetensors_io.load(path)
+    cfg = cfg or json.loads(meta["config"])
+    m = UMT5Encoder(cfg)
+    m.load_state_dict(t)
+    return m.to(dtype).eval()
+
+
+# ============================================================ fixtures
+
+# Two tiny configs with asymmetric sizes: heads*head_dim != dim in "a", and
+# max_dist 20 in "b" so that short prompts reach the log-spaced and clamped
+# buckets. text_len plays the role of Wan's 512.
+FIXTURE_CONFIGS = {
+    "a": dict(vocab=300, dim=48, heads=4, head_dim=10, ffn=120, layers=2,
+              buckets=32, max_dist=128),
+    "b": dict(vocab=97, dim=40, heads=5, head_dim=8, ffn=72, layers=3,
+              buckets=16, max_dist=20),
+}
+FIXTURE_TEXT_LEN = {"a": 40, "b": 30}
+FIXTURE_LENS = {"a": [37, 1, 40, 9], "b": [30, 12, 3]}
+# weight files: config, dtypes (F32, BF16, or every third tensor F16/BF16/F32)
+FIXTURE_FILES = {"a_f32": ("a", "F32"), "a_bf16": ("a", "BF16"),
+                 "b_f32": ("b", "F32"), "b_mixed": ("b", "mixed")}
+BUCKET_RANGE = 600      # bucket tables for rel in [-600, 600]
+SEED = 2024
+
+
+def write_fixtures(out):
+    """tests/fixtures/wan/umt5/: the weight files of FIXTURE_FILES and
+    golden.safetensors with, per weight file F:
+      F.ids   (B, text_len)        token ids (F32), PAD_ID after F.lens
+      F.lens  (B)                  real tokens of each prompt
+      F.out   (B, text_len, dim)   dit_context(encode(...)): each prompt's
+                                   rows, zero-padded, float64 -> F32
+    computed from the weights exactly as stored (rounded to BF16/F16), and
+    bucket.<buckets>_<max_dist> (2*600+1): relative_bucket of rel = -600..600
+    for each config and for the real one."""
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    golden = {}
+    for name, (ck, dts) in sorted(FIXTURE_FILES.items()):
+        cfg = FIXTURE_CONFIGS[ck]
+        m = UMT5Encoder(cfg)
+        init_random(m, SEED + ord(ck))
+        names = sorted(m.state_dict())
+        if dts == "mixed":
+            dts = {n: ("F16", "BF16", "F32")[i % 3] for i, n in enumerate(names)}
+        path = os.path.join(out, name + ".safetensors")
+        save(m, path, dts)
+        m64 = load(path)
+        g = torch.Generator().manual_seed(SEED + 7 * ord(ck))
+        L = FIXTURE_TEXT_LEN[ck]
+        prompts = []
+        for n in FIXTURE_LENS[ck]:
+            ids = torch.randint(2, cfg["vocab"], (n,), generator=g).tolist()
+            ids[-1] = 1                                  # EOS, as the tokenizer ends
+            prompts.append(ids)
+        with torch.no_grad():
+            ctx = dit_context(encode(m64, prompts, L), L)
+        ids = torch.full((len(prompts), L), PAD_ID, dtype=torch.float32)
+        for i, p in enumerate(prompts):
+            ids[i, :len(p)] = torch.tensor(p, dtype=torch.float32)
+        golden[name + ".ids"] = ids
+        golden[name + ".lens"] = torch.tensor([len(p) for p in prompts], dtype=torch.float32)
+        golden[name + ".out"] = ctx.to(torch.float32)
+    rel = torch.arange(-BUCKET_RANGE, BUCKET_RANGE + 1)
+    for cfg in list(FIXTURE_CONFIGS.values()) + [UMT5_XXL]:
+        key = "bucket.%d_%d" % (cfg["buckets"], cfg["max_dist"])
+        golden[key] = relative_bucket(rel, cfg["buckets"], cfg["max_dist"]).to(torch.float32)
+    meta = {"generator": "train/wan/umt5.py",
+            "precision": "float64 computation from the weights as stored, stored as F32",
+            "configs": json.dumps(FIXTURE_CONFIGS, sort_keys=True),
+            "files": json.dumps(FIXTURE_FILES, sort_keys=True)}
+    safetensors_io.save(os.path.join(out, "golden.safetensors"), golden, meta)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: umt5.py OUTDIR")
+    write_fixtures(sys.argv[1])
