@@ -1,0 +1,421 @@
+/*
+ * umt5.c - the umT5-XXL encoder of Wan2.1 (umt5.h; the reference is
+ * train/wan/umt5.py). Dimension key: n real tokens, D = dim, Da = heads *
+ * head_dim, F = ffn, H = heads, hd = head_dim.
+ *
+ *   x (n, D) = token_embedding[ids]                 (rows widened one by one)
+ *   per block: h = rms(x) * norm1; q, k, v (n, Da) = h W^T
+ *              per head: s (n, n) = q k^T + bias[bucket(j - i)], no scaling;
+ *                        att = softmax(s) v
+ *              x += att o^T
+ *              h = rms(x) * norm2; x += (h fc1^T * gelu_tanh(h gate^T)) fc2^T
+ *   out = rms(x) * norm
+ *
+ * Not here: tokenisation (spm.c), the file layouts and their key maps, the
+ * DiT's use of the rows.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "ops.h"
+#include "wan/umt5.h"
+#include "wtensor.h"
+
+#define RMS_EPS 1e-6
+#define GELU_BLOCK 4096 /* floats per block of the gated-GELU product */
+
+typedef struct umt5_block {
+    st2v_wview q, k, v;         /* (Da, D) */
+    st2v_wview o;               /* (D, Da) */
+    st2v_wview gate, fc1;       /* (F, D) */
+    st2v_wview fc2;             /* (D, F) */
+    const float *norm1, *norm2; /* (D), in m->small */
+    const float *pos;           /* (buckets, H), in m->small */
+} umt5_block;
+
+struct wan_umt5 {
+    wan_umt5_config cfg;
+    st2v_wview tok;             /* (vocab, D) */
+    const float *norm;          /* (D), in m->small */
+    umt5_block *blocks;         /* (layers) */
+    float *small;               /* every norm weight and bias table, float32 */
+};
+
+wan_umt5_config wan_umt5_xxl_config(void)
+{
+    wan_umt5_config c = {.vocab = 256384, .dim = 4096, .heads = 64,
+                         .head_dim = 64, .ffn = 10240, .layers = 24,
+                         .buckets = 32, .max_dist = 128};
+    return c;
+}
+
+const wan_umt5_config *wan_umt5_get_config(const wan_umt5 *m)
+{
+    return &m->cfg;
+}
+
+/* ============================================================ buckets */
+
+int wan_umt5_bucket(int rel, int buckets, int max_dist)
+{
+    const int half = buckets / 2, exact = half / 2;
+    const int side = rel > 0 ? half : 0;
+    const int r = rel < 0 ? -rel : rel;
+    if (r < exact)
+        return side + r;
+    /* As t5.py: log(r / exact) in float32, divided by the float64
+     * log(max_dist / exact) taken to float32, times (half - exact), then
+     * truncated. Only the powers of two hit an integer exactly, and there
+     * float32 is exact too (log 2^k = k log 2 rounds to k times log 2). */
+    const float lg = (float)log((double)max_dist / exact);
+    const float v = logf((float)r / (float)exact) / lg * (float)(half - exact);
+    const int large = exact + (int)v;
+    return side + ST2V_MIN(large, half - 1);
+}
+
+/* ============================================================ loading */
+
+static int valid_config(const wan_umt5_config *c)
+{
+    return c->vocab > 0 && c->dim > 0 && c->heads > 0 && c->head_dim > 0 &&
+           c->ffn > 0 && c->layers > 0 && c->buckets >= 4 &&
+           c->buckets % 2 == 0 && c->max_dist > c->buckets / 4;
+}
+
+static const st_tensor *find_2d(const st_file *f, const char *prefix,
+                                const char *name, char *err, size_t err_size,
+                                int *status)
+{
+    char full[ST_MAX_NAME];
+    snprintf(full, sizeof(full), "%s%s", prefix, name);
+    const st_tensor *t = st_find(f, full);
+    if (!t)
+        *status = st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                            "tensor %s: missing", full);
+    else if (t->ndim != 2 || t->shape[0] <= 0 || t->shape[1] <= 0 ||
+             t->shape[0] > INT32_MAX || t->shape[1] > INT32_MAX)
+        *status = st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                            "tensor %s: not a matrix", full);
+    else
+        return t;
+    return NULL;
+}
+
+int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
+                              const char *prefix, char *err, size_t err_size)
+{
+    prefix = prefix ? prefix : "";
+    int st = ST2V_OK;
+    const st_tensor *tok, *pos, *q, *fc1;
+    if (!(tok = find_2d(f, prefix, "token_embedding.weight", err, err_size,
+                        &st)) ||
+        !(pos = find_2d(f, prefix, "blocks.0.pos_embedding.embedding.weight",
+                        err, err_size, &st)) ||
+        !(q = find_2d(f, prefix, "blocks.0.attn.q.weight", err, err_size,
+                      &st)) ||
+        !(fc1 = find_2d(f, prefix, "blocks.0.ffn.fc1.weight", err, err_size,
+                        &st)))
+        return st;
+    wan_umt5_config c = {.vocab = (int)tok->shape[0],
+                         .dim = (int)tok->shape[1],
+                         .heads = (int)pos->shape[1],
+                         .ffn = (int)fc1->shape[0],
+                         .buckets = (int)pos->shape[0],
+                         .max_dist = 128};
+    if (q->shape[0] % c.heads != 0)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %sblocks.0.attn.q.weight: %lld rows for %d "
+                         "heads", prefix, (long long)q->shape[0], c.heads);
+    c.head_dim = (int)(q->shape[0] / c.heads);
+    char name[ST_MAX_NAME];
+    for (;;) {
+        snprintf(name, sizeof(name), "%sblocks.%d.norm1.weight", prefix,
+                 c.layers);
+        if (!st_find(f, name))
+            break;
+        c.layers++;
+    }
+    if (c.layers == 0)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %sblocks.0.norm1.weight: missing", prefix);
+    if (!valid_config(&c))
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "umT5 config from the tensor shapes is invalid "
+                         "(%d buckets)", c.buckets);
+    *cfg = c;
+    return ST2V_OK;
+}
+
+/* Bind prefix + name (formatted with the block index) to v. */
+static int bind(st2v_wview *v, const st_file *f, const char *prefix,
+                const char *name, int layer, int ndim, int64_t d0, int64_t d1,
+                char *err, size_t err_size)
+{
+    char sub[ST_MAX_NAME], full[ST_MAX_NAME];
+    snprintf(sub, sizeof(sub), name, layer);
+    snprintf(full, sizeof(full), "%s%s", prefix, sub);
+    return st2v_wview_bind(v, f, full, ndim, d0, d1, err, err_size);
+}
+
+/* Bind a small tensor and widen it into *dst, advancing *dst. */
+static int bind_small(const float **out, float **dst, const st_file *f,
+                      const char *prefix, const char *name, int layer,
+                      int ndim, int64_t d0, int64_t d1, char *err,
+                      size_t err_size)
+{
+    st2v_wview v;
+    int st = bind(&v, f, prefix, name, layer, ndim, d0, d1, err, err_size);
+    if (st)
+        return st;
+    st2v_wview_rows(*dst, &v, 0, v.rows);
+    *out = *dst;
+    *dst += v.rows * v.cols;
+    return ST2V_OK;
+}
+
+int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
+                  const wan_umt5_config *cfg, char *err, size_t err_size)
+{
+    *out = NULL;
+    prefix = prefix ? prefix : "";
+    if (!valid_config(cfg))
+        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                         "invalid umT5 config");
+    const wan_umt5_config c = *cfg;
+    const int64_t D = c.dim, Da = (int64_t)c.heads * c.head_dim, F = c.ffn;
+    wan_umt5 *m = calloc(1, sizeof(*m));
+    if (!m)
+        return ST2V_ERR_NOMEM;
+    m->cfg = c;
+    m->blocks = calloc((size_t)c.layers, sizeof(*m->blocks));
+    m->small = st2v_alloc_floats((size_t)c.layers *
+                                     (2 * (size_t)D +
+                                      (size_t)c.buckets * c.heads) +
+                                 (size_t)D);
+    if (!m->blocks || !m->small) {
+        wan_umt5_free(m);
+        return ST2V_ERR_NOMEM;
+    }
+    float *small = m->small;
+    int st = bind(&m->tok, f, prefix, "token_embedding.weight", 0, 2,
+                  c.vocab, D, err, err_size);
+    for (int l = 0; !st && l < c.layers; l++) {
+        umt5_block *b = &m->blocks[l];
+        if ((st = bind_small(&b->norm1, &small, f, prefix,
+                             "blocks.%d.norm1.weight", l, 1, D, 0, err,
+                             err_size)) ||
+            (st = bind(&b->q, f, prefix, "blocks.%d.attn.q.weight", l, 2, Da,
+                       D, err, err_size)) ||
+            (st = bind(&b->k, f, prefix, "blocks.%d.attn.k.weight", l, 2, Da,
+                       D, err, err_size)) ||
+            (st = bind(&b->v, f, prefix, "blocks.%d.attn.v.weight", l, 2, Da,
+                       D, err, err_size)) ||
+            (st = bind(&b->o, f, prefix, "blocks.%d.attn.o.weight", l, 2, D,
+                       Da, err, err_size)) ||
+            (st = bind_small(&b->norm2, &small, f, prefix,
+                             "blocks.%d.norm2.weight", l, 1, D, 0, err,
+                             err_size)) ||
+            (st = bind(&b->gate, f, prefix, "blocks.%d.ffn.gate.0.weight", l,
+                       2, F, D, err, err_size)) ||
+            (st = bind(&b->fc1, f, prefix, "blocks.%d.ffn.fc1.weight", l, 2,
+                       F, D, err, err_size)) ||
+            (st = bind(&b->fc2, f, prefix, "blocks.%d.ffn.fc2.weight", l, 2,
+                       D, F, err, err_size)) ||
+            (st = bind_small(&b->pos, &small, f, prefix,
+                             "blocks.%d.pos_embedding.embedding.weight", l, 2,
+                             c.buckets, c.heads, err, err_size)))
+            break;
+    }
+    if (!st)
+        st = bind_small(&m->norm, &small, f, prefix, "norm.weight", 0, 1, D,
+                        0, err, err_size);
+    if (st) {
+        wan_umt5_free(m);
+        return st;
+    }
+    *out = m;
+    return ST2V_OK;
+}
+
+void wan_umt5_free(wan_umt5 *m)
+{
+    if (!m)
+        return;
+    free(m->blocks);
+    st2v_free(m->small);
+    free(m);
+}
+
+/* ========================================================== kernels */
+
+typedef struct rms_task {
+    float *y;                   /* (n, d) */
+    const float *x;             /* (n, d) */
+    const float *w;             /* (d) */
+    int d;
+} rms_task;
+
+/* y = w * (x / sqrt(mean(x^2) + eps)), the sum of squares in double. */
+static void rms_rows(void *varg, int64_t begin, int64_t end)
+{
+    const rms_task *a = varg;
+    const int d = a->d;
+    for (int64_t r = begin; r < end; r++) {
+        const float *x = a->x + r * d;
+        float *y = a->y + r * d;
+        double ss = 0.0;
+        for (int c = 0; c < d; c++)
+            ss += (double)x[c] * x[c];
+        const float inv = (float)(1.0 / sqrt(ss / d + RMS_EPS));
+        for (int c = 0; c < d; c++)
+            y[c] = a->w[c] * (x[c] * inv);
+    }
+}
+
+static void rmsnorm(st2v_pool *pool, float *y, const float *x, const float *w,
+                    int64_t n, int d)
+{
+    rms_task a = {.y = y, .x = x, .w = w, .d = d};
+    st2v_pool_for(pool, n, ST2V_ROW_BLOCK, rms_rows, &a);
+}
+
+typedef struct gelu_task {
+    float *f;                   /* fc1 output, multiplied in place */
+    const float *g;             /* gate output */
+} gelu_task;
+
+/* f *= 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3))) */
+static void gelu_mul(void *varg, int64_t begin, int64_t end)
+{
+    const gelu_task *a = varg;
+    const float c = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = begin; i < end; i++) {
+        const float g = a->g[i];
+        a->f[i] *= 0.5f * g * (1.0f + tanhf(c * (g + 0.044715f * g * g * g)));
+    }
+}
+
+typedef struct att_task {
+    float *out;                 /* (n, Da) */
+    const float *q, *k, *v;     /* (n, Da) each */
+    int64_t ld;                 /* Da */
+    int n, hd, heads;
+    const float *pos;           /* (buckets, heads) of this block */
+    const int *bucket;          /* (2n - 1): bucket of rel = index - (n-1) */
+    float *scores;              /* n * n floats per pool slot */
+} att_task;
+
+static void att_heads(void *varg, int64_t begin, int64_t end)
+{
+    const att_task *a = varg;
+    const int n = a->n, hd = a->hd;
+    float *s = a->scores + (size_t)st2v_pool_slot() * n * n;
+    for (int64_t h = begin; h < end; h++) {
+        const int64_t c = h * hd;
+        /* s (n, n) = q_h k_h^T: T5 does not scale by 1/sqrt(hd) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, hd, 1.0f,
+                    a->q + c, (int)a->ld, a->k + c, (int)a->ld, 0.0f, s, n);
+        for (int i = 0; i < n; i++) {
+            float *row = s + (size_t)i * n;
+            const int *bk = a->bucket + (n - 1 - i); /* bk[j]: rel = j - i */
+            float mx = -INFINITY;
+            for (int j = 0; j < n; j++) {
+                row[j] += a->pos[(size_t)bk[j] * a->heads + h];
+                mx = row[j] > mx ? row[j] : mx;
+            }
+            float sum = 0.0f;
+            for (int j = 0; j < n; j++) {
+                row[j] = expf(row[j] - mx);
+                sum += row[j];
+            }
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < n; j++)
+                row[j] *= inv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f,
+                    s, n, a->v + c, (int)a->ld, 0.0f, a->out + c, (int)a->ld);
+    }
+}
+
+/* ============================================================ encode */
+
+int wan_umt5_encode(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
+                    int n, float *out)
+{
+    const wan_umt5_config *c = &m->cfg;
+    if (n < 1 || n > WAN_UMT5_MAX_TOKENS || !ids || !out)
+        return ST2V_ERR_INVALID_ARG;
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= c->vocab)
+            return ST2V_ERR_INVALID_ARG;
+
+    const int D = c->dim, Da = c->heads * c->head_dim, F = c->ffn;
+    const int threads = st2v_pool_threads(pool);
+    const size_t nD = (size_t)n * D, nI = (size_t)n * Da, nF = (size_t)n * F;
+    const size_t n_tile =
+        st2v_wmatmul_scratch(pool, ST2V_MAX(ST2V_MAX(D, Da), F));
+    float *buf = st2v_alloc_floats(2 * nD + 4 * nI + 2 * nF +
+                                   (size_t)threads * n * n + n_tile);
+    int *bucket = malloc((size_t)(2 * n - 1) * sizeof(int));
+    if (!buf || !bucket) {
+        st2v_free(buf);
+        free(bucket);
+        return ST2V_ERR_NOMEM;
+    }
+    float *x = buf;                 /* (n, D) residual stream */
+    float *h = x + nD;              /* (n, D) normalised */
+    float *q = h + nD;              /* (n, Da) */
+    float *k = q + nI, *v = k + nI; /* (n, Da) */
+    float *att = v + nI;            /* (n, Da) attention output */
+    float *g = att + nI;            /* (n, F) gate */
+    float *f = g + nF;              /* (n, F) fc1, then the gated product */
+    float *scores = f + nF;         /* (n, n) per thread */
+    float *tile = scores + (size_t)threads * n * n;
+
+    for (int r = 0; r < 2 * n - 1; r++)
+        bucket[r] = wan_umt5_bucket(r - (n - 1), c->buckets, c->max_dist);
+    for (int i = 0; i < n; i++)
+        st2v_wview_rows(x + (size_t)i * D, &m->tok, ids[i], 1);
+
+    for (int l = 0; l < c->layers; l++) {
+        const umt5_block *b = &m->blocks[l];
+        rmsnorm(pool, h, x, b->norm1, n, D);
+        st2v_wmatmul(pool, q, Da, h, D, &b->q, n, 0, tile);
+        st2v_wmatmul(pool, k, Da, h, D, &b->k, n, 0, tile);
+        st2v_wmatmul(pool, v, Da, h, D, &b->v, n, 0, tile);
+        att_task at = {.out = att, .q = q, .k = k, .v = v, .ld = Da, .n = n,
+                       .hd = c->head_dim, .heads = c->heads, .pos = b->pos,
+                       .bucket = bucket, .scores = scores};
+        st2v_pool_for(pool, c->heads, 1, att_heads, &at);
+        st2v_wmatmul(pool, x, D, att, Da, &b->o, n, 1, tile);
+
+        rmsnorm(pool, h, x, b->norm2, n, D);
+        st2v_wmatmul(pool, g, F, h, D, &b->gate, n, 0, tile);
+        st2v_wmatmul(pool, f, F, h, D, &b->fc1, n, 0, tile);
+        gelu_task gt = {.f = f, .g = g};
+        st2v_pool_for(pool, (int64_t)nF, GELU_BLOCK, gelu_mul, &gt);
+        st2v_wmatmul(pool, x, D, f, F, &b->fc2, n, 1, tile);
+    }
+    rmsnorm(pool, out, x, m->norm, n, D);
+
+    st2v_free(buf);
+    free(bucket);
+    return ST2V_OK;
+}
+
+int wan_umt5_context(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
+                     int n, int text_len, float *out)
+{
+    if (n > text_len || !out)
+        return ST2V_ERR_INVALID_ARG;
+    int st = wan_umt5_encode(m, pool, ids, n, out);
+    if (st)
+        return st;
+    memset(out + (size_t)n * m->cfg.dim, 0,
+           (size_t)(text_len - n) * m->cfg.dim * sizeof(float));
+    return ST2V_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * umt5.h - the umT5-XXL text encoder of Wan2.1 (encoder only), computed in
+ * float32 from F32, F16 or BF16 weights used in place in the mapped file
+ * (wtensor.h): the 11 GB bf16 encoder is never widened whole. The
+ * reference is train/wan/umt5.py; its top comment has the mathematics.
+ *
+ * Key names are the official ones (models_t5_umt5-xxl-enc-bf16.pth,
+ * wan/modules/t5.py), after an optional prefix:
+ *   token_embedding.weight                  (vocab, dim)
+ *   blocks.N.norm1.weight                   (dim)
+ *   blocks.N.attn.{q,k,v}.weight            (heads*head_dim, dim)
+ *   blocks.N.attn.o.weight                  (dim, heads*head_dim)
+ *   blocks.N.norm2.weight                   (dim)
+ *   blocks.N.ffn.{gate.0,fc1}.weight        (ffn, dim)
+ *   blocks.N.ffn.fc2.weight                 (dim, ffn)
+ *   blocks.N.pos_embedding.embedding.weight (buckets, heads)
+ *   norm.weight                             (dim)
+ * Other layouts (HF/Comfy names) are mapped onto these by the caller.
+ *
+ * Wan pads every prompt to 512 tokens and keeps the rows of the real ones
+ * (EOS included); those rows never see the padding, so this encoder runs
+ * the real tokens alone, which gives the same rows (train/wan/test_umt5.py
+ * checks it). wan_umt5_context() adds the zero rows the DiT expects.
+ *
+ * Ownership: a wan_umt5 borrows the st_file it was loaded from (the file
+ * must stay open until wan_umt5_free) and owns only small float32 copies of
+ * its norm weights and position-bias tables. It is read-only after load:
+ * any number of threads may encode with it at once, each with its own pool.
+ */
+#ifndef ST2V_WAN_UMT5_H
+#define ST2V_WAN_UMT5_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "safetensors.h"
+
+/* Wan's text length: prompts are cut to this many tokens. */
+#define WAN_UMT5_MAX_TOKENS 512
+
+typedef struct wan_umt5_config {
+    int vocab;      /* token embedding rows (256384) */
+    int dim;        /* model width (4096) */
+    int heads;      /* attention heads (64) */
+    int head_dim;   /* per head (64); heads * head_dim need not be dim */
+    int ffn;        /* width of the gated feed-forward layer (10240) */
+    int layers;     /* blocks (24) */
+    int buckets;    /* relative-position buckets, both directions (32) */
+    int max_dist;   /* distance where the log-spaced buckets end (128) */
+} wan_umt5_config;
+
+typedef struct wan_umt5 wan_umt5;
+
+/* The real encoder: umt5_xxl(encoder_only=True) of wan/modules/t5.py. */
+wan_umt5_config wan_umt5_xxl_config(void);
+
+/* The config of the encoder in f, from its tensor shapes: vocab and dim
+ * from token_embedding, layers from the blocks present, buckets and heads
+ * from blocks.0's position embedding, head_dim from its q, ffn from its
+ * fc1; max_dist, which no tensor carries, is 128. Checks nothing else
+ * (wan_umt5_load checks every tensor). */
+int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
+                              const char *prefix, char *err, size_t err_size);
+
+/* Bind the encoder of config cfg to the tensors of f named prefix + the
+ * names above (prefix NULL or "" for none). Every tensor must be present
+ * with exactly its shape, in F32, F16 or BF16; otherwise returns
+ * ST2V_ERR_FORMAT and err names the tensor, its shape and the expected one.
+ * ST2V_ERR_INVALID_ARG for a config with a non-positive size. */
+int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
+                  const wan_umt5_config *cfg, char *err, size_t err_size);
+void wan_umt5_free(wan_umt5 *m);
+
+const wan_umt5_config *wan_umt5_get_config(const wan_umt5 *m);
+
+/* out (n, dim) = the encoder's rows for the n real tokens ids (EOS
+ * included), 1 <= n <= WAN_UMT5_MAX_TOKENS, 0 <= ids < vocab. Bit-identical
+ * for any pool (NULL = serial). ST2V_ERR_INVALID_ARG for bad n or ids,
+ * ST2V_ERR_NOMEM. Scratch: about n * (4 dim + 4 heads*head_dim + 2 ffn)
+ * floats, n^2 per thread, and one weight tile per thread. */
+int wan_umt5_encode(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
+                    int n, float *out);
+
+/* What the Wan DiT reads: out (text_len, dim) = the n rows of
+ * wan_umt5_encode, then text_len - n rows of zeros (n <= text_len). */
+int wan_umt5_context(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
+                     int n, int text_len, float *out);
+
+/* The bucket of relative position rel = key - query: bidirectional, the
+ * upper half for keys after the query, |rel| < buckets/4 exact, then
+ * log-spaced up to max_dist in float32 as the official code, clamped. */
+int wan_umt5_bucket(int rel, int buckets, int max_dist);
+
+#endif /* ST2V_WAN_UMT5_H */

@@ -1,0 +1,152 @@
+/*
+ * wtensor.c - weight views over mapped tensors and the tile-widening
+ * matrix product of wtensor.h.
+ */
+#include <cblas.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common.h"
+#include "ops.h"
+#include "wtensor.h"
+
+/* ============================================================ binding */
+
+int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
+                    int ndim, int64_t d0, int64_t d1, char *err,
+                    size_t err_size)
+{
+    const st_tensor *t = st_find(f, name);
+    if (!t)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT, "tensor %s: missing",
+                         name);
+    const int64_t want[2] = {d0, d1};
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = t->shape[i] == want[i];
+    if (!ok) {
+        char got_s[96], want_s[96];
+        st_format_shape(got_s, sizeof(got_s), t->shape, t->ndim);
+        st_format_shape(want_s, sizeof(want_s), want, ndim);
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: shape %s, expected %s", name, got_s,
+                         want_s);
+    }
+    v->data = t->data;
+    v->dtype = t->dtype;
+    v->rows = ndim == 2 ? d0 : 1;
+    v->cols = ndim == 2 ? d1 : d0;
+    return ST2V_OK;
+}
+
+/* ========================================================== widening */
+
+/* IEEE half to single, exactly: subnormals normalised, inf and NaN kept. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0 && mant == 0) {
+        bits = sign;
+    } else if (exp == 0) {
+        uint32_t e = 113; /* 127 - 15 + 1 */
+        while (!(mant & 0x400)) {
+            mant <<= 1;
+            e--;
+        }
+        bits = sign | (e << 23) | ((mant & 0x3ff) << 13);
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float out;
+    memcpy(&out, &bits, sizeof(out));
+    return out;
+}
+
+void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
+{
+    switch (dtype) {
+    case ST_F32:
+        memcpy(dst, src, (size_t)n * sizeof(float)); /* little-endian host */
+        break;
+    case ST_F16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)src + 2 * i, sizeof(h));
+            dst[i] = half_to_float(h);
+        }
+        break;
+    case ST_BF16: {
+        /* bf16 is the top half of a float32: a shift, which the compiler
+         * vectorises (memcpy: the file's bytes need not be aligned). */
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, (const uint8_t *)src + 2 * i, sizeof(h));
+            uint32_t bits = (uint32_t)h << 16;
+            memcpy(&dst[i], &bits, sizeof(float));
+        }
+        break;
+    }
+    }
+}
+
+void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr)
+{
+    const size_t off = (size_t)(r0 * v->cols) * st_dtype_size(v->dtype);
+    st2v_widen(dst, (const uint8_t *)v->data + off, v->dtype, nr * v->cols);
+}
+
+/* ====================================================== matrix product */
+
+typedef struct wmm_task {
+    float *y;
+    int64_t ldy;
+    const float *x;
+    int64_t ldx;
+    const st2v_wview *w;
+    int64_t n;
+    int accumulate;
+    float *scratch;             /* ST2V_WTILE * cols floats per pool slot */
+} wmm_task;
+
+static void wmm_tiles(void *varg, int64_t begin, int64_t end)
+{
+    const wmm_task *a = varg;
+    const st2v_wview *w = a->w;
+    float *tile = a->scratch +
+                  (size_t)st2v_pool_slot() * ST2V_WTILE * (size_t)w->cols;
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t r0 = t * ST2V_WTILE;
+        const int64_t nr = ST2V_MIN(w->rows - r0, ST2V_WTILE);
+        const float *wt; /* (nr, cols) */
+        if (w->dtype == ST_F32 && (uintptr_t)w->data % sizeof(float) == 0) {
+            wt = (const float *)w->data + r0 * w->cols;
+        } else {
+            st2v_wview_rows(tile, w, r0, nr);
+            wt = tile;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->n,
+                    (int)nr, (int)w->cols, 1.0f, a->x, (int)a->ldx, wt,
+                    (int)w->cols, a->accumulate ? 1.0f : 0.0f, a->y + r0,
+                    (int)a->ldy);
+    }
+}
+
+size_t st2v_wmatmul_scratch(const st2v_pool *pool, int64_t cols)
+{
+    return (size_t)st2v_pool_threads(pool) * ST2V_WTILE * (size_t)cols;
+}
+
+void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
+                  int64_t ldx, const st2v_wview *w, int64_t n, int accumulate,
+                  float *scratch)
+{
+    if (n <= 0 || w->rows <= 0)
+        return;
+    wmm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w, .n = n,
+                  .accumulate = accumulate, .scratch = scratch};
+    st2v_pool_for(pool, (w->rows + ST2V_WTILE - 1) / ST2V_WTILE, 1, wmm_tiles,
+                  &a);
+}

@@ -1,0 +1,62 @@
+/*
+ * wtensor.h - weights used where they lie. A st2v_wview is a row-major
+ * matrix inside a mapped .safetensors file, in F32, F16 or BF16; the
+ * matrix product st2v_wmatmul() widens it to float32 one tile of
+ * ST2V_WTILE rows at a time, into per-thread scratch, just before the
+ * cblas_sgemm that uses the tile. A 16-bit model (the 11 GB umT5-XXL
+ * encoder, later the Wan DiT) is thus never copied to float32 whole.
+ *
+ * Determinism: a tile's bounds come from the matrix alone, and each tile
+ * is one sgemm over all input rows, so results are bit-identical for any
+ * pool (NULL = serial), as in ops.h.
+ *
+ * Not here: the world model, whose loader widens every weight at load
+ * (model.c), and any knowledge of tensor names (each family's loader).
+ */
+#ifndef ST2V_WTENSOR_H
+#define ST2V_WTENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "safetensors.h"
+
+/* Weight rows widened per tile of st2v_wmatmul(). */
+#define ST2V_WTILE 64
+
+/* A (rows, cols) row-major matrix of dtype; a 1-D tensor of n is (1, n).
+ * data points into a mapping the caller keeps open. */
+typedef struct st2v_wview {
+    const void *data;
+    st_dtype dtype;
+    int64_t rows, cols;
+} st2v_wview;
+
+/* Bind v to tensor `name` of f, which must have exactly the shape
+ * (d0, d1) (ndim 2) or (d0) (ndim 1, viewed as (1, d0)). On failure
+ * returns ST2V_ERR_FORMAT with "tensor NAME: missing" or "tensor NAME:
+ * shape [..], expected [..]" in err. */
+int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
+                    int ndim, int64_t d0, int64_t d1, char *err,
+                    size_t err_size);
+
+/* dst (n) = n elements of dtype at src, widened exactly to float32. */
+void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n);
+
+/* dst (nr, cols) = rows r0 .. r0+nr-1 of v as float32. */
+void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr);
+
+/* Scratch floats st2v_wmatmul() needs with this pool for a matrix of
+ * `cols` columns: one tile per thread (none is used for F32 weights, but
+ * callers size it once for every dtype). */
+size_t st2v_wmatmul_scratch(const st2v_pool *pool, int64_t cols);
+
+/* y (n, w->rows), row stride ldy: y = x W^T, or y += x W^T when
+ * accumulate; x (n, w->cols), row stride ldx. y and x must not overlap.
+ * scratch: st2v_wmatmul_scratch(pool, w->cols) floats. */
+void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
+                  int64_t ldx, const st2v_wview *w, int64_t n, int accumulate,
+                  float *scratch);
+
+#endif /* ST2V_WTENSOR_H */

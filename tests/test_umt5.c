@@ -1,0 +1,421 @@
+/*
+ * test_umt5.c - the umT5 encoder of Wan (core/wan/umt5.c) against the
+ * PyTorch reference train/wan/umt5.py: tests/fixtures/wan/umt5 holds two
+ * tiny configs ("a": 4 heads of 10 on a width of 48, 32 buckets to 128;
+ * "b": 5 heads of 8 on 40, 16 buckets to 20) in F32, BF16 and mixed
+ * F16/BF16/F32 weights, and golden.safetensors with padded batches of
+ * prompts and their zero-padded rows, computed in float64 from the weights
+ * exactly as stored (so BF16 files get the same 1e-4 tolerance). Also: the
+ * position buckets, independence from the thread count, and the refusal of
+ * missing or misshapen tensors and of bad ids.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+#include "test_util.h"
+#include "wan/umt5.h"
+
+static const wan_umt5_config CFG_A = {.vocab = 300, .dim = 48, .heads = 4,
+                                      .head_dim = 10, .ffn = 120,
+                                      .layers = 2, .buckets = 32,
+                                      .max_dist = 128};
+static const wan_umt5_config CFG_B = {.vocab = 97, .dim = 40, .heads = 5,
+                                      .head_dim = 8, .ffn = 72, .layers = 3,
+                                      .buckets = 16, .max_dist = 20};
+
+static int same_config(const wan_umt5_config *a, const wan_umt5_config *b)
+{
+    return a->vocab == b->vocab && a->dim == b->dim &&
+           a->heads == b->heads && a->head_dim == b->head_dim &&
+           a->ffn == b->ffn && a->layers == b->layers &&
+           a->buckets == b->buckets && a->max_dist == b->max_dist;
+}
+
+/* ------------------------------------------------- a safetensors writer */
+
+/* A copy of f as a safetensors image in memory, with tensor `drop` left
+ * out, the two dimensions of 2-D tensor `transpose` swapped (same bytes),
+ * and every name prefixed with `prefix`. Returns a malloc'ed buffer. */
+static uint8_t *rebuild(const st_file *f, const char *drop,
+                        const char *transpose, const char *prefix,
+                        size_t *size)
+{
+    static const char *dn[] = {"F32", "F16", "BF16"};
+    size_t hcap = 256 + (size_t)f->n_tensors * 512, hn = 0, data = 0;
+    char *h = malloc(hcap);
+    if (!h)
+        return NULL;
+    hn += (size_t)snprintf(h + hn, hcap - hn, "{");
+    for (int i = 0; i < f->n_tensors; i++) {
+        const st_tensor *t = &f->tensors[i];
+        if (drop && strcmp(t->name, drop) == 0)
+            continue;
+        int64_t s0 = t->shape[0], s1 = t->ndim > 1 ? t->shape[1] : 0;
+        if (transpose && strcmp(t->name, transpose) == 0) {
+            int64_t tmp = s0;
+            s0 = s1;
+            s1 = tmp;
+        }
+        size_t nb = (size_t)t->numel * st_dtype_size(t->dtype);
+        hn += (size_t)snprintf(h + hn, hcap - hn, "%s\"%s%s\":{\"dtype\":\"%s\",\"shape\":[%lld",
+                               hn > 1 ? "," : "", prefix ? prefix : "",
+                               t->name, dn[t->dtype], (long long)s0);
+        if (t->ndim > 1)
+            hn += (size_t)snprintf(h + hn, hcap - hn, ",%lld", (long long)s1);
+        hn += (size_t)snprintf(h + hn, hcap - hn,
+                               "],\"data_offsets\":[%zu,%zu]}", data,
+                               data + nb);
+        data += nb;
+    }
+    hn += (size_t)snprintf(h + hn, hcap - hn, "}");
+    while (hn % 8)
+        h[hn++] = ' ';
+    uint8_t *buf = malloc(8 + hn + data);
+    if (!buf) {
+        free(h);
+        return NULL;
+    }
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)hn >> (8 * i));
+    memcpy(buf + 8, h, hn);
+    free(h);
+    uint8_t *p = buf + 8 + hn;
+    for (int i = 0; i < f->n_tensors; i++) {
+        const st_tensor *t = &f->tensors[i];
+        if (drop && strcmp(t->name, drop) == 0)
+            continue;
+        size_t nb = (size_t)t->numel * st_dtype_size(t->dtype);
+        memcpy(p, t->data, nb);
+        p += nb;
+    }
+    *size = 8 + hn + data;
+    return buf;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* Open fixture wan/umt5/<name>.safetensors. */
+static int open_weights(st_file *f, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "wan/umt5/%s.safetensors", name);
+    return tu_open(f, path);
+}
+
+/* Encode every prompt of golden case `name` with m into (B, L, dim) rows
+ * zero-padded as the DiT reads them, and compare with the golden. */
+static void check_case(const wan_umt5 *m, const st_file *g, const char *name,
+                       st2v_pool *pool)
+{
+    char key[96];
+    const st_tensor *ti, *to;
+    snprintf(key, sizeof(key), "%s.ids", name);
+    REQUIRE((ti = st_find(g, key)) && ti->ndim == 2, "%s", key);
+    snprintf(key, sizeof(key), "%s.out", name);
+    const int B = (int)ti->shape[0], L = (int)ti->shape[1];
+    const int D = wan_umt5_get_config(m)->dim;
+    REQUIRE((to = st_find(g, key)) && to->ndim == 3 && to->shape[0] == B &&
+                to->shape[1] == L && to->shape[2] == D,
+            "%s shape", key);
+    snprintf(key, sizeof(key), "%s.ids", name);
+    float *ids_f = tu_tensor(g, key, NULL);
+    snprintf(key, sizeof(key), "%s.lens", name);
+    float *lens = tu_tensor(g, key, NULL);
+    snprintf(key, sizeof(key), "%s.out", name);
+    float *want = tu_tensor(g, key, NULL);
+    float *got = calloc((size_t)B * L * D, sizeof(float));
+    int32_t *ids = malloc((size_t)L * sizeof(int32_t));
+    if (ids_f && lens && want && got && ids) {
+        for (int b = 0; b < B; b++) {
+            const int n = (int)lens[b];
+            for (int i = 0; i < n; i++)
+                ids[i] = (int32_t)ids_f[(size_t)b * L + i];
+            CHECK(wan_umt5_context(m, pool, ids, n, L,
+                                   got + (size_t)b * L * D) == 0,
+                  "%s prompt %d", name, b);
+        }
+        snprintf(key, sizeof(key), "umt5 %s", name);
+        CHECK_GOLDEN(key, got, want, (size_t)B * L * D);
+    }
+    free(ids_f);
+    free(lens);
+    free(want);
+    free(got);
+    free(ids);
+}
+
+/* Load weights `name` with config cfg (checking that the shapes give the
+ * same config) and run its golden case. */
+static void golden_case(const char *name, const wan_umt5_config *cfg)
+{
+    st_file f, g;
+    if (open_weights(&f, name) != 0)
+        return;
+    if (tu_open(&g, "wan/umt5/golden.safetensors") != 0) {
+        st_close(&f);
+        return;
+    }
+    char err[512] = "";
+    wan_umt5_config from_file;
+    CHECK(wan_umt5_config_from_file(&from_file, &f, NULL, err,
+                                    sizeof(err)) == 0,
+          "config of %s: %s", name, err);
+    from_file.max_dist = cfg->max_dist; /* no tensor carries it */
+    CHECK(same_config(&from_file, cfg), "config from %s's shapes", name);
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, cfg, err, sizeof(err)) == 0,
+          "load %s: %s", name, err);
+    if (m)
+        check_case(m, &g, name, NULL);
+    wan_umt5_free(m);
+    st_close(&g);
+    st_close(&f);
+}
+
+/* -------------------------------------------------------------- tests */
+
+static void umt5_buckets_match_the_reference_tables(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/umt5/golden.safetensors") != 0)
+        return;
+    static const int cases[][2] = {{32, 128}, {16, 20}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        char key[64];
+        snprintf(key, sizeof(key), "bucket.%d_%d", cases[c][0], cases[c][1]);
+        size_t n = 0;
+        float *want = tu_tensor(&g, key, &n);
+        if (!want)
+            continue;
+        const int half = (int)n / 2;
+        int bad = 0;
+        for (int i = 0; i < (int)n; i++)
+            if (wan_umt5_bucket(i - half, cases[c][0], cases[c][1]) !=
+                (int)want[i] && bad++ < 3)
+                CHECK(0, "%s: rel %d gives %d, want %d", key, i - half,
+                      wan_umt5_bucket(i - half, cases[c][0], cases[c][1]),
+                      (int)want[i]);
+        free(want);
+    }
+    st_close(&g);
+}
+
+static void umt5_matches_reference_with_f32_weights(void)
+{
+    golden_case("a_f32", &CFG_A);
+    golden_case("b_f32", &CFG_B);
+}
+
+static void umt5_matches_reference_with_bf16_weights(void)
+{
+    golden_case("a_bf16", &CFG_A);
+}
+
+static void umt5_matches_reference_with_mixed_f16_bf16_f32_weights(void)
+{
+    golden_case("b_mixed", &CFG_B);
+}
+
+static void umt5_loads_names_under_a_prefix(void)
+{
+    st_file f, g, pf;
+    if (open_weights(&f, "b_mixed") != 0)
+        return;
+    if (tu_open(&g, "wan/umt5/golden.safetensors") != 0) {
+        st_close(&f);
+        return;
+    }
+    const char *prefix = "text_encoders.t5xxl.transformer.";
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, NULL, NULL, prefix, &size);
+    char err[512] = "";
+    wan_umt5 *m = NULL;
+    if (img && st_open_memory(&pf, img, size, err, sizeof(err)) == 0) {
+        wan_umt5_config c;
+        CHECK(wan_umt5_config_from_file(&c, &pf, prefix, err, sizeof(err)) ==
+                  0,
+              "config: %s", err);
+        CHECK(wan_umt5_load(&m, &pf, prefix, &CFG_B, err, sizeof(err)) == 0,
+              "load: %s", err);
+        if (m)
+            check_case(m, &g, "b_mixed", NULL);
+        wan_umt5_free(m);
+        CHECK(wan_umt5_load(&m, &pf, NULL, &CFG_B, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  !m,
+              "no prefix");
+        st_close(&pf);
+    } else {
+        CHECK(0, "rebuilt file: %s", err);
+    }
+    free(img);
+    st_close(&g);
+    st_close(&f);
+}
+
+static void umt5_gives_identical_bits_for_1_2_and_3_threads(void)
+{
+    st_file f;
+    if (open_weights(&f, "a_bf16") != 0)
+        return;
+    char err[512] = "";
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, &CFG_A, err, sizeof(err)) == 0,
+          "load: %s", err);
+    const int n = 77, D = CFG_A.dim;
+    int32_t ids[77];
+    for (int i = 0; i < n; i++)
+        ids[i] = (i * 37 + 5) % CFG_A.vocab;
+    float *out[3] = {NULL, NULL, NULL};
+    for (int t = 0; m && t < 3; t++) {
+        st2v_pool *pool = NULL;
+        out[t] = calloc((size_t)n * D, sizeof(float));
+        CHECK(st2v_pool_new(&pool, t + 1) == 0, "pool");
+        CHECK(wan_umt5_encode(m, pool, ids, n, out[t]) == 0, "encode");
+        st2v_pool_free(pool);
+    }
+    if (m) {
+        const size_t bytes = (size_t)n * D * sizeof(float);
+        CHECK(memcmp(out[0], out[1], bytes) == 0, "1 vs 2 threads");
+        CHECK(memcmp(out[0], out[2], bytes) == 0, "1 vs 3 threads");
+    }
+    for (int t = 0; t < 3; t++)
+        free(out[t]);
+    wan_umt5_free(m);
+    st_close(&f);
+}
+
+/* Load a rebuilt copy of a_f32 with cfg; the error must contain `want`. */
+static void expect_refusal(const st_file *f, const char *drop,
+                           const char *transpose, const wan_umt5_config *cfg,
+                           int status, const char *want)
+{
+    size_t size = 0;
+    uint8_t *img = rebuild(f, drop, transpose, NULL, &size);
+    REQUIRE(img, "rebuild");
+    st_file bad;
+    char err[512] = "";
+    if (st_open_memory(&bad, img, size, err, sizeof(err)) != 0) {
+        CHECK(0, "rebuilt file: %s", err);
+        free(img);
+        return;
+    }
+    wan_umt5 *m = NULL;
+    err[0] = '\0';
+    int st = wan_umt5_load(&m, &bad, NULL, cfg, err, sizeof(err));
+    CHECK(st == status && !m, "status %d, want %d (%s)", st, status, err);
+    CHECK(strstr(err, want) != NULL, "message \"%s\" lacks \"%s\"", err,
+          want);
+    wan_umt5_free(m);
+    st_close(&bad);
+    free(img);
+}
+
+static void umt5_refuses_missing_and_misshapen_tensors(void)
+{
+    st_file f;
+    if (open_weights(&f, "a_f32") != 0)
+        return;
+    expect_refusal(&f, "blocks.1.ffn.fc2.weight", NULL, &CFG_A,
+                   ST2V_ERR_FORMAT, "tensor blocks.1.ffn.fc2.weight: missing");
+    expect_refusal(&f, "norm.weight", NULL, &CFG_A, ST2V_ERR_FORMAT,
+                   "tensor norm.weight: missing");
+    expect_refusal(&f, NULL, "blocks.0.attn.o.weight", &CFG_A,
+                   ST2V_ERR_FORMAT,
+                   "tensor blocks.0.attn.o.weight: shape [40, 48], expected "
+                   "[48, 40]");
+    expect_refusal(&f, NULL, "token_embedding.weight", &CFG_A,
+                   ST2V_ERR_FORMAT,
+                   "tensor token_embedding.weight: shape [48, 300], expected "
+                   "[300, 48]");
+    wan_umt5_config c = CFG_A;
+    c.heads = 5, c.head_dim = 8; /* the same width, other heads */
+    expect_refusal(&f, NULL, NULL, &c, ST2V_ERR_FORMAT,
+                   "tensor blocks.0.pos_embedding.embedding.weight: shape "
+                   "[32, 4], expected [32, 5]");
+    c = CFG_A;
+    c.layers = 3;
+    expect_refusal(&f, NULL, NULL, &c, ST2V_ERR_FORMAT,
+                   "tensor blocks.2.norm1.weight: missing");
+    c = CFG_A;
+    c.buckets = 2;
+    expect_refusal(&f, NULL, NULL, &c, ST2V_ERR_INVALID_ARG,
+                   "invalid umT5 config");
+
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, "blocks.0.attn.q.weight", NULL, NULL, &size);
+    st_file bad;
+    char err[512] = "";
+    if (img && st_open_memory(&bad, img, size, err, sizeof(err)) == 0) {
+        wan_umt5_config got;
+        CHECK(wan_umt5_config_from_file(&got, &bad, NULL, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  strstr(err, "blocks.0.attn.q.weight: missing"),
+              "config_from_file: \"%s\"", err);
+        st_close(&bad);
+    }
+    free(img);
+    st_close(&f);
+}
+
+static void umt5_rejects_bad_ids_and_lengths(void)
+{
+    st_file f;
+    if (open_weights(&f, "a_f32") != 0)
+        return;
+    char err[512] = "";
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, &CFG_A, err, sizeof(err)) == 0,
+          "load: %s", err);
+    if (m) {
+        const int L = WAN_UMT5_MAX_TOKENS, D = CFG_A.dim;
+        float *out = calloc((size_t)(L + 1) * D, sizeof(float));
+        int32_t *ids = calloc(L + 1, sizeof(int32_t));
+        CHECK(wan_umt5_encode(m, NULL, ids, 0, out) == ST2V_ERR_INVALID_ARG,
+              "n = 0");
+        CHECK(wan_umt5_encode(m, NULL, ids, L + 1, out) ==
+                  ST2V_ERR_INVALID_ARG,
+              "n = 513");
+        ids[1] = CFG_A.vocab;
+        CHECK(wan_umt5_encode(m, NULL, ids, 2, out) == ST2V_ERR_INVALID_ARG,
+              "id = vocab");
+        ids[1] = -1;
+        CHECK(wan_umt5_encode(m, NULL, ids, 2, out) == ST2V_ERR_INVALID_ARG,
+              "id = -1");
+        ids[1] = CFG_A.vocab - 1;
+        CHECK(wan_umt5_encode(m, NULL, ids, 2, out) == 0, "id = vocab - 1");
+        CHECK(wan_umt5_context(m, NULL, ids, 3, 2, out) ==
+                  ST2V_ERR_INVALID_ARG,
+              "n > text_len");
+        CHECK(wan_umt5_encode(m, NULL, ids, L, out) == 0, "n = 512");
+        free(out);
+        free(ids);
+    }
+    wan_umt5_free(m);
+    st_close(&f);
+}
+
+static void umt5_xxl_config_is_the_official_one(void)
+{
+    wan_umt5_config c = wan_umt5_xxl_config();
+    CHECK(c.vocab == 256384 && c.dim == 4096 && c.heads == 64 &&
+              c.head_dim == 64 && c.ffn == 10240 && c.layers == 24 &&
+              c.buckets == 32 && c.max_dist == 128,
+          "umt5_xxl");
+}
+
+int main(void)
+{
+    RUN(umt5_buckets_match_the_reference_tables);
+    RUN(umt5_matches_reference_with_f32_weights);
+    RUN(umt5_matches_reference_with_bf16_weights);
+    RUN(umt5_matches_reference_with_mixed_f16_bf16_f32_weights);
+    RUN(umt5_loads_names_under_a_prefix);
+    RUN(umt5_gives_identical_bits_for_1_2_and_3_threads);
+    RUN(umt5_refuses_missing_and_misshapen_tensors);
+    RUN(umt5_rejects_bad_ids_and_lengths);
+    RUN(umt5_xxl_config_is_the_official_one);
+    return tu_summary();
+}
