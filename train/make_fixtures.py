@@ -22,6 +22,7 @@ from st2v.config import tiny_config  # noqa: E402
 from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E402
 from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
+from wan.umt5 import write_fixtures as write_umt5  # noqa: E402
 
 SEED = 1234
 GOLDEN_META = {"generator": "train/make_fixtures.py",
@@ -244,6 +245,7 @@ def main():
     os.makedirs(pt2, exist_ok=True)
     m64, cfg = write_tiny(pt2, tiny_config(pt=2), mixed=False)
     write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
+    write_umt5(os.path.join(out, "wan", "umt5"))      # Wan's umT5 encoder
 
 
 def write_tiny(out, cfg, mixed=True):

@@ -1023,6 +1023,10 @@ TESTS = [
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]
 
+# Wan's umT5 encoder (train/wan/umt5.py), self-tested in train/wan/test_umt5.py
+from wan.test_umt5 import TESTS as WAN_UMT5_TESTS  # noqa: E402
+TESTS += WAN_UMT5_TESTS
+
 
 if __name__ == "__main__":
     for t in TESTS:
