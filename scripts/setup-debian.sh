@@ -7,7 +7,7 @@ SUDO=
 
 PACKAGES="build-essential pkg-config ccache
 libopenblas-dev libcjson-dev libpng-dev
-python3-torch python3-numpy libjemalloc2
+python3-torch python3-numpy python3-sentencepiece libjemalloc2
 valgrind"
 
 # ffmpeg with the st2v filter (libavfilter_st2v/, docs/ffmpeg.md): the
