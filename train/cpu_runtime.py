@@ -14,7 +14,18 @@ CPU without bfloat16").
 jemalloc can only come in when the process starts (LD_PRELOAD), so
 `tune()` runs the same command again once, with it preloaded, where the
 library is installed (Debian's libjemalloc2, scripts/setup-debian.sh).
-ST2V_CPU_TUNE=0 leaves the environment as it is."""
+ST2V_CPU_TUNE=0 leaves the environment as it is.
+
+Which precision trains each part fastest differs between the parts
+(train/step_timing.py, every combination interleaved in one run on a
+2-core Zen 4 with AVX512-BF16; docs/training.md, "Which runtime trains
+fastest"): the DiT step is fastest in bfloat16 autocast with this tuned
+environment (1.06 s a step against 1.24 s untuned and 2.65 s in float32),
+but the autoencoder's convolutions in bfloat16 are slowest in it (1.01 s
+against 0.58 s in float32 tuned). So `tune(part)` also sets the part's
+precision (ST2V_BF16, read by recipe.autocast) unless the caller set it:
+float32 for the autoencoder and its encoder ("vae"), the CPU's own choice
+(bfloat16 where it computes it) for the DiT ("dit")."""
 
 import os
 import sys
@@ -24,11 +35,21 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
 
 
-def tune():
-    """Set the environment above; may replace the process (os.execv) with
-    the same command line, so call it before any work is done."""
+# ST2V_BF16 a part trains fastest with on any CPU; None leaves it to
+# recipe.autocast's detection (bfloat16 where the CPU computes it)
+PRECISION = {"dit": None, "vae": "0"}
+
+
+def tune(part):
+    """Set the environment above for training `part` ("dit" or "vae", a key
+    of PRECISION); may replace the process (os.execv) with the same command
+    line, so call it before any work is done."""
     if "torch" in sys.modules:
         raise RuntimeError("cpu_runtime.tune() must run before torch is imported")
+    if part not in PRECISION:
+        raise ValueError(f"cpu_runtime.tune: no part {part!r} (have {', '.join(PRECISION)})")
+    if PRECISION[part] is not None:
+        os.environ.setdefault("ST2V_BF16", PRECISION[part])
     if os.environ.get("ST2V_CPU_TUNE", "1") == "0":
         return
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

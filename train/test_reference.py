@@ -921,7 +921,7 @@ def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
     leaves the environment alone, and after torch it refuses."""
     import cpu_runtime
     code = ("import os, sys; sys.path.insert(0, %r); import cpu_runtime; "
-            "print('start', flush=True); cpu_runtime.tune(); "
+            "print('start', flush=True); cpu_runtime.tune('dit'); "
             "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('LD_PRELOAD'), sys.argv[1:])"
             % HERE)
     base = {k: v for k, v in os.environ.items()
@@ -937,8 +937,21 @@ def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
         jemalloc = tune == "1" and os.path.exists(cpu_runtime.JEMALLOC)
         assert preload == (cpu_runtime.JEMALLOC if jemalloc else "None"), r.stdout
         assert lines.count("start") == (2 if jemalloc else 1), r.stdout   # one re-exec
+    # the autoencoder trains in float32 unless the caller chose (PRECISION)
+    prec = ("import os, sys; sys.path.insert(0, %r); import cpu_runtime; "
+            "cpu_runtime.tune(sys.argv[1]); print(os.environ.get('ST2V_BF16'))" % HERE)
+    for part, given, want in (("vae", None, "0"), ("vae", "1", "1"), ("dit", None, "None")):
+        env = {k: v for k, v in base.items() if k != "ST2V_BF16"}
+        if given:
+            env["ST2V_BF16"] = given
+        r = subprocess.run([sys.executable, "-c", prec, part], capture_output=True, text=True,
+                           env=dict(env, ST2V_CPU_TUNE="0"))
+        assert r.returncode == 0 and r.stdout.split() == [want], (part, given, r.stdout, r.stderr)
+    r = subprocess.run([sys.executable, "-c", prec, "gan"], capture_output=True, text=True,
+                       env=dict(base, ST2V_CPU_TUNE="0"))
+    assert r.returncode != 0 and "no part 'gan'" in r.stderr, r.stderr
     try:
-        cpu_runtime.tune()      # this process imported torch
+        cpu_runtime.tune("dit")      # this process imported torch
     except RuntimeError:
         return
     raise AssertionError("tune() after torch did not refuse")

@@ -47,7 +47,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 if __name__ == "__main__":
     import cpu_runtime
-    cpu_runtime.tune()          # before torch: OpenMP's wait policy, jemalloc
+    cpu_runtime.tune("dit")        # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
