@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pool.h"
 #include "test_util.h"
@@ -397,6 +398,63 @@ static void umt5_rejects_bad_ids_and_lengths(void)
     st_close(&f);
 }
 
+/* Opt-in (ST2V_UMT5_FULL=DIR, written by `train/wan/umt5.py --full-width
+ * DIR`, 2.5 GB): one block of the real encoder's width, 64 heads and
+ * vocabulary in BF16, against its float64 golden; prints the time. */
+static void umt5_matches_reference_at_full_width(void)
+{
+    const char *dir = getenv("ST2V_UMT5_FULL");
+    if (!dir || !*dir) {
+        printf("     (full width: set ST2V_UMT5_FULL, see train/wan/umt5.py)\n");
+        return;
+    }
+    char path[4096], err[512] = "";
+    st_file f, g;
+    snprintf(path, sizeof(path), "%s/full.safetensors", dir);
+    REQUIRE(st_open(&f, path, err, sizeof(err)) == 0, "%s: %s", path, err);
+    snprintf(path, sizeof(path), "%s/full_golden.safetensors", dir);
+    if (st_open(&g, path, err, sizeof(err)) != 0) {
+        CHECK(0, "%s: %s", path, err);
+        st_close(&f);
+        return;
+    }
+    wan_umt5_config c, xxl = wan_umt5_xxl_config();
+    CHECK(wan_umt5_config_from_file(&c, &f, NULL, err, sizeof(err)) == 0,
+          "config: %s", err);
+    xxl.layers = c.layers;
+    CHECK(same_config(&c, &xxl), "the real shapes");
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, &c, err, sizeof(err)) == 0, "load: %s",
+          err);
+    size_t n = 0, numel = 0;
+    float *ids_f = tu_tensor(&g, "ids", &n);
+    float *want = tu_tensor(&g, "out", &numel);
+    float *got = calloc(numel ? numel : 1, sizeof(float));
+    int32_t *ids = calloc(n ? n : 1, sizeof(int32_t));
+    if (m && ids_f && want && got && ids && numel == n * (size_t)c.dim) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = (int32_t)ids_f[i];
+        st2v_pool *pool = NULL;
+        CHECK(st2v_pool_new(&pool, 2) == 0, "pool");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(wan_umt5_encode(m, pool, ids, (int)n, got) == 0, "encode");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        st2v_pool_free(pool);
+        printf("     %d block(s) of width %d, %zu tokens, 2 threads: %.2f s\n",
+               c.layers, c.dim, n,
+               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec));
+        CHECK_GOLDEN("umt5 full width", got, want, numel);
+    }
+    free(ids_f);
+    free(want);
+    free(got);
+    free(ids);
+    wan_umt5_free(m);
+    st_close(&g);
+    st_close(&f);
+}
+
 static void umt5_xxl_config_is_the_official_one(void)
 {
     wan_umt5_config c = wan_umt5_xxl_config();
@@ -416,6 +474,7 @@ int main(void)
     RUN(umt5_gives_identical_bits_for_1_2_and_3_threads);
     RUN(umt5_refuses_missing_and_misshapen_tensors);
     RUN(umt5_rejects_bad_ids_and_lengths);
+    RUN(umt5_matches_reference_at_full_width);
     RUN(umt5_xxl_config_is_the_official_one);
     return tu_summary();
 }

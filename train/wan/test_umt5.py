@@ -169,6 +169,22 @@ def umt5_fixtures_are_deterministic_and_up_to_date():
         assert not stale, "tests/fixtures/wan/umt5 out of date (make fixtures): %s" % stale
 
 
+def umt5_full_size_writer_streams_the_reference_weights():
+    """write_full (the timing file, a tensor and rows at a time) on a tiny
+    config, and full_golden (embedding cut to the rows used) against the
+    module on the whole file."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "full.safetensors")
+        umt5.write_full(path, umt5.FIXTURE_CONFIGS["b"])
+        ids = [96, 5, 17, 5, 1]
+        m = umt5.load(path)
+        assert m.cfg == umt5.FIXTURE_CONFIGS["b"]
+        with torch.no_grad():
+            want = m(torch.tensor([ids]))[0]
+        close(umt5.full_golden(path, ids).numpy(), want.numpy(), 0, "full_golden")
+        assert m.blocks[0].norm1.weight.std() > 0.1                 # not all ones
+
+
 TESTS = [
     umt5_buckets_follow_the_formula_and_saturate,
     umt5_matches_naive_implementation,
@@ -176,6 +192,7 @@ TESTS = [
     umt5_float32_module_stays_within_the_golden_tolerance,
     umt5_tensor_names_and_shapes_are_the_official_ones,
     umt5_fixtures_are_deterministic_and_up_to_date,
+    umt5_full_size_writer_streams_the_reference_weights,
 ]
 
 

@@ -33,6 +33,11 @@ blocks.N.ffn.{gate.0,fc1,fc2}.weight, blocks.N.pos_embedding.embedding.weight,
 norm.weight.
 
     /usr/bin/python3 train/wan/umt5.py OUTDIR     # write the fixtures
+    /usr/bin/python3 train/wan/umt5.py --full FILE.safetensors
+        # random BF16 weights of the real size (11.4 GB), to time the C encoder
+    /usr/bin/python3 train/wan/umt5.py --full-width DIR
+        # one real-width block (2.5 GB) and its golden, for
+        # ST2V_UMT5_FULL=DIR build/tests/test_umt5
 """
 
 import json
@@ -330,7 +335,123 @@ def write_fixtures(out):
     safetensors_io.save(os.path.join(out, "golden.safetensors"), golden, meta)
 
 
+# ===================================================== full-size files
+
+def full_std(cfg, name):
+    """Scale of the random weights of write_full: init_random's."""
+    d, inner = cfg["dim"], cfg["heads"] * cfg["head_dim"]
+    if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
+        return None                                          # 1 + 0.25 N(0, 1)
+    key = name if name == "token_embedding.weight" else name.split(".", 2)[2]
+    return {"token_embedding.weight": 1.0, "attn.q.weight": d ** -0.5,
+            "attn.k.weight": d ** -0.5, "attn.v.weight": d ** -0.5,
+            "attn.o.weight": inner ** -0.5, "ffn.gate.0.weight": d ** -0.5,
+            "ffn.fc1.weight": d ** -0.5, "ffn.fc2.weight": cfg["ffn"] ** -0.5,
+            "pos_embedding.embedding.weight": 1.0}[key]
+
+
+def write_full(path, cfg=None, seed=SEED):
+    """Random BF16 weights of config cfg (default: the real umT5-XXL, an
+    11.4 GB file) under the official names, written a tensor and a block
+    of rows at a time so that memory stays small: for timing the C encoder
+    and measuring its memory without the real weights."""
+    cfg = dict(UMT5_XXL if cfg is None else cfg)
+    shapes = tensor_shapes(cfg)
+    names = sorted(shapes)
+    header, off = {"__metadata__": {"generator": "train/wan/umt5.py write_full",
+                                    "config": json.dumps(cfg, sort_keys=True)}}, 0
+    for n in names:
+        nb = 2 * math.prod(shapes[n])
+        header[n] = {"dtype": "BF16", "shape": list(shapes[n]), "data_offsets": [off, off + nb]}
+        off += nb
+    hb = json.dumps(header, separators=(",", ":")).encode()
+    hb += b" " * ((-len(hb)) % 8)
+    with open(path, "wb") as f:
+        f.write(len(hb).to_bytes(8, "little") + hb)
+        for i, n in enumerate(names):
+            g = np.random.Generator(np.random.PCG64([seed, i]))
+            shape = shapes[n]
+            rows = shape[0] if len(shape) == 2 else 1
+            cols = shape[-1]
+            step = max(1, (1 << 24) // cols)
+            std = full_std(cfg, n)
+            for r in range(0, rows, step):
+                a = g.standard_normal((min(step, rows - r), cols), dtype=np.float32)
+                a = 1.0 + 0.25 * a if std is None else a * np.float32(std)
+                f.write(safetensors_io.f32_to_bf16_bits(a).astype("<u2").tobytes())
+
+
+class MappedFile:
+    """A .safetensors file mapped read-only, tensors widened on demand."""
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            self.header = json.loads(f.read(n))
+        self.meta = self.header.pop("__metadata__", {})
+        self.map = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+
+    def _widen(self, raw, dt):
+        if dt == "BF16":
+            return safetensors_io.bf16_bits_to_f32(raw.view("<u2"))
+        return raw.view("<f2" if dt == "F16" else "<f4").astype(np.float32)
+
+    def get(self, name, rows=None):
+        """The tensor as float32, or only the given rows of a matrix."""
+        info = self.header[name]
+        b, _ = info["data_offsets"]
+        shape, dt = info["shape"], info["dtype"]
+        size = 4 if dt == "F32" else 2
+        if rows is None:
+            raw = self.map[b:b + size * math.prod(shape)]
+            return self._widen(raw, dt).reshape(shape)
+        row = size * shape[1]
+        return np.stack([self._widen(self.map[b + r * row:b + (r + 1) * row], dt) for r in rows])
+
+
+def full_golden(path, ids, layers=None):
+    """The reference's rows (float64) for the real tokens ids of the encoder
+    in file path (write_full's, or real weights), running its first `layers`
+    blocks when given. The module gets only the embedding rows of ids."""
+    f = MappedFile(path)
+    cfg = json.loads(f.meta["config"])
+    cfg["layers"] = layers or cfg["layers"]
+    uniq = sorted(set(ids))
+    m = UMT5Encoder(dict(cfg, vocab=len(uniq))).double().eval()
+    with torch.no_grad():
+        for name, p in m.state_dict().items():
+            if name == "token_embedding.weight":
+                p.copy_(torch.from_numpy(f.get(name, uniq)))
+            else:
+                p.copy_(torch.from_numpy(f.get(name)))
+        return m(torch.tensor([[uniq.index(i) for i in ids]]))[0]
+
+
+def write_full_width(out, layers=1, n_tokens=23):
+    """OUT/full.safetensors: the real umT5-XXL's shapes with `layers`
+    blocks, and OUT/full_golden.safetensors: ids (n_tokens, spread over the
+    whole vocabulary) and out (n_tokens, 4096) from full_golden. For the
+    opt-in full-width check of tests/test_umt5.c (ST2V_UMT5_FULL=OUT)."""
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(1)
+    path = os.path.join(out, "full.safetensors")
+    write_full(path, dict(UMT5_XXL, layers=layers))
+    g = np.random.Generator(np.random.PCG64(SEED))
+    ids = [int(i) for i in g.integers(2, UMT5_XXL["vocab"] - 1, n_tokens - 2)]
+    ids = [UMT5_XXL["vocab"] - 1] + ids + [1]                # the last row, ..., EOS
+    out64 = full_golden(path, ids)
+    safetensors_io.save(os.path.join(out, "full_golden.safetensors"),
+                        {"ids": torch.tensor(ids, dtype=torch.float32),
+                         "out": out64.to(torch.float32)},
+                        {"generator": "train/wan/umt5.py write_full_width", "layers": str(layers)})
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: umt5.py OUTDIR")
-    write_fixtures(sys.argv[1])
+    if len(sys.argv) == 3 and sys.argv[1] == "--full":
+        write_full(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--full-width":
+        write_full_width(sys.argv[2])
+    elif len(sys.argv) == 2:
+        write_fixtures(sys.argv[1])
+    else:
+        sys.exit("usage: umt5.py OUTDIR | --full FILE.safetensors | --full-width OUTDIR")
