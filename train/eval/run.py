@@ -24,6 +24,7 @@ OUT/eval-truth.md.
 """
 import argparse
 import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -57,6 +58,32 @@ def tally_by_lang(rows):
     return out
 
 
+def fmt_se(passed, n):
+    """'12/40 (30% ± 7)': the share with its binomial standard error."""
+    if n == 0:
+        return '-'
+    q = passed / n
+    return '%d/%d (%.0f%% ± %.0f)' % (passed, n, 100 * q, 100 * (q * (1 - q) / n) ** 0.5)
+
+
+def prompt_score(passes):
+    """The share of a prompt's applicable categories that passed (None
+    when none applies): the per-prompt number behind 'overall'."""
+    vals = [passes[c] for c in CATEGORIES if passes.get(c) is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def overall(rows):
+    """{lang|'all': (mean prompt_score, its standard error over prompts, n)}."""
+    out = {}
+    for lang in prompts.LANGS + ('all',):
+        v = np.array([prompt_score(r) for l, r in rows if lang in ('all', l)
+                      and prompt_score(r) is not None], np.float64)
+        out[lang] = (v.mean() if len(v) else 0.0,
+                     v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else 0.0, len(v))
+    return out
+
+
 def with_all(passes):
     """Add 'all': every applicable category passed (None when none applies)."""
     vals = [v for v in passes.values() if v is not None]
@@ -65,14 +92,20 @@ def with_all(passes):
     return d
 
 
-def table(t, first='category', rows=CATEGORIES + ('all',), title_all='all categories of a prompt'):
+def table(t, first='category', rows=CATEGORIES + ('all',), title_all='all categories of a prompt',
+          cell=fmt, total=None):
+    """The markdown table of tallies t; `total` (overall()) adds its row."""
     lines = ['| %s | en | cs | all |' % first, '|---|---|---|---|']
     for c in rows:
         if c not in t:
             continue
         name = title_all if c == 'all' else TITLES.get(c, c)
-        lines.append('| %s | %s | %s | %s |' % (name, fmt(*t[c]['en']), fmt(*t[c]['cs']),
-                                                fmt(*t[c]['all'])))
+        lines.append('| %s | %s | %s | %s |' % (name, cell(*t[c]['en']), cell(*t[c]['cs']),
+                                                cell(*t[c]['all'])))
+    if total:
+        lines.append('| overall: share of a prompt\'s categories passed | %s |' % ' | '.join(
+            '%.1f%% ± %.1f' % (100 * total[l][0], 100 * total[l][1])
+            for l in prompts.LANGS + ('all',)))
     return '\n'.join(lines)
 
 
@@ -202,6 +235,13 @@ def run_generated(a):
     finally:
         tmp.cleanup()
     t = tally_by_lang(rows)
+    total = overall(rows)
+    with open(os.path.join(a.out, 'eval.json'), 'w') as f:
+        json.dump({'model': rel(model) if model else None, 'n': a.n, 'seed': a.seed,
+                   'split': a.split, 'sampling': a.sampling,
+                   'prompts': [{'lang': l, 'seed': sd, 'caption': cap, 'pass': res['pass'],
+                                'score': prompt_score(res['pass'])}
+                               for l, sd, cap, res, _ in items]}, f, ensure_ascii=False, indent=0)
     order = sheet_order(a.n)
     sheet = contact_sheet([clips[k] for k in order], labels=[str(r + 1) for r in range(len(order))],
                           columns=SHEET_COLUMNS)
@@ -243,7 +283,12 @@ def run_generated(a):
         'colour change: colour-change scenes, background: captions that name it). The '
         'scorer\'s self-check on the world\'s own renders is in [eval-truth.md](eval-truth.md).',
         '',
-        table(t),
+        'Each cell: passed/applicable (share ± its binomial standard error). '
+        '"overall" is the mean over prompts of the share of each prompt\'s applicable '
+        'categories it passed, ± its standard error over prompts; two models are compared '
+        'on it by `train/eval/compare.py` (paired by prompt).',
+        '',
+        table(t, cell=fmt_se, total=total),
         '',
         '## Contact sheet',
         '',
@@ -261,8 +306,8 @@ def run_generated(a):
               'objects tracked (colour, shape, motion).', '', per_prompt_rows(items), '']
     with open(md, 'w') as f:
         f.write('\n'.join(lines))
-    print(table(t))
-    print('wrote %s and %s' % (md, sheet_path), file=sys.stderr)
+    print(table(t, cell=fmt_se, total=total))
+    print('wrote %s, %s and eval.json' % (md, sheet_path), file=sys.stderr)
     return t
 
 

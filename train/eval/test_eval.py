@@ -348,6 +348,34 @@ def sampling_options_are_checked_before_they_reach_the_cli():
             raise AssertionError('accepted %r' % bad)
 
 
+def overall_score_and_paired_comparison_count_only_applicable_categories():
+    """run.prompt_score is the share of a prompt's applicable categories
+    passed; compare.compare pairs two evaluations by prompt and refuses
+    two that scored different prompts."""
+    from . import compare, run
+    p1 = {'colour': True, 'shape': False, 'motion': None, 'count': None, 'relation': None,
+          'colour_change': None, 'background': True, 'temporal': True}
+    assert run.prompt_score(p1) == 0.75
+    assert run.prompt_score({c: None for c in p1}) is None
+    rows = [('en', p1), ('cs', dict(p1, shape=True))]
+    tot = run.overall(rows)
+    assert abs(tot['en'][0] - 0.75) < 1e-12 and abs(tot['cs'][0] - 1.0) < 1e-12
+    assert tot['all'][2] == 2 and abs(tot['all'][1] - 0.125) < 1e-12     # std 0.1768 / sqrt 2
+    mk = lambda scores: {'prompts': [{'lang': l, 'seed': i, 'caption': 'c%d' % i, 'score': v,
+                                      'pass': {}} for i, (l, v) in enumerate(scores)]}  # noqa
+    a = mk([('en', 0.5), ('en', 0.25), ('cs', 1.0)])
+    b = mk([('en', 0.75), ('en', 0.75), ('cs', 1.0)])
+    res = compare.compare(a, b)
+    assert abs(res['en'][2] - 0.375) < 1e-12 and res['cs'][2] == 0.0
+    assert abs(res['en'][3] - 0.125) < 1e-12            # paired: std of (0.25, 0.5) / sqrt 2
+    b['prompts'][0]['seed'] = 99
+    try:
+        compare.compare(a, b)
+    except ValueError:
+        return
+    raise AssertionError('prompts that differ were compared')
+
+
 TESTS = [
     the_evaluation_is_held_out_and_the_training_split_is_only_asked_for,
     label_joins_4_neighbours_but_not_diagonal_ones,
@@ -358,6 +386,7 @@ TESTS = [
     y4m_files_round_trip_size_frames_and_palette_colours,
     contact_sheet_is_a_png_with_one_row_per_clip,
     sampling_options_are_checked_before_they_reach_the_cli,
+    overall_score_and_paired_comparison_count_only_applicable_categories,
     a_category_counts_only_where_the_prompt_says_something_about_it,
     true_renders_pass_every_category_at_least_90_percent,
     true_renders_pass_in_both_languages,
