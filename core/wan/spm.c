@@ -1064,9 +1064,10 @@ int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids,
 
 /* ------------------------------------------------------------ Wan's cleaning */
 
-/* Python's html.unescape named references this file knows: every legacy
- * name that HTML5 allows without ';' (legacy = 1; the only ones a longer
- * name may start with), and the common others. */
+/* Python's html.unescape named references this file knows (204 of HTML5's
+ * 2,231): every legacy name that HTML5 allows without ';' (legacy = 1), every
+ * name that starts with a legacy one (else "&notin;" would read as "&not"
+ * "in;"), and common typography. Generated from html.entities.html5. */
 static const struct spm_entity {
     const char *name, *utf8;
     int legacy;
@@ -1130,9 +1131,11 @@ static const struct spm_entity {
     {"ccedil", "\xc3\xa7", 1},
     {"cedil", "\xc2\xb8", 1},
     {"cent", "\xc2\xa2", 1},
+    {"centerdot", "\xc2\xb7", 0},
     {"check", "\xe2\x9c\x93", 0},
     {"clubs", "\xe2\x99\xa3", 0},
     {"copy", "\xc2\xa9", 1},
+    {"copysr", "\xe2\x84\x97", 0},
     {"curren", "\xc2\xa4", 1},
     {"dagger", "\xe2\x80\xa0", 0},
     {"darr", "\xe2\x86\x93", 0},
@@ -1140,6 +1143,7 @@ static const struct spm_entity {
     {"delta", "\xce\xb4", 0},
     {"diams", "\xe2\x99\xa6", 0},
     {"divide", "\xc3\xb7", 1},
+    {"divideontimes", "\xe2\x8b\x87", 0},
     {"eacute", "\xc3\xa9", 1},
     {"ecirc", "\xc3\xaa", 1},
     {"egrave", "\xc3\xa8", 1},
@@ -1155,6 +1159,18 @@ static const struct spm_entity {
     {"gamma", "\xce\xb3", 0},
     {"ge", "\xe2\x89\xa5", 0},
     {"gt", ">", 1},
+    {"gtcc", "\xe2\xaa\xa7", 0},
+    {"gtcir", "\xe2\xa9\xba", 0},
+    {"gtdot", "\xe2\x8b\x97", 0},
+    {"gtlPar", "\xe2\xa6\x95", 0},
+    {"gtquest", "\xe2\xa9\xbc", 0},
+    {"gtrapprox", "\xe2\xaa\x86", 0},
+    {"gtrarr", "\xe2\xa5\xb8", 0},
+    {"gtrdot", "\xe2\x8b\x97", 0},
+    {"gtreqless", "\xe2\x8b\x9b", 0},
+    {"gtreqqless", "\xe2\xaa\x8c", 0},
+    {"gtrless", "\xe2\x89\xb7", 0},
+    {"gtrsim", "\xe2\x89\xb3", 0},
     {"hearts", "\xe2\x99\xa5", 0},
     {"hellip", "\xe2\x80\xa6", 0},
     {"iacute", "\xc3\xad", 1},
@@ -1172,6 +1188,17 @@ static const struct spm_entity {
     {"lsaquo", "\xe2\x80\xb9", 0},
     {"lsquo", "\xe2\x80\x98", 0},
     {"lt", "<", 1},
+    {"ltcc", "\xe2\xaa\xa6", 0},
+    {"ltcir", "\xe2\xa9\xb9", 0},
+    {"ltdot", "\xe2\x8b\x96", 0},
+    {"lthree", "\xe2\x8b\x8b", 0},
+    {"ltimes", "\xe2\x8b\x89", 0},
+    {"ltlarr", "\xe2\xa5\xb6", 0},
+    {"ltquest", "\xe2\xa9\xbb", 0},
+    {"ltrPar", "\xe2\xa6\x96", 0},
+    {"ltri", "\xe2\x97\x83", 0},
+    {"ltrie", "\xe2\x8a\xb4", 0},
+    {"ltrif", "\xe2\x97\x82", 0},
     {"macr", "\xc2\xaf", 1},
     {"mdash", "\xe2\x80\x94", 0},
     {"micro", "\xc2\xb5", 1},
@@ -1182,6 +1209,16 @@ static const struct spm_entity {
     {"ndash", "\xe2\x80\x93", 0},
     {"ne", "\xe2\x89\xa0", 0},
     {"not", "\xc2\xac", 1},
+    {"notin", "\xe2\x88\x89", 0},
+    {"notinE", "\xe2\x8b\xb9\xcc\xb8", 0},
+    {"notindot", "\xe2\x8b\xb5\xcc\xb8", 0},
+    {"notinva", "\xe2\x88\x89", 0},
+    {"notinvb", "\xe2\x8b\xb7", 0},
+    {"notinvc", "\xe2\x8b\xb6", 0},
+    {"notni", "\xe2\x88\x8c", 0},
+    {"notniva", "\xe2\x88\x8c", 0},
+    {"notnivb", "\xe2\x8b\xbe", 0},
+    {"notnivc", "\xe2\x8b\xbd", 0},
     {"ntilde", "\xc3\xb1", 1},
     {"oacute", "\xc3\xb3", 1},
     {"ocirc", "\xc3\xb4", 1},
@@ -1194,6 +1231,7 @@ static const struct spm_entity {
     {"otilde", "\xc3\xb5", 1},
     {"ouml", "\xc3\xb6", 1},
     {"para", "\xc2\xb6", 1},
+    {"parallel", "\xe2\x88\xa5", 0},
     {"permil", "\xe2\x80\xb0", 0},
     {"pi", "\xcf\x80", 0},
     {"plusmn", "\xc2\xb1", 1},
@@ -1223,6 +1261,9 @@ static const struct spm_entity {
     {"thinsp", "\xe2\x80\x89", 0},
     {"thorn", "\xc3\xbe", 1},
     {"times", "\xc3\x97", 1},
+    {"timesb", "\xe2\x8a\xa0", 0},
+    {"timesbar", "\xe2\xa8\xb1", 0},
+    {"timesd", "\xe2\xa8\xb0", 0},
     {"trade", "\xe2\x84\xa2", 0},
     {"uacute", "\xc3\xba", 1},
     {"uarr", "\xe2\x86\x91", 0},
@@ -1380,6 +1421,16 @@ static int is_py_space(uint32_t c)
     return is_white_space(c) || (c >= 0x1C && c <= 0x1F);
 }
 
+/* What ftfy's remove_control_chars drops: C0 controls but \t \n \f \r,
+ * DEL, the deprecated format characters U+206A..U+206F, the byte order
+ * mark, and U+FFF9..U+FFFC. */
+static int is_ftfy_control(uint32_t c)
+{
+    return c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F ||
+           (c >= 0x206A && c <= 0x206F) || c == 0xFEFF ||
+           (c >= 0xFFF9 && c <= 0xFFFC);
+}
+
 /* Code point at s[0..n) for the cleaning: a malformed byte is itself, as
  * 0x110000 + byte (neither space nor a quote). */
 static size_t clean_decode(const unsigned char *s, size_t n, uint32_t *cp)
@@ -1398,8 +1449,10 @@ int spm_wan_clean(const char *text, size_t n, char **out)
         return ST2V_ERR_INVALID_ARG;
     *out = NULL;
     sbuf u1 = {0}, u2 = {0}, c = {0};
-    /* basic_clean: ftfy.fix_text (here: its uncurl_quotes only), then
-     * html.unescape twice */
+    /* basic_clean: ftfy.fix_text, then html.unescape twice. Of ftfy, this
+     * does uncurl_quotes and remove_control_chars (below, after the
+     * unescaping, where ftfy's own unescaping would have put them for a
+     * prompt without '<'); docs/wan.md says what else ftfy does */
     html_unescape((const unsigned char *)text, n, &u1);
     sb_put(&u1, "", 0);
     html_unescape((const unsigned char *)u1.p, u1.n, &u2);
@@ -1415,7 +1468,9 @@ int spm_wan_clean(const char *text, size_t n, char **out)
     while (i < m) {
         uint32_t cp;
         size_t k = clean_decode(s + i, m - i, &cp);
-        if (is_white_space(cp)) {
+        if (is_ftfy_control(cp)) {
+            ; /* dropped, as ftfy's remove_control_chars */
+        } else if (is_white_space(cp)) {
             in_ws = 1;
         } else {
             if (in_ws)

@@ -162,10 +162,16 @@ def random_strings(n, rng):
 WS = "[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
 
 
+# what ftfy's remove_control_chars drops
+CONTROL = "[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]"
+
+
 def clean(text):
     """Wan's clean='whitespace' as spm.c implements it: html.unescape twice,
-    ftfy's uncurl_quotes, whitespace collapsed, stripped."""
-    text = html.unescape(html.unescape(text)).strip()
+    ftfy's uncurl_quotes and remove_control_chars, whitespace collapsed,
+    stripped."""
+    text = html.unescape(html.unescape(text))
+    text = re.sub(CONTROL, "", text).strip()
     text = re.sub("[\u02bc\u2018-\u201b]", "'", text)
     text = re.sub("[\u201c-\u201f]", '"', text)
     return re.sub(WS, " ", text).strip()
@@ -181,6 +187,8 @@ WAN_CASES = [
      "最差质量，低质量，JPEG压缩残留，丑陋的，残缺的", 64),
     ("dva zelené čtverce na bílém pozadí " * 30, 64),
     ("a\u3000b\u00a0c\u2009d\x1ce\x1d", 16), ("\x1c a \x1f", 8),
+    ("\ufeffa\x01b\x7f \u206ac\ufffc &#xFEFF;d&#1;e \x85 f\u00adg", 16),
+    ("a\x0bb \x0c c \x01 d\r\ne", 16),
     ("ＡＢＣ，ｄｅｆ！", 8), ("červená koule 🎈", 512),
 ]
 
