@@ -5,6 +5,8 @@
 #include <cblas.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "ops.h"
@@ -96,6 +98,19 @@ void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr)
 {
     const size_t off = (size_t)(r0 * v->cols) * st_dtype_size(v->dtype);
     st2v_widen(dst, (const uint8_t *)v->data + off, v->dtype, nr * v->cols);
+}
+
+void st2v_wview_release(const st2v_wview *v)
+{
+    const long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    const uintptr_t bytes =
+        (uintptr_t)(v->rows * v->cols) * st_dtype_size(v->dtype);
+    uintptr_t b = (uintptr_t)v->data, e = b + bytes;
+    b = (b + page - 1) / page * page;
+    e = e / page * page;
+    if (e > b)
+        madvise((void *)b, e - b, MADV_DONTNEED); /* advice: failure is harmless */
 }
 
 /* ====================================================== matrix product */

@@ -47,6 +47,14 @@ void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n);
 /* dst (nr, cols) = rows r0 .. r0+nr-1 of v as float32. */
 void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr);
 
+/* Drop the calling process's pages of v's whole pages (madvise
+ * MADV_DONTNEED): they leave its resident set but stay in the page cache,
+ * and the next read maps them again. Only for views into a read-only file
+ * mapping (st_open, f->map != NULL), where they reread the file: on the
+ * caller's buffer of st_open_memory it would zero them. For weights read
+ * once per call, such as the 11 GB text encoder's. */
+void st2v_wview_release(const st2v_wview *v);
+
 /* Scratch floats st2v_wmatmul() needs with this pool for a matrix of
  * `cols` columns: one tile per thread (none is used for F32 weights, but
  * callers size it once for every dtype). */

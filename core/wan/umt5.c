@@ -16,6 +16,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,9 @@
 #include "ops.h"
 #include "wan/umt5.h"
 #include "wtensor.h"
+
+/* From OpenBLAS (declared here in case the cblas.h found is another one). */
+void openblas_set_num_threads(int num_threads);
 
 #define RMS_EPS 1e-6
 #define GELU_BLOCK 4096 /* floats per block of the gated-GELU product */
@@ -43,6 +47,8 @@ struct wan_umt5 {
     const float *norm;          /* (D), in m->small */
     umt5_block *blocks;         /* (layers) */
     float *small;               /* every norm weight and bias table, float32 */
+    int release;                /* weights in a file mapping: drop each
+                                   block's pages from the RSS after use */
 };
 
 wan_umt5_config wan_umt5_xxl_config(void)
@@ -78,6 +84,14 @@ int wan_umt5_bucket(int rel, int buckets, int max_dist)
 }
 
 /* ============================================================ loading */
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+
+static void blas_single_thread(void)
+{
+    /* libst2v runs its own thread pool: OpenBLAS must not add its own */
+    openblas_set_num_threads(1);
+}
 
 static int valid_config(const wan_umt5_config *c)
 {
@@ -182,6 +196,7 @@ int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
 {
     *out = NULL;
     prefix = prefix ? prefix : "";
+    pthread_once(&blas_once, blas_single_thread);
     if (!valid_config(cfg))
         return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
                          "invalid umT5 config");
@@ -191,6 +206,7 @@ int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
     if (!m)
         return ST2V_ERR_NOMEM;
     m->cfg = c;
+    m->release = f->map != NULL;
     m->blocks = calloc((size_t)c.layers, sizeof(*m->blocks));
     m->small = st2v_alloc_floats((size_t)c.layers *
                                      (2 * (size_t)D +
@@ -399,6 +415,12 @@ int wan_umt5_encode(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
         gelu_task gt = {.f = f, .g = g};
         st2v_pool_for(pool, (int64_t)nF, GELU_BLOCK, gelu_mul, &gt);
         st2v_wmatmul(pool, x, D, f, F, &b->fc2, n, 1, tile);
+        if (m->release) {
+            const st2v_wview *used[] = {&b->q, &b->k, &b->v, &b->o,
+                                        &b->gate, &b->fc1, &b->fc2};
+            for (size_t u = 0; u < ST2V_ARRAY_SIZE(used); u++)
+                st2v_wview_release(used[u]);
+        }
     }
     rmsnorm(pool, out, x, m->norm, n, D);
 

@@ -26,6 +26,11 @@
  * must stay open until wan_umt5_free) and owns only small float32 copies of
  * its norm weights and position-bias tables. It is read-only after load:
  * any number of threads may encode with it at once, each with its own pool.
+ *
+ * Memory: when f is a file mapping (st_open), each block's pages leave the
+ * resident set once the block has run (st2v_wview_release; they stay in
+ * the page cache), so an encode holds about one block of weights (0.47 GB
+ * in BF16 at full size) plus its scratch, not the 11.4 GB file.
  */
 #ifndef ST2V_WAN_UMT5_H
 #define ST2V_WAN_UMT5_H
