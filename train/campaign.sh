@@ -9,7 +9,8 @@
 #
 # Stages (RUN_DIR = $ST2V_RUN_DIR, default /var/tmp/st2v-train):
 # 1. vae_v3: autoencoder v3 from scratch (docs/training.md, "Autoencoder
-#    v3"): VAE_MINUTES of training, the last VAE_COOL falling to zero.
+#    v3"): to step VAE_STEPS, the learning rate falling to zero over the
+#    last VAE_COOL steps (a schedule in steps, so that it spans sittings).
 #    Done when vae_v3/done exists.
 # 2. latents_v3: CLIPS clips cached with it; latents: PAIR_CLIPS clips of the
 #    same scene seeds with the shipped model's encoder (for the carry).
@@ -29,7 +30,10 @@ echo "campaign: start $(date -u +%FT%TZ) on $(grep -m1 'model name' /proc/cpuinf
 
 if [ ! -f "$RUN/vae_v3/done" ]; then
     "$PY" train/train_vae.py --arch v3 --edge-weight 4 --dir "$RUN/vae_v3" \
-        --minutes "${VAE_MINUTES:-32}" --cooldown-minutes "${VAE_COOL:-10}"
+        --until-step "${VAE_STEPS:-2800}" --cooldown "${VAE_COOL:-800}" --minutes 600
+    step=$("$PY" -c "import torch, sys; print(torch.load(sys.argv[1])['step'])" \
+        "$RUN/vae_v3/checkpoint.pt")
+    [ "$step" -ge "${VAE_STEPS:-2800}" ] || { echo "campaign: vae_v3 at step $step"; exit 1; }
     touch "$RUN/vae_v3/done"
 fi
 "$PY" train/cache_latents.py --clips "${PAIR_CLIPS:-500}" --jobs 2 --vae "$MODEL" \

@@ -231,6 +231,10 @@ def main():
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--until-step", type=int, default=None,
                     help="stop at this step (the minutes still bound the sitting)")
+    ap.add_argument("--cooldown", type=int, default=0,
+                    help="with --until-step: the learning rate falls linearly to zero over "
+                         "this many last steps, whichever sitting makes them (a campaign's "
+                         "schedule, train/campaign.sh)")
     ap.add_argument("--cooldown-minutes", type=float, default=0,
                     help="the learning rate falls linearly to zero over the sitting's last this "
                          "many minutes (a resumed run warms up to --lr again)")
@@ -285,6 +289,10 @@ def main():
         ap.error("--anchor-to needs the encoder trained (not --decoder-only)")
     if not 0 <= args.cooldown_minutes <= args.minutes:
         ap.error("--cooldown-minutes must be 0..--minutes")
+    if args.cooldown and args.until_step is None:
+        ap.error("--cooldown needs --until-step")
+    if args.cooldown and args.cooldown_minutes:
+        ap.error("--cooldown and --cooldown-minutes are two schedules: give one")
     os.makedirs(args.dir, exist_ok=True)
 
     torch.manual_seed(0)
@@ -338,8 +346,9 @@ def main():
     t_save = time.time()
     log = open(os.path.join(args.dir, "log.txt"), "a")
     while time.time() < t_end and (args.until_step is None or step < args.until_step):
-        lr = args.lr * recipe.lr_scale(step, step0, WARMUP, t_end - time.time(),
-                                       args.cooldown_minutes * 60)
+        left, cooldown = ((args.until_step - step, args.cooldown) if args.cooldown else
+                          (t_end - time.time(), args.cooldown_minutes * 60))
+        lr = args.lr * recipe.lr_scale(step, step0, WARMUP, left, cooldown)
         for g in opt.param_groups:
             g["lr"] = lr
         x = pool.batch(args.batch, args.frames, args.crop)
