@@ -2,8 +2,8 @@
  * test_spm.c - the umT5 tokenizer (core/wan/spm.c) against sentencepiece's
  * own encode() on tiny models trained by train/wan/spm_fixtures.py
  * (tests/fixtures/wan/spm: nmt_nfkc with and without byte fallback, an
- * identity normaliser with whitespace as suffix, and one without "▁"
- * escaping), Wan's cleaning, EOS and padding, the ComfyUI safetensors
+ * identity normaliser with whitespace as suffix, one without "▁"
+ * escaping, one with unused pieces), Wan's cleaning, EOS and padding, the ComfyUI safetensors
  * carrier, and a loader that refuses hostile bytes without crashing:
  * truncations, random buffers, bit flips, lying lengths, and the models
  * sentencepiece itself refuses.
@@ -15,7 +15,7 @@
 #include "wan/spm.h"
 
 static const char *const MODELS[] = {"nfkc", "nfkc_bytes", "identity",
-                                     "noescape"};
+                                     "noescape", "unused"};
 
 /* ------------------------------------------------------------ helpers */
 
@@ -161,7 +161,7 @@ static void encode_matches_sentencepiece_on_every_golden_string(void)
         spm *m = load_model(MODELS[k]);
         const cJSON *cases =
             cJSON_GetObjectItemCaseSensitive(models, MODELS[k]);
-        CHECK(m && cJSON_GetArraySize(cases) > 300, "%s: no model or cases",
+        CHECK(m && cJSON_GetArraySize(cases) > 250, "%s: no model or cases",
               MODELS[k]);
         int32_t ids[4096];
         for (const cJSON *c = m && cases ? cases->child : NULL; c;
@@ -209,7 +209,7 @@ static void encode_matches_sentencepiece_on_every_golden_string(void)
     printf("     golden spm: %d strings over %zu models, %d differ in ids, "
            "%d in normalised text\n",
            total, sizeof(MODELS) / sizeof(MODELS[0]), bad, bad_norm);
-    CHECK(total > 1200, "only %d golden strings", total);
+    CHECK(total > 1300, "only %d golden strings", total);
     CHECK(bad == 0 && bad_norm == 0, "%d ids / %d normalised differ", bad,
           bad_norm);
     cJSON_Delete(j);
