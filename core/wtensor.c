@@ -67,30 +67,67 @@ static float half_to_float(uint16_t h)
     return out;
 }
 
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86_WIDEN 1
+
+/* 8 halves at a time with F16C (exact, as half_to_float), where the CPU
+ * has it (checked at run time). */
+__attribute__((target("avx,f16c"))) static int64_t
+widen_f16_f16c(float *dst, const uint8_t *src, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                      (const __m128i *)(src + 2 * i))));
+    return i;
+}
+
+/* 8 bf16 at a time: interleaving zeros below each value is the shift. */
+static int64_t widen_bf16_sse2(float *dst, const uint8_t *src, int64_t n)
+{
+    const __m128i z = _mm_setzero_si128();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(src + 2 * i));
+        _mm_storeu_si128((__m128i *)(dst + i), _mm_unpacklo_epi16(z, h));
+        _mm_storeu_si128((__m128i *)(dst + i + 4), _mm_unpackhi_epi16(z, h));
+    }
+    return i;
+}
+#endif
+
 void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
 {
+    const uint8_t *s = src; /* the file's bytes need not be aligned */
+    int64_t i = 0;
     switch (dtype) {
     case ST_F32:
         memcpy(dst, src, (size_t)n * sizeof(float)); /* little-endian host */
         break;
     case ST_F16:
-        for (int64_t i = 0; i < n; i++) {
+#ifdef HAVE_X86_WIDEN
+        if (__builtin_cpu_supports("f16c"))
+            i = widen_f16_f16c(dst, s, n);
+#endif
+        for (; i < n; i++) {
             uint16_t h;
-            memcpy(&h, (const uint8_t *)src + 2 * i, sizeof(h));
+            memcpy(&h, s + 2 * i, sizeof(h));
             dst[i] = half_to_float(h);
         }
         break;
-    case ST_BF16: {
-        /* bf16 is the top half of a float32: a shift, which the compiler
-         * vectorises (memcpy: the file's bytes need not be aligned). */
-        for (int64_t i = 0; i < n; i++) {
+    case ST_BF16:
+        /* bf16 is the top half of a float32 */
+#ifdef HAVE_X86_WIDEN
+        i = widen_bf16_sse2(dst, s, n);
+#endif
+        for (; i < n; i++) {
             uint16_t h;
-            memcpy(&h, (const uint8_t *)src + 2 * i, sizeof(h));
+            memcpy(&h, s + 2 * i, sizeof(h));
             uint32_t bits = (uint32_t)h << 16;
             memcpy(&dst[i], &bits, sizeof(float));
         }
         break;
-    }
     }
 }
 

@@ -41,7 +41,9 @@ int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
                     int ndim, int64_t d0, int64_t d1, char *err,
                     size_t err_size);
 
-/* dst (n) = n elements of dtype at src, widened exactly to float32. */
+/* dst (n) = n elements of dtype at src (any alignment), widened exactly
+ * to float32 (a signalling NaN may come out quiet). SSE2 for BF16, F16C
+ * for F16 where the CPU has it, else scalar. */
 void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n);
 
 /* dst (nr, cols) = rows r0 .. r0+nr-1 of v as float32. */

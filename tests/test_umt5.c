@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "test_util.h"
 #include "wan/umt5.h"
+#include "wtensor.h"
 
 static const wan_umt5_config CFG_A = {.vocab = 300, .dim = 48, .heads = 4,
                                       .head_dim = 10, .ffn = 120,
@@ -455,6 +456,41 @@ static void umt5_matches_reference_at_full_width(void)
     st_close(&f);
 }
 
+/* st2v_widen (vector paths and scalar tails) against the loader's exact
+ * conversion, on every 16-bit pattern, from an odd address: the same bits
+ * for every number (F16C may quieten a signalling NaN). */
+static void wtensor_widens_every_f16_and_bf16_value_exactly(void)
+{
+    const int64_t n = 65536 + 5;
+    uint8_t *raw = malloc(2 * n + 1);
+    float *got = malloc(n * sizeof(float)), *want = malloc(n * sizeof(float));
+    REQUIRE(raw && got && want, "alloc");
+    for (int64_t i = 0; i < n; i++) {
+        raw[1 + 2 * i] = (uint8_t)(i & 0xff);
+        raw[2 + 2 * i] = (uint8_t)((i >> 8) & 0xff);
+    }
+    for (int d = ST_F16; d <= ST_BF16; d++) {
+        st_tensor t = {.dtype = (st_dtype)d, .ndim = 1, .numel = (uint64_t)n,
+                       .data = raw + 1};
+        t.shape[0] = n;
+        st_to_f32(&t, want);
+        for (int64_t len = n; len >= n - 7; len--) {
+            memset(got, 0, n * sizeof(float));
+            st2v_widen(got, raw + 1, (st_dtype)d, len);
+            int same = len == n || got[len] == 0.0f;
+            for (int64_t i = 0; same && i < len; i++)
+                same = isnan(want[i]) ? isnan(got[i])
+                                      : memcmp(&got[i], &want[i], 4) == 0;
+            CHECK(same,
+                  "%s, %lld values", d == ST_F16 ? "F16" : "BF16",
+                  (long long)len);
+        }
+    }
+    free(raw);
+    free(got);
+    free(want);
+}
+
 static void umt5_xxl_config_is_the_official_one(void)
 {
     wan_umt5_config c = wan_umt5_xxl_config();
@@ -475,6 +511,7 @@ int main(void)
     RUN(umt5_refuses_missing_and_misshapen_tensors);
     RUN(umt5_rejects_bad_ids_and_lengths);
     RUN(umt5_matches_reference_at_full_width);
+    RUN(wtensor_widens_every_f16_and_bf16_value_exactly);
     RUN(umt5_xxl_config_is_the_official_one);
     return tu_summary();
 }
