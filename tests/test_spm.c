@@ -3,10 +3,10 @@
  * own encode() on tiny models trained by train/wan/spm_fixtures.py
  * (tests/fixtures/wan/spm: nmt_nfkc with and without byte fallback, an
  * identity normaliser with whitespace as suffix, one without "▁"
- * escaping, one with unused pieces), Wan's cleaning, EOS and padding, the ComfyUI safetensors
- * carrier, and a loader that refuses hostile bytes without crashing:
- * truncations, random buffers, bit flips, lying lengths, and the models
- * sentencepiece itself refuses.
+ * escaping, one with unused pieces), Wan's cleaning, EOS and padding, the
+ * ComfyUI safetensors carrier, and a loader that refuses hostile bytes without
+ * crashing: truncations, random buffers, bit flips, lying lengths, and the
+ * models sentencepiece itself refuses.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -167,8 +167,8 @@ static void encode_matches_sentencepiece_on_every_golden_string(void)
         for (const cJSON *c = m && cases ? cases->child : NULL; c;
              c = c->next) {
             size_t n;
-            char *text = unhex(
-                cJSON_GetStringValue(cJSON_GetObjectItem(c, "hex")), &n);
+            char *text =
+                unhex(cJSON_GetStringValue(cJSON_GetObjectItem(c, "hex")), &n);
             const cJSON *want = cJSON_GetObjectItem(c, "ids");
             int nw = cJSON_GetArraySize(want), got = -1, same;
             int rc = spm_encode(m, text, n, ids, 4096, &got);
@@ -227,8 +227,8 @@ static void wan_cleaning_eos_and_padding_match_the_reference(void)
         size_t n, cn;
         const char *hex = cJSON_GetStringValue(cJSON_GetObjectItem(c, "hex"));
         char *text = unhex(hex, &n);
-        char *want_clean = unhex(
-            cJSON_GetStringValue(cJSON_GetObjectItem(c, "clean")), &cn);
+        char *want_clean =
+            unhex(cJSON_GetStringValue(cJSON_GetObjectItem(c, "clean")), &cn);
         char *clean = NULL;
         CHECK(spm_wan_clean(text, n, &clean) == 0 && clean &&
                   strcmp(clean, want_clean) == 0,
@@ -285,7 +285,8 @@ static void encode_reports_the_full_count_and_writes_at_most_max(void)
     const char *p = spm_piece(m, 1, &len);
     CHECK(p && len == 4 && memcmp(p, "</s>", 4) == 0 &&
               spm_type(m, 1) == SPM_CONTROL && spm_type(m, 2) == SPM_UNKNOWN &&
-              spm_piece_id(m, "</s>", 4) == 1 && spm_piece(m, -1, &len) == NULL &&
+              spm_piece_id(m, "</s>", 4) == 1 &&
+              spm_piece(m, -1, &len) == NULL &&
               spm_piece(m, spm_vocab_size(m), &len) == NULL,
           "accessors");
     spm_free(m);
@@ -354,8 +355,8 @@ static void loads_the_tokenizer_inside_a_comfy_text_encoder_file(void)
               "bad case %zu accepted: %s", i, err);
         free(st);
     }
-    uint8_t tiny[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ',
-                        ' ', ' ', ' ', ' '};
+    uint8_t tiny[16] = {8,   0,   0,   0,   0,   0,   0,   0,
+                        '{', '}', ' ', ' ', ' ', ' ', ' ', ' '};
     CHECK(spm_load_safetensors(&m, tiny, 16, err, sizeof(err)) ==
                   ST2V_ERR_FORMAT &&
               strstr(err, "no tensor spiece_model"),
@@ -376,9 +377,12 @@ static void loads_the_tokenizer_inside_a_comfy_text_encoder_file(void)
  * damaged bytes can be used without reading out of bounds. */
 static void exercise(spm *m)
 {
-    static const char *const s[] = {
-        "", "  a  b ", "ＡＢＣ，červená 🎈", "\xff\xc3 x\xe2\x96\x81",
-        "<extra_id_0>ŘŘ ab\t\n", "\xe2\x96\x81\xe2\x96\x81"};
+    static const char *const s[] = {"",
+                                    "  a  b ",
+                                    "ＡＢＣ，červená 🎈",
+                                    "\xff\xc3 x\xe2\x96\x81",
+                                    "<extra_id_0>ŘŘ ab\t\n",
+                                    "\xe2\x96\x81\xe2\x96\x81"};
     int32_t ids[512];
     for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
         int n = -1;
@@ -393,8 +397,8 @@ static void loader_survives_every_truncation(void)
 {
     for (int k = 0; k < 2; k++) {
         size_t n;
-        uint8_t *buf = read_fixture(k ? "nfkc_bytes.model" : "identity.model",
-                                    &n);
+        uint8_t *buf =
+            read_fixture(k ? "nfkc_bytes.model" : "identity.model", &n);
         REQUIRE(buf, "no model");
         int ok = 0, refused = 0;
         size_t step = k ? 97 : 1; /* every prefix of the small model */
@@ -455,10 +459,10 @@ static void loader_survives_bit_flips_and_the_charsmap_stays_in_bounds(void)
     uint32_t seed = 777;
     for (int k = 0; k < 3; k++) {
         size_t n;
-        uint8_t *buf = read_fixture(
-            k == 0 ? "identity.model" : k == 1 ? "nfkc.model"
-                                               : "nfkc_bytes.model",
-            &n);
+        uint8_t *buf = read_fixture(k == 0   ? "identity.model"
+                                    : k == 1 ? "nfkc.model"
+                                             : "nfkc_bytes.model",
+                                    &n);
         REQUIRE(buf, "no model");
         int ok = 0, iters = k == 0 ? 3000 : 300;
         for (int i = 0; i < iters; i++) {
@@ -510,8 +514,8 @@ static void loader_refuses_lying_lengths_and_bad_wire_types(void)
     w.buf[w.n++] = 0x01;
     CHECK(load_err(&w, err, sizeof(err)) == ST2V_ERR_FORMAT, "long varint");
     /* a truncated varint, field 0, a group, wire type 7 */
-    const uint8_t bad[][3] = {{0x08, 0x80, 0}, {0x00, 0x01, 0},
-                              {0x0B, 0x0C, 0}, {0x0F, 0x00, 0}};
+    const uint8_t bad[][3] = {
+        {0x08, 0x80, 0}, {0x00, 0x01, 0}, {0x0B, 0x0C, 0}, {0x0F, 0x00, 0}};
     const size_t bad_n[] = {2, 2, 2, 2};
     for (size_t i = 0; i < 4; i++) {
         w.n = bad_n[i];
@@ -556,8 +560,8 @@ static void loader_refuses_what_sentencepiece_refuses(void)
         CHECK(spm_encode(m, "ab", 2, ids, 8, &n) == 0 && n == 3 &&
                   ids[0] == 1 && ids[1] == 0 && ids[2] == 1,
               "minimal model: n %d", n);
-        CHECK(spm_eos_id(m) == -1 && spm_encode_wan(m, "a", ids, 4, &n) ==
-                                         ST2V_ERR_FORMAT,
+        CHECK(spm_eos_id(m) == -1 &&
+                  spm_encode_wan(m, "a", ids, 4, &n) == ST2V_ERR_FORMAT,
               "no </s>: Wan cannot encode");
     }
     spm_free(m);

@@ -33,12 +33,12 @@ typedef struct spm_keys {
 
 struct spm {
     int n_pieces;
-    char *text;      /* every piece's bytes, back to back */
-    uint32_t *off;   /* (n_pieces + 1) piece i is text[off[i] .. off[i+1]) */
-    float *score;    /* (n_pieces) */
-    uint8_t *type;   /* (n_pieces) spm_piece_type */
-    spm_keys normal; /* NORMAL, USER_DEFINED, UNUSED: what Viterbi matches */
-    spm_keys user;   /* USER_DEFINED: kept whole by the normaliser */
+    char *text;        /* every piece's bytes, back to back */
+    uint32_t *off;     /* (n_pieces + 1) piece i is text[off[i] .. off[i+1]) */
+    float *score;      /* (n_pieces) */
+    uint8_t *type;     /* (n_pieces) spm_piece_type */
+    spm_keys normal;   /* NORMAL, USER_DEFINED, UNUSED: what Viterbi matches */
+    spm_keys user;     /* USER_DEFINED: kept whole by the normaliser */
     spm_keys reserved; /* UNKNOWN, CONTROL, BYTE */
     int unk_id, eos_id, pad_id;
     int32_t byte_id[256]; /* id of "<0xXX>" under byte_fallback, else -1 */
@@ -47,9 +47,9 @@ struct spm {
     int byte_fallback, ws_suffix;
     /* normalizer_spec */
     int add_dummy_prefix, remove_extra_ws, escape_ws;
-    uint32_t *units;  /* (n_units) darts-clone double array of the charsmap */
+    uint32_t *units; /* (n_units) darts-clone double array of the charsmap */
     size_t n_units;
-    char *normstr;    /* (normstr_n) its NUL-separated replacement strings */
+    char *normstr; /* (normstr_n) its NUL-separated replacement strings */
     size_t normstr_n;
 };
 
@@ -116,8 +116,10 @@ static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
         *cp = c;
         return 1;
     }
-    size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3
-               : (c & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = (c & 0xE0) == 0xC0   ? 2
+                 : (c & 0xF0) == 0xE0 ? 3
+                 : (c & 0xF8) == 0xF0 ? 4
+                                      : 0;
     if (len == 0 || n < len)
         return 0;
     uint32_t v = c & (0x7F >> len);
@@ -419,8 +421,10 @@ static int read_trainer_spec(spm_proto *pr, const uint8_t *p, size_t n)
     pb_field f;
     int rc;
     while ((rc = pb_next(&r, &f)) > 0) {
-        if (f.wire == 0 && f.num == 3 && (uint32_t)f.v >= 1 && (uint32_t)f.v <= 4)
-            pr->model_type = (int)(uint32_t)f.v; /* other values: unknown enum, kept out */
+        /* an enum is the varint's low 32 bits; an unknown value is skipped */
+        if (f.wire == 0 && f.num == 3 && (uint32_t)f.v >= 1 &&
+            (uint32_t)f.v <= 4)
+            pr->model_type = (int)(uint32_t)f.v;
         else if (f.wire == 0 && f.num == 24)
             pr->ws_suffix = f.v != 0;
         else if (f.wire == 0 && f.num == 35)
@@ -467,7 +471,8 @@ static int read_piece(const uint8_t *p, size_t n, const uint8_t **s,
             *s = f.data, *len = f.len;
         else if (f.wire == 5 && f.num == 2)
             *score = pb_float(f.v);
-        else if (f.wire == 0 && f.num == 3 && (uint32_t)f.v >= 1 && (uint32_t)f.v <= 6)
+        else if (f.wire == 0 && f.num == 3 && (uint32_t)f.v >= 1 &&
+                 (uint32_t)f.v <= 6)
             *type = (int)(uint32_t)f.v;
     }
     return rc;
@@ -488,7 +493,8 @@ static int load_charsmap(spm *m, const uint8_t *p, size_t n, char *err,
     if (trie_n >= n || trie_n > n - 4)
         return fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: precompiled_charsmap's trie (%u bytes) "
-                    "exceeds its blob (%zu bytes)", trie_n, n);
+                    "exceeds its blob (%zu bytes)",
+                    trie_n, n);
     m->n_units = trie_n / 4;
     m->units = malloc(sizeof(uint32_t) * (m->n_units ? m->n_units : 1));
     m->normstr_n = n - 4 - trie_n;
@@ -555,8 +561,9 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
     if (pr.model_type != 1)
         return fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                     "spiece.model: model type %s, only unigram is supported",
-                    pr.model_type == 2 ? "BPE" : pr.model_type == 3 ? "WORD"
-                                                                      : "CHAR");
+                    pr.model_type == 2   ? "BPE"
+                    : pr.model_type == 3 ? "WORD"
+                                         : "CHAR");
     if (pr.n_pieces == 0)
         return fail(err, errsz, ST2V_ERR_FORMAT, "spiece.model: no pieces");
 
@@ -628,7 +635,8 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
                 spm_free(m);
                 return fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: byte piece %d is %s", i,
-                            b < 0 ? "not <0xXX>" : "there without byte_fallback");
+                            b < 0 ? "not <0xXX>"
+                                  : "there without byte_fallback");
             }
             byte_seen[b] = 1;
         }
@@ -643,7 +651,8 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
             spm_free(m);
             return fail(err, errsz, ST2V_ERR_FORMAT,
                         "spiece.model: byte_fallback without the byte piece "
-                        "<0x%02X>", b);
+                        "<0x%02X>",
+                        b);
         }
 
     const unsigned bit = 1u;
@@ -658,10 +667,10 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
         dup = keys_build(m, &m->user, bit << SPM_USER_DEFINED);
     if (dup != 0) {
         spm_free(m);
-        return dup < 0 ? fail(err, errsz, ST2V_ERR_NOMEM, "out of memory")
-                       : fail(err, errsz, ST2V_ERR_FORMAT,
-                              "spiece.model: piece %d is defined twice",
-                              dup - 1);
+        return dup < 0
+                   ? fail(err, errsz, ST2V_ERR_NOMEM, "out of memory")
+                   : fail(err, errsz, ST2V_ERR_FORMAT,
+                          "spiece.model: piece %d is defined twice", dup - 1);
     }
     if (m->normal.n == 0) {
         spm_free(m);
@@ -683,12 +692,12 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
         snprintf(name, sizeof(name), "<0x%02X>", b);
         m->byte_id[b] = m->byte_fallback ? spm_piece_id(m, name, 6) : -1;
     }
-    m->eos_id = pr.eos_piece ? spm_piece_id(m, (const char *)pr.eos_piece,
-                                            pr.eos_len)
-                             : spm_piece_id(m, "</s>", 4);
-    m->pad_id = pr.pad_piece ? spm_piece_id(m, (const char *)pr.pad_piece,
-                                            pr.pad_len)
-                             : spm_piece_id(m, "<pad>", 5);
+    m->eos_id = pr.eos_piece
+                    ? spm_piece_id(m, (const char *)pr.eos_piece, pr.eos_len)
+                    : spm_piece_id(m, "</s>", 4);
+    m->pad_id = pr.pad_piece
+                    ? spm_piece_id(m, (const char *)pr.pad_piece, pr.pad_len)
+                    : spm_piece_id(m, "<pad>", 5);
 
     status = load_charsmap(m, pr.charsmap, pr.charsmap_n, err, errsz);
     if (status) {
@@ -715,7 +724,10 @@ void spm_free(spm *m)
     free(m);
 }
 
-int spm_vocab_size(const spm *m) { return m ? m->n_pieces : 0; }
+int spm_vocab_size(const spm *m)
+{
+    return m ? m->n_pieces : 0;
+}
 
 const char *spm_piece(const spm *m, int id, size_t *len)
 {
@@ -748,9 +760,18 @@ int spm_piece_id(const spm *m, const char *piece, size_t len)
     return id >= 0 ? id : keys_find(m, &m->normal, piece, len);
 }
 
-int spm_unk_id(const spm *m) { return m ? m->unk_id : -1; }
-int spm_eos_id(const spm *m) { return m ? m->eos_id : -1; }
-int spm_pad_id(const spm *m) { return m ? m->pad_id : -1; }
+int spm_unk_id(const spm *m)
+{
+    return m ? m->unk_id : -1;
+}
+int spm_eos_id(const spm *m)
+{
+    return m ? m->eos_id : -1;
+}
+int spm_pad_id(const spm *m)
+{
+    return m ? m->pad_id : -1;
+}
 
 /* ------------------------------------------------------------ normaliser */
 
@@ -1009,8 +1030,8 @@ static int viterbi(const spm *m, const unsigned char *t, size_t n,
     return 0;
 }
 
-int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids,
-               int max, int *n_out)
+int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids, int max,
+               int *n_out)
 {
     if (!m || (!text && n) || max < 0 || (!ids && max > 0) || !n_out)
         return ST2V_ERR_INVALID_ARG;
@@ -1062,7 +1083,8 @@ int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids,
     return 0;
 }
 
-/* ------------------------------------------------------------ Wan's cleaning */
+/* ------------------------------------------------------------ Wan's cleaning
+ */
 
 /* Python's html.unescape named references this file knows (204 of HTML5's
  * 2,231): every legacy name that HTML5 allows without ';' (legacy = 1), every
@@ -1340,8 +1362,8 @@ static void html_unescape(const unsigned char *s, size_t n, sbuf *b)
             int hex = j + 1 < n && (s[j + 1] == 'x' || s[j + 1] == 'X');
             size_t d = j + 1 + (size_t)hex, e = d;
             uint64_t num = 0;
-            while (e < n && (hex ? hexdigit(s[e]) >= 0
-                                 : (s[e] >= '0' && s[e] <= '9'))) {
+            while (e < n &&
+                   (hex ? hexdigit(s[e]) >= 0 : (s[e] >= '0' && s[e] <= '9'))) {
                 num = num * (hex ? 16 : 10) + (uint64_t)hexdigit(s[e]);
                 if (num > 0x10FFFF)
                     num = 0x110000; /* saturate: U+FFFD */
@@ -1560,7 +1582,8 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
     if (hl > n - 8)
         return fail(err, errsz, ST2V_ERR_FORMAT,
                     "safetensors: header of %llu bytes past the end of the "
-                    "%zu-byte file", (unsigned long long)hl, n);
+                    "%zu-byte file",
+                    (unsigned long long)hl, n);
     cJSON *h = cJSON_ParseWithLength((const char *)p + 8, (size_t)hl);
     if (!cJSON_IsObject(h)) {
         cJSON_Delete(h);
@@ -1568,8 +1591,8 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
                     "safetensors: the header is not a JSON object");
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(h, "spiece_model");
-    const char *dtype = cJSON_GetStringValue(
-        cJSON_GetObjectItemCaseSensitive(t, "dtype"));
+    const char *dtype =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "dtype"));
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
     int rc = 0;
@@ -1591,13 +1614,14 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
         e = cJSON_GetArrayItem(offs, 1)->valuedouble;
         for (const cJSON *d = shape->child; d; d = d->next)
             numel *= cJSON_IsNumber(d) && d->valuedouble >= 0 ? d->valuedouble
-                                                               : -1e300;
+                                                              : -1e300;
         if (!(a >= 0 && e >= a && e <= (double)(n - 8 - hl)) ||
             a != (double)(uint64_t)a || e != (double)(uint64_t)e ||
             numel != e - a)
             rc = fail(err, errsz, ST2V_ERR_FORMAT,
                       "safetensors: tensor spiece_model's bytes [%.0f, %.0f) "
-                      "do not lie in the file or match its shape", a, e);
+                      "do not lie in the file or match its shape",
+                      a, e);
     }
     cJSON_Delete(h);
     if (rc)

@@ -79,8 +79,8 @@ int spm_normalize(const spm *m, const char *text, size_t n, char **out,
 /* sentencepiece's encode(text[0..n)) without BOS or EOS: writes the first
  * min(count, max) ids to ids and sets *n_out to count, the full number, so
  * count > max says the output was cut. ids may be NULL when max is 0. */
-int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids,
-               int max, int *n_out);
+int spm_encode(const spm *m, const char *text, size_t n, int32_t *ids, int max,
+               int *n_out);
 
 /* Wan's prompt cleaning (clean='whitespace' in wan/modules/tokenizers.py):
  * HTML entities unescaped twice, every run of Unicode whitespace made one
