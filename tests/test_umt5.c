@@ -37,11 +37,42 @@ static int same_config(const wan_umt5_config *a, const wan_umt5_config *b)
 
 /* ------------------------------------------------- a safetensors writer */
 
+/* Hugging Face's UMT5 name of official name `name` (layout 1), with the
+ * embedding as encoder.embed_tokens.weight for layout 2. */
+static void hf_name(char *out, size_t size, const char *name, int layout)
+{
+    static const char *map[][2] = {
+        {"norm1.weight", "layer.0.layer_norm.weight"},
+        {"attn.q.weight", "layer.0.SelfAttention.q.weight"},
+        {"attn.k.weight", "layer.0.SelfAttention.k.weight"},
+        {"attn.v.weight", "layer.0.SelfAttention.v.weight"},
+        {"attn.o.weight", "layer.0.SelfAttention.o.weight"},
+        {"pos_embedding.embedding.weight",
+         "layer.0.SelfAttention.relative_attention_bias.weight"},
+        {"norm2.weight", "layer.1.layer_norm.weight"},
+        {"ffn.gate.0.weight", "layer.1.DenseReluDense.wi_0.weight"},
+        {"ffn.fc1.weight", "layer.1.DenseReluDense.wi_1.weight"},
+        {"ffn.fc2.weight", "layer.1.DenseReluDense.wo.weight"},
+    };
+    int l = 0, used = 0;
+    snprintf(out, size, "%s", name);
+    if (strcmp(name, "token_embedding.weight") == 0)
+        snprintf(out, size, "%s",
+                 layout == 2 ? "encoder.embed_tokens.weight" : "shared.weight");
+    else if (strcmp(name, "norm.weight") == 0)
+        snprintf(out, size, "encoder.final_layer_norm.weight");
+    else if (sscanf(name, "blocks.%d.%n", &l, &used) == 1 && used > 0)
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+            if (strcmp(name + used, map[i][0]) == 0)
+                snprintf(out, size, "encoder.block.%d.%s", l, map[i][1]);
+}
+
 /* A copy of f as a safetensors image in memory, with tensor `drop` left
  * out, the two dimensions of 2-D tensor `transpose` swapped (same bytes),
- * and every name prefixed with `prefix`. Returns a malloc'ed buffer. */
+ * every name in layout `layout` (0 official, 1 and 2 Hugging Face's, see
+ * hf_name) and prefixed with `prefix`. Returns a malloc'ed buffer. */
 static uint8_t *rebuild(const st_file *f, const char *drop,
-                        const char *transpose, const char *prefix,
+                        const char *transpose, const char *prefix, int layout,
                         size_t *size)
 {
     static const char *dn[] = {"F32", "F16", "BF16"};
@@ -61,9 +92,14 @@ static uint8_t *rebuild(const st_file *f, const char *drop,
             s1 = tmp;
         }
         size_t nb = (size_t)t->numel * st_dtype_size(t->dtype);
+        char name[ST_MAX_NAME];
+        if (layout)
+            hf_name(name, sizeof(name), t->name, layout);
+        else
+            snprintf(name, sizeof(name), "%s", t->name);
         hn += (size_t)snprintf(h + hn, hcap - hn, "%s\"%s%s\":{\"dtype\":\"%s\",\"shape\":[%lld",
                                hn > 1 ? "," : "", prefix ? prefix : "",
-                               t->name, dn[t->dtype], (long long)s0);
+                               name, dn[t->dtype], (long long)s0);
         if (t->ndim > 1)
             hn += (size_t)snprintf(h + hn, hcap - hn, ",%lld", (long long)s1);
         hn += (size_t)snprintf(h + hn, hcap - hn,
@@ -231,7 +267,7 @@ static void umt5_loads_names_under_a_prefix(void)
     }
     const char *prefix = "text_encoders.t5xxl.transformer.";
     size_t size = 0;
-    uint8_t *img = rebuild(&f, NULL, NULL, prefix, &size);
+    uint8_t *img = rebuild(&f, NULL, NULL, prefix, 0, &size);
     char err[512] = "";
     wan_umt5 *m = NULL;
     if (img && st_open_memory(&pf, img, size, err, sizeof(err)) == 0) {
@@ -251,6 +287,64 @@ static void umt5_loads_names_under_a_prefix(void)
         st_close(&pf);
     } else {
         CHECK(0, "rebuilt file: %s", err);
+    }
+    free(img);
+    st_close(&g);
+    st_close(&f);
+}
+
+/* b_mixed renamed to Hugging Face's UMT5 names under Comfy's prefix
+ * (layouts 1 and 2: shared.weight or encoder.embed_tokens.weight): the
+ * same config from the shapes and the same rows; a missing tensor is
+ * named as the file names it. */
+static void umt5_loads_hugging_face_names(void)
+{
+    st_file f, g;
+    if (open_weights(&f, "b_mixed") != 0)
+        return;
+    if (tu_open(&g, "wan/umt5/golden.safetensors") != 0) {
+        st_close(&f);
+        return;
+    }
+    const char *prefix = "text_encoders.t5xxl.transformer.";
+    for (int layout = 1; layout <= 2; layout++) {
+        size_t size = 0;
+        uint8_t *img = rebuild(&f, NULL, NULL, prefix, layout, &size);
+        st_file hf;
+        char err[512] = "";
+        if (!img || st_open_memory(&hf, img, size, err, sizeof(err)) != 0) {
+            CHECK(0, "rebuilt file: %s", err);
+            free(img);
+            continue;
+        }
+        wan_umt5_config c;
+        CHECK(wan_umt5_config_from_file(&c, &hf, prefix, err, sizeof(err)) ==
+                  0,
+              "config: %s", err);
+        c.max_dist = CFG_B.max_dist;
+        CHECK(same_config(&c, &CFG_B), "config from the HF shapes");
+        wan_umt5 *m = NULL;
+        CHECK(wan_umt5_load(&m, &hf, prefix, &CFG_B, err, sizeof(err)) == 0,
+              "load (layout %d): %s", layout, err);
+        if (m)
+            check_case(m, &g, "b_mixed", NULL);
+        wan_umt5_free(m);
+        st_close(&hf);
+        free(img);
+    }
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, "blocks.1.ffn.fc2.weight", NULL, NULL, 1, &size);
+    st_file hf;
+    char err[512] = "";
+    if (img && st_open_memory(&hf, img, size, err, sizeof(err)) == 0) {
+        wan_umt5 *m = NULL;
+        CHECK(wan_umt5_load(&m, &hf, NULL, &CFG_B, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  !m &&
+                  strstr(err, "tensor encoder.block.1.layer.1.DenseReluDense."
+                              "wo.weight: missing"),
+              "message \"%s\"", err);
+        st_close(&hf);
     }
     free(img);
     st_close(&g);
@@ -295,7 +389,7 @@ static void expect_refusal(const st_file *f, const char *drop,
                            int status, const char *want)
 {
     size_t size = 0;
-    uint8_t *img = rebuild(f, drop, transpose, NULL, &size);
+    uint8_t *img = rebuild(f, drop, transpose, NULL, 0, &size);
     REQUIRE(img, "rebuild");
     st_file bad;
     char err[512] = "";
@@ -347,7 +441,7 @@ static void umt5_refuses_missing_and_misshapen_tensors(void)
                    "invalid umT5 config");
 
     size_t size = 0;
-    uint8_t *img = rebuild(&f, "blocks.0.attn.q.weight", NULL, NULL, &size);
+    uint8_t *img = rebuild(&f, "blocks.0.attn.q.weight", NULL, NULL, 0, &size);
     st_file bad;
     char err[512] = "";
     if (img && st_open_memory(&bad, img, size, err, sizeof(err)) == 0) {
@@ -507,6 +601,7 @@ int main(void)
     RUN(umt5_matches_reference_with_bf16_weights);
     RUN(umt5_matches_reference_with_mixed_f16_bf16_f32_weights);
     RUN(umt5_loads_names_under_a_prefix);
+    RUN(umt5_loads_hugging_face_names);
     RUN(umt5_gives_identical_bits_for_1_2_and_3_threads);
     RUN(umt5_refuses_missing_and_misshapen_tensors);
     RUN(umt5_rejects_bad_ids_and_lengths);

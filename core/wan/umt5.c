@@ -11,8 +11,11 @@
  *              h = rms(x) * norm2; x += (h fc1^T * gelu_tanh(h gate^T)) fc2^T
  *   out = rms(x) * norm
  *
- * Not here: tokenisation (spm.c), the file layouts and their key maps, the
- * DiT's use of the rows.
+ * Names: the official ones or Hugging Face's UMT5 ones (Comfy's files),
+ * told apart by the first block's first norm.
+ *
+ * Not here: tokenisation (spm.c), other layouts (FP8, GGUF) and the
+ * prefixes of whole-pipeline files, the DiT's use of the rows.
  */
 #include <cblas.h>
 #include <math.h>
@@ -100,12 +103,87 @@ static int valid_config(const wan_umt5_config *c)
            c->buckets % 2 == 0 && c->max_dist > c->buckets / 4;
 }
 
-static const st_tensor *find_2d(const st_file *f, const char *prefix,
-                                const char *name, char *err, size_t err_size,
-                                int *status)
+/* ------------------------------------------------------------- names */
+
+/* The tensors of the encoder, and their names in the two layouts users
+ * have: the official t5.py names, and Hugging Face's UMT5 names (Comfy's
+ * umt5_xxl_*.safetensors) where wi_0 is the GELU gate, wi_1 fc1, wo fc2. */
+enum { T_TOK, T_NORM1, T_Q, T_K, T_V, T_O, T_NORM2, T_GATE, T_FC1, T_FC2,
+       T_POS, T_NORM, T_COUNT };
+
+static const char *const NAMES_OFFICIAL[T_COUNT] = {
+    "token_embedding.weight",
+    "blocks.%d.norm1.weight",
+    "blocks.%d.attn.q.weight",
+    "blocks.%d.attn.k.weight",
+    "blocks.%d.attn.v.weight",
+    "blocks.%d.attn.o.weight",
+    "blocks.%d.norm2.weight",
+    "blocks.%d.ffn.gate.0.weight",
+    "blocks.%d.ffn.fc1.weight",
+    "blocks.%d.ffn.fc2.weight",
+    "blocks.%d.pos_embedding.embedding.weight",
+    "norm.weight",
+};
+
+static const char *const NAMES_HF[T_COUNT] = {
+    "shared.weight",
+    "encoder.block.%d.layer.0.layer_norm.weight",
+    "encoder.block.%d.layer.0.SelfAttention.q.weight",
+    "encoder.block.%d.layer.0.SelfAttention.k.weight",
+    "encoder.block.%d.layer.0.SelfAttention.v.weight",
+    "encoder.block.%d.layer.0.SelfAttention.o.weight",
+    "encoder.block.%d.layer.1.layer_norm.weight",
+    "encoder.block.%d.layer.1.DenseReluDense.wi_0.weight",
+    "encoder.block.%d.layer.1.DenseReluDense.wi_1.weight",
+    "encoder.block.%d.layer.1.DenseReluDense.wo.weight",
+    "encoder.block.%d.layer.0.SelfAttention.relative_attention_bias.weight",
+    "encoder.final_layer_norm.weight",
+};
+
+/* HF files may carry the (tied) embedding under this name instead. */
+#define HF_TOK_ALT "encoder.embed_tokens.weight"
+
+typedef struct names {
+    const char *prefix;
+    const char *const *fmt;     /* NAMES_OFFICIAL or NAMES_HF */
+    const char *tok;            /* the embedding's name in this file */
+} names;
+
+/* The layout of f under prefix: Hugging Face's when its first block's
+ * first norm is there under that name, else the official one (whose names
+ * the errors then give). */
+static names detect_names(const st_file *f, const char *prefix)
+{
+    names n = {prefix ? prefix : "", NAMES_OFFICIAL, NAMES_OFFICIAL[T_TOK]};
+    char full[ST_MAX_NAME];
+    snprintf(full, sizeof(full), "%sencoder.block.0.layer.0.layer_norm.weight",
+             n.prefix);
+    if (st_find(f, full)) {
+        n.fmt = NAMES_HF;
+        n.tok = NAMES_HF[T_TOK];
+        snprintf(full, sizeof(full), "%s%s", n.prefix, NAMES_HF[T_TOK]);
+        if (!st_find(f, full))
+            n.tok = HF_TOK_ALT;
+    }
+    return n;
+}
+
+static void full_name(char *out, size_t size, const names *n, int kind,
+                      int layer)
+{
+    char sub[ST_MAX_NAME];
+    snprintf(sub, sizeof(sub), n->fmt[kind], layer);
+    snprintf(out, size, "%s%s", n->prefix, kind == T_TOK ? n->tok : sub);
+}
+
+/* ----------------------------------------------------------- config */
+
+static const st_tensor *find_2d(const st_file *f, const names *n, int kind,
+                                char *err, size_t err_size, int *status)
 {
     char full[ST_MAX_NAME];
-    snprintf(full, sizeof(full), "%s%s", prefix, name);
+    full_name(full, sizeof(full), n, kind, 0);
     const st_tensor *t = st_find(f, full);
     if (!t)
         *status = st2v_fail(err, err_size, ST2V_ERR_FORMAT,
@@ -122,17 +200,13 @@ static const st_tensor *find_2d(const st_file *f, const char *prefix,
 int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
                               const char *prefix, char *err, size_t err_size)
 {
-    prefix = prefix ? prefix : "";
+    const names n = detect_names(f, prefix);
     int st = ST2V_OK;
     const st_tensor *tok, *pos, *q, *fc1;
-    if (!(tok = find_2d(f, prefix, "token_embedding.weight", err, err_size,
-                        &st)) ||
-        !(pos = find_2d(f, prefix, "blocks.0.pos_embedding.embedding.weight",
-                        err, err_size, &st)) ||
-        !(q = find_2d(f, prefix, "blocks.0.attn.q.weight", err, err_size,
-                      &st)) ||
-        !(fc1 = find_2d(f, prefix, "blocks.0.ffn.fc1.weight", err, err_size,
-                        &st)))
+    if (!(tok = find_2d(f, &n, T_TOK, err, err_size, &st)) ||
+        !(pos = find_2d(f, &n, T_POS, err, err_size, &st)) ||
+        !(q = find_2d(f, &n, T_Q, err, err_size, &st)) ||
+        !(fc1 = find_2d(f, &n, T_FC1, err, err_size, &st)))
         return st;
     wan_umt5_config c = {.vocab = (int)tok->shape[0],
                          .dim = (int)tok->shape[1],
@@ -140,22 +214,25 @@ int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
                          .ffn = (int)fc1->shape[0],
                          .buckets = (int)pos->shape[0],
                          .max_dist = 128};
-    if (q->shape[0] % c.heads != 0)
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "tensor %sblocks.0.attn.q.weight: %lld rows for %d "
-                         "heads", prefix, (long long)q->shape[0], c.heads);
-    c.head_dim = (int)(q->shape[0] / c.heads);
     char name[ST_MAX_NAME];
+    if (q->shape[0] % c.heads != 0) {
+        full_name(name, sizeof(name), &n, T_Q, 0);
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: %lld rows for %d heads", name,
+                         (long long)q->shape[0], c.heads);
+    }
+    c.head_dim = (int)(q->shape[0] / c.heads);
     for (;;) {
-        snprintf(name, sizeof(name), "%sblocks.%d.norm1.weight", prefix,
-                 c.layers);
+        full_name(name, sizeof(name), &n, T_NORM1, c.layers);
         if (!st_find(f, name))
             break;
         c.layers++;
     }
-    if (c.layers == 0)
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "tensor %sblocks.0.norm1.weight: missing", prefix);
+    if (c.layers == 0) {
+        full_name(name, sizeof(name), &n, T_NORM1, 0);
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT, "tensor %s: missing",
+                         name);
+    }
     if (!valid_config(&c))
         return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
                          "umT5 config from the tensor shapes is invalid "
@@ -164,25 +241,26 @@ int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
     return ST2V_OK;
 }
 
-/* Bind prefix + name (formatted with the block index) to v. */
-static int bind(st2v_wview *v, const st_file *f, const char *prefix,
-                const char *name, int layer, int ndim, int64_t d0, int64_t d1,
-                char *err, size_t err_size)
+/* ----------------------------------------------------------- binding */
+
+/* Bind tensor `kind` of block `layer` to v, with exactly shape (d0, d1)
+ * (ndim 2) or (d0) (ndim 1). */
+static int bind(st2v_wview *v, const st_file *f, const names *n, int kind,
+                int layer, int ndim, int64_t d0, int64_t d1, char *err,
+                size_t err_size)
 {
-    char sub[ST_MAX_NAME], full[ST_MAX_NAME];
-    snprintf(sub, sizeof(sub), name, layer);
-    snprintf(full, sizeof(full), "%s%s", prefix, sub);
+    char full[ST_MAX_NAME];
+    full_name(full, sizeof(full), n, kind, layer);
     return st2v_wview_bind(v, f, full, ndim, d0, d1, err, err_size);
 }
 
 /* Bind a small tensor and widen it into *dst, advancing *dst. */
 static int bind_small(const float **out, float **dst, const st_file *f,
-                      const char *prefix, const char *name, int layer,
-                      int ndim, int64_t d0, int64_t d1, char *err,
-                      size_t err_size)
+                      const names *n, int kind, int layer, int ndim,
+                      int64_t d0, int64_t d1, char *err, size_t err_size)
 {
     st2v_wview v;
-    int st = bind(&v, f, prefix, name, layer, ndim, d0, d1, err, err_size);
+    int st = bind(&v, f, n, kind, layer, ndim, d0, d1, err, err_size);
     if (st)
         return st;
     st2v_wview_rows(*dst, &v, 0, v.rows);
@@ -195,11 +273,11 @@ int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
                   const wan_umt5_config *cfg, char *err, size_t err_size)
 {
     *out = NULL;
-    prefix = prefix ? prefix : "";
     pthread_once(&blas_once, blas_single_thread);
     if (!valid_config(cfg))
         return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
                          "invalid umT5 config");
+    const names n = detect_names(f, prefix);
     const wan_umt5_config c = *cfg;
     const int64_t D = c.dim, Da = (int64_t)c.heads * c.head_dim, F = c.ffn;
     wan_umt5 *m = calloc(1, sizeof(*m));
@@ -217,38 +295,28 @@ int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,
         return ST2V_ERR_NOMEM;
     }
     float *small = m->small;
-    int st = bind(&m->tok, f, prefix, "token_embedding.weight", 0, 2,
-                  c.vocab, D, err, err_size);
+    int st = bind(&m->tok, f, &n, T_TOK, 0, 2, c.vocab, D, err, err_size);
     for (int l = 0; !st && l < c.layers; l++) {
         umt5_block *b = &m->blocks[l];
-        if ((st = bind_small(&b->norm1, &small, f, prefix,
-                             "blocks.%d.norm1.weight", l, 1, D, 0, err,
-                             err_size)) ||
-            (st = bind(&b->q, f, prefix, "blocks.%d.attn.q.weight", l, 2, Da,
-                       D, err, err_size)) ||
-            (st = bind(&b->k, f, prefix, "blocks.%d.attn.k.weight", l, 2, Da,
-                       D, err, err_size)) ||
-            (st = bind(&b->v, f, prefix, "blocks.%d.attn.v.weight", l, 2, Da,
-                       D, err, err_size)) ||
-            (st = bind(&b->o, f, prefix, "blocks.%d.attn.o.weight", l, 2, D,
-                       Da, err, err_size)) ||
-            (st = bind_small(&b->norm2, &small, f, prefix,
-                             "blocks.%d.norm2.weight", l, 1, D, 0, err,
-                             err_size)) ||
-            (st = bind(&b->gate, f, prefix, "blocks.%d.ffn.gate.0.weight", l,
-                       2, F, D, err, err_size)) ||
-            (st = bind(&b->fc1, f, prefix, "blocks.%d.ffn.fc1.weight", l, 2,
-                       F, D, err, err_size)) ||
-            (st = bind(&b->fc2, f, prefix, "blocks.%d.ffn.fc2.weight", l, 2,
-                       D, F, err, err_size)) ||
-            (st = bind_small(&b->pos, &small, f, prefix,
-                             "blocks.%d.pos_embedding.embedding.weight", l, 2,
-                             c.buckets, c.heads, err, err_size)))
+        if ((st = bind_small(&b->norm1, &small, f, &n, T_NORM1, l, 1, D, 0,
+                             err, err_size)) ||
+            (st = bind(&b->q, f, &n, T_Q, l, 2, Da, D, err, err_size)) ||
+            (st = bind(&b->k, f, &n, T_K, l, 2, Da, D, err, err_size)) ||
+            (st = bind(&b->v, f, &n, T_V, l, 2, Da, D, err, err_size)) ||
+            (st = bind(&b->o, f, &n, T_O, l, 2, D, Da, err, err_size)) ||
+            (st = bind_small(&b->norm2, &small, f, &n, T_NORM2, l, 1, D, 0,
+                             err, err_size)) ||
+            (st = bind(&b->gate, f, &n, T_GATE, l, 2, F, D, err,
+                       err_size)) ||
+            (st = bind(&b->fc1, f, &n, T_FC1, l, 2, F, D, err, err_size)) ||
+            (st = bind(&b->fc2, f, &n, T_FC2, l, 2, D, F, err, err_size)) ||
+            (st = bind_small(&b->pos, &small, f, &n, T_POS, l, 2, c.buckets,
+                             c.heads, err, err_size)))
             break;
     }
     if (!st)
-        st = bind_small(&m->norm, &small, f, prefix, "norm.weight", 0, 1, D,
-                        0, err, err_size);
+        st = bind_small(&m->norm, &small, f, &n, T_NORM, 0, 1, D, 0, err,
+                        err_size);
     if (st) {
         wan_umt5_free(m);
         return st;

@@ -15,7 +15,12 @@
  *   blocks.N.ffn.fc2.weight                 (dim, ffn)
  *   blocks.N.pos_embedding.embedding.weight (buckets, heads)
  *   norm.weight                             (dim)
- * Other layouts (HF/Comfy names) are mapped onto these by the caller.
+ * or, the same tensors, Hugging Face's UMT5 names (Comfy's umt5_xxl_fp16 and
+ * bf16 files): shared.weight (or encoder.embed_tokens.weight),
+ * encoder.block.N.layer.0.{layer_norm, SelfAttention.{q,k,v,o},
+ * SelfAttention.relative_attention_bias}.weight, encoder.block.N.layer.1.
+ * {layer_norm, DenseReluDense.{wi_0 = gate.0, wi_1 = fc1, wo = fc2}}.weight,
+ * encoder.final_layer_norm.weight. The layout is told from the names.
  *
  * Wan pads every prompt to 512 tokens and keeps the rows of the real ones
  * (EOS included); those rows never see the padding, so this encoder runs
