@@ -26,6 +26,12 @@ RUN=${ST2V_RUN_DIR:-/var/tmp/st2v-train}
 MODEL=${MODEL:-models/st2v-world-v1.safetensors}
 export PYTHONUNBUFFERED=1 ST2V_RUN_DIR=$RUN
 mkdir -p "$RUN"
+# With the kernel's autogroup on, `nice` orders processes only within one
+# terminal session, so a niced build in another session still took half the
+# cores from this run; off, the niced foreground yields to it.
+if [ -w /proc/sys/kernel/sched_autogroup_enabled ]; then
+    echo 0 > /proc/sys/kernel/sched_autogroup_enabled
+fi
 echo "campaign: start $(date -u +%FT%TZ) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 
 if [ ! -f "$RUN/vae_v3/done" ]; then

@@ -33,7 +33,7 @@ import tempfile
 
 import numpy as np
 
-from . import prompts
+from . import people, prompts
 from .detect import detect
 from .score import CATEGORIES, TITLES, applicable, claims_from, differs, edited, fmt, score
 from .sheet import contact_sheet, fit_width, write_png
@@ -207,7 +207,8 @@ def run_generated(a):
         sys.exit('eval: %s not found (build it with make)' % st2v)
     model = resolve_model(a.model)
     os.makedirs(a.out, exist_ok=True)
-    scenes = {lang: prompts.draw(a.n, a.seed, lang, a.split) for lang in prompts.LANGS}
+    scenes = {lang: people.draw(a.n, lang) if a.split == 'people' else
+              prompts.draw(a.n, a.seed, lang, a.split) for lang in prompts.LANGS}
     rows, items, clips = [], [], {}
     tmp = tempfile.TemporaryDirectory(prefix='st2v-eval-')
     keep = a.keep
@@ -224,7 +225,8 @@ def run_generated(a):
                 if not keep:
                     os.remove(path)
                 det = detect(video)
-                res = score(claims_from(prompts.ground_truth(sc)), det)
+                claims = sc.claims if a.split == 'people' else claims_from(prompts.ground_truth(sc))
+                res = score(claims, det)
                 rows.append((lang, with_all(res['pass'])))
                 items.append((lang, seed, sc.caption, res, seen_text(det)))
                 if (lang, i) in sheet_order(a.n):
@@ -262,9 +264,23 @@ def run_generated(a):
         rel(st2v), (' --model %s' % rel(a.model)) if a.model else '', a.n, a.seed,
         (' --sampling %s' % shlex.quote(a.sampling)) if a.sampling else '',
         (' --split %s' % a.split) if a.split != 'heldout' else '', rel(a.out))
-    split_desc = ('held-out world scenes' if a.split == 'heldout' else
-                  'TRAINING-split world scenes (a diagnostic: these prompts are like the training\'s)')
+    split_desc = {'heldout': 'held-out world scenes',
+                  'train': 'TRAINING-split world scenes (a diagnostic: these prompts are like '
+                           'the training\'s)'}.get(a.split)
     seeds = prompts.scene_seeds(a.n, a.seed)
+    st2v_cmd = '`st2v -p CAPTION -s SEED --frames T --size WxH%s`' % (
+        (' ' + a.sampling) if a.sampling else '')
+    if a.split == 'people':
+        prompts_line = ('- prompts: the first %d prompts per language written the way people write '
+                        '(`train/eval/people.py`: outside the caption templates and their '
+                        'vocabulary, each with what it asks for in the scorer\'s terms), %d in '
+                        'all; seeds 500.., sizes 128x128 and 224x128 in turn, %d frames (%s)'
+                        % (a.n, 2 * a.n, people.PEOPLE_FRAMES, st2v_cmd))
+    else:
+        prompts_line = ('- prompts: %d %s (`sample_scene(seed, split="%s")`), scene seeds %d..%d, '
+                        'each captioned in English and in Czech (%d prompts); generation seed = '
+                        'scene seed, size and length = the scene\'s (%s)'
+                        % (a.n, split_desc, a.split, seeds[0], seeds[-1], 2 * a.n, st2v_cmd))
     lines = [
         '# st2v evaluation: held-out prompts scored by a detector',
         '',
@@ -272,11 +288,7 @@ def run_generated(a):
         '',
         '- model: %s' % model_desc,
         '- command: `%s`' % cmd,
-        '- prompts: %d %s (`sample_scene(seed, split="%s")`), scene seeds '
-        '%d..%d, each captioned in English and in Czech (%d prompts); generation seed = scene seed, '
-        'size and length = the scene\'s (%s)' % (a.n, split_desc, a.split, seeds[0], seeds[-1], 2 * a.n,
-                                                 '`st2v -p CAPTION -s SEED --frames T --size WxH%s`'
-                                                 % ((' ' + a.sampling) if a.sampling else '')),
+        prompts_line,
         '- scoring: `train/eval/detect.py` reads the frames (no labels), `train/eval/score.py` '
         'compares with the scene\'s ground truth; a category counts only where the prompt '
         'says something about it (relation: relation scenes, count: count and empty scenes, '
@@ -506,7 +518,7 @@ def main(argv=None):
     ap.add_argument('--keep', default=None, help='keep the generated .y4m clips in this folder')
     ap.add_argument('--sampling', default='', help='sampling options for st2v instead of the '
                     'model\'s defaults, e.g. "--cfg 6 --sampler dpm++2m" (%s)' % ', '.join(SAMPLING_OPTIONS))
-    ap.add_argument('--split', choices=('heldout', 'train'), default='heldout',
+    ap.add_argument('--split', choices=('heldout', 'train', 'people'), default='heldout',
                     help='scenes of the training split instead: a diagnostic, not the evaluation')
     ap.add_argument('--truth', action='store_true',
                     help='score the world\'s true renders instead (writes eval-truth.md)')

@@ -376,6 +376,36 @@ def overall_score_and_paired_comparison_count_only_applicable_categories():
     raise AssertionError('prompts that differ were compared')
 
 
+def people_split_specs_parse_and_stay_outside_the_templates():
+    """Every people-written prompt's spec parses into claims; both languages
+    have as many; none of the prompts is a caption the templates could
+    write for the training or held-out split (checked on the exact text of
+    10,000 drawn captions per language); bad specs are refused."""
+    from . import people
+    from train.world import sample_scene
+    assert len(people.EN) == len(people.CS)
+    for lang in prompts.LANGS:
+        for seed, sc in people.draw(len(people.PROMPTS[lang]), lang):
+            c = sc.claims
+            assert c['entities'] and all(e['n'] >= 1 for e in c['entities']), sc.caption
+            assert (c['count'] is not None) == ('; count' in dict(people.PROMPTS[lang])[sc.caption])
+        seen = set()
+        for split in ('train', 'heldout'):
+            for s in range(5000):
+                seen.add(sample_scene(s, split=split, lang=lang).caption.lower().strip(' .'))
+        clash = [t for t, _ in people.PROMPTS[lang] if t.lower().strip(' .') in seen]
+        assert not clash, clash
+    c = people.parse_spec('1 red>blue circle still; bg black')
+    assert c['changes'] == [{'entity': 0, 'from': 'red', 'to': 'blue'}] and c['background'] == 'black'
+    for bad in ('1 red cube still', '1 red circle moonwalks', 'x red circle still',
+                '1 red circle still; bg mars', '1 red circle still; loud'):
+        try:
+            people.parse_spec(bad)
+        except ValueError:
+            continue
+        raise AssertionError('accepted %r' % bad)
+
+
 TESTS = [
     the_evaluation_is_held_out_and_the_training_split_is_only_asked_for,
     label_joins_4_neighbours_but_not_diagonal_ones,
@@ -387,6 +417,7 @@ TESTS = [
     contact_sheet_is_a_png_with_one_row_per_clip,
     sampling_options_are_checked_before_they_reach_the_cli,
     overall_score_and_paired_comparison_count_only_applicable_categories,
+    people_split_specs_parse_and_stay_outside_the_templates,
     a_category_counts_only_where_the_prompt_says_something_about_it,
     true_renders_pass_every_category_at_least_90_percent,
     true_renders_pass_in_both_languages,
