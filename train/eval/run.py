@@ -511,7 +511,7 @@ def main(argv=None):
     ap.add_argument('--st2v', default=os.path.join('build', 'bin', 'st2v'), help='the st2v CLI')
     ap.add_argument('--model', default=None, help='model file (default: the shipped default '
                     'model); with --truth also a train_vae.py checkpoint, whose autoencoder to measure')
-    ap.add_argument('--n', type=int, default=40, help='scenes per language')
+    ap.add_argument('--n', type=int, default=100, help='scenes per language (100: the 200 prompts a ship decision needs)')
     ap.add_argument('--seed', type=int, default=0, help='scene seeds are 1000 * seed + i')
     ap.add_argument('--out', default='docs', help='where eval.md and eval-sheet.png go')
     ap.add_argument('--threads', type=int, default=1, help='st2v -t (default 1)')
