@@ -14,8 +14,8 @@
  * Names: the official ones or Hugging Face's UMT5 ones (Comfy's files),
  * told apart by the first block's first norm.
  *
- * Not here: tokenisation (spm.c), other layouts (FP8, GGUF) and the
- * prefixes of whole-pipeline files, the DiT's use of the rows.
+ * Not here: tokenisation (spm.c), FP8 and GGUF files, the DiT's use of
+ * the rows.
  */
 #include <cblas.h>
 #include <math.h>
@@ -100,7 +100,8 @@ static int valid_config(const wan_umt5_config *c)
 {
     return c->vocab > 0 && c->dim > 0 && c->heads > 0 && c->head_dim > 0 &&
            c->ffn > 0 && c->layers > 0 && c->buckets >= 4 &&
-           c->buckets % 2 == 0 && c->max_dist > c->buckets / 4;
+           c->buckets % 2 == 0 && c->max_dist > c->buckets / 4 &&
+           (int64_t)c->heads * c->head_dim <= INT32_MAX;
 }
 
 /* ------------------------------------------------------------- names */

@@ -87,7 +87,7 @@ const wan_umt5_config *wan_umt5_get_config(const wan_umt5 *m);
 /* out (n, dim) = the encoder's rows for the n real tokens ids (EOS
  * included), 1 <= n <= WAN_UMT5_MAX_TOKENS, 0 <= ids < vocab. Bit-identical
  * for any pool (NULL = serial). ST2V_ERR_INVALID_ARG for bad n or ids,
- * ST2V_ERR_NOMEM. Scratch: about n * (4 dim + 4 heads*head_dim + 2 ffn)
+ * ST2V_ERR_NOMEM. Scratch: about n * (2 dim + 4 heads*head_dim + 2 ffn)
  * floats, n^2 per thread, and one weight tile per thread. */
 int wan_umt5_encode(const wan_umt5 *m, st2v_pool *pool, const int32_t *ids,
                     int n, float *out);

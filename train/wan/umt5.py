@@ -35,9 +35,9 @@ norm.weight.
     /usr/bin/python3 train/wan/umt5.py OUTDIR     # write the fixtures
     /usr/bin/python3 train/wan/umt5.py --full FILE.safetensors
         # random BF16 weights of the real size (11.4 GB), to time the C encoder
-    /usr/bin/python3 train/wan/umt5.py --full-width DIR
-        # one real-width block (2.5 GB) and its golden, for
-        # ST2V_UMT5_FULL=DIR build/tests/test_umt5
+    /usr/bin/python3 train/wan/umt5.py --full-width DIR [LAYERS]
+        # LAYERS (default 1) real-size blocks (2.5 GB; 11.4 GB for all 24)
+        # and their float64 golden, for ST2V_UMT5_FULL=DIR build/tests/test_umt5
 """
 
 import json
@@ -338,12 +338,17 @@ def write_fixtures(out):
 # ===================================================== full-size files
 
 def full_std(cfg, name):
-    """Scale of the random weights of write_full: init_random's."""
+    """Scale of the random weights of write_full: init_random's, but q
+    scaled by 1/sqrt(head_dim) (attention logits of unit variance, the
+    regime of a trained T5, which folds the missing scale into q). With
+    init_random's sharper q (logits of std 8 at head_dim 64), 24 blocks
+    amplify rounding: PyTorch's own float32 then ends 5e-4 away from
+    float64, as the C engine does."""
     d, inner = cfg["dim"], cfg["heads"] * cfg["head_dim"]
     if name.endswith("norm1.weight") or name.endswith("norm2.weight") or name == "norm.weight":
         return None                                          # 1 + 0.25 N(0, 1)
     key = name if name == "token_embedding.weight" else name.split(".", 2)[2]
-    return {"token_embedding.weight": 1.0, "attn.q.weight": d ** -0.5,
+    return {"token_embedding.weight": 1.0, "attn.q.weight": (d * cfg["head_dim"]) ** -0.5,
             "attn.k.weight": d ** -0.5, "attn.v.weight": d ** -0.5,
             "attn.o.weight": inner ** -0.5, "ffn.gate.0.weight": d ** -0.5,
             "ffn.fc1.weight": d ** -0.5, "ffn.fc2.weight": cfg["ffn"] ** -0.5,
@@ -412,30 +417,35 @@ class MappedFile:
 def full_golden(path, ids, layers=None):
     """The reference's rows (float64) for the real tokens ids of the encoder
     in file path (write_full's, or real weights), running its first `layers`
-    blocks when given. The module gets only the embedding rows of ids."""
+    blocks when given. Streams: the embedding rows of ids, then one block
+    at a time (1.5 GB in float64 at full size)."""
     f = MappedFile(path)
     cfg = json.loads(f.meta["config"])
-    cfg["layers"] = layers or cfg["layers"]
-    uniq = sorted(set(ids))
-    m = UMT5Encoder(dict(cfg, vocab=len(uniq))).double().eval()
+    layers = layers or cfg["layers"]
     with torch.no_grad():
-        for name, p in m.state_dict().items():
-            if name == "token_embedding.weight":
-                p.copy_(torch.from_numpy(f.get(name, uniq)))
-            else:
-                p.copy_(torch.from_numpy(f.get(name)))
-        return m(torch.tensor([[uniq.index(i) for i in ids]]))[0]
+        x = torch.from_numpy(f.get("token_embedding.weight", ids)).double()[None]
+        block = Block(cfg).double().eval()
+        for i in range(layers):
+            for name, p in block.state_dict().items():
+                p.copy_(torch.from_numpy(f.get("blocks.%d.%s" % (i, name))))
+            x = block(x, None)
+        norm = RMSNorm(cfg["dim"]).double()
+        norm.weight.copy_(torch.from_numpy(f.get("norm.weight")))
+        return norm(x)[0]
 
 
-def write_full_width(out, layers=1, n_tokens=23):
+def write_full_width(out, layers=1, n_tokens=23, golden_only=False):
     """OUT/full.safetensors: the real umT5-XXL's shapes with `layers`
-    blocks, and OUT/full_golden.safetensors: ids (n_tokens, spread over the
-    whole vocabulary) and out (n_tokens, 4096) from full_golden. For the
-    opt-in full-width check of tests/test_umt5.c (ST2V_UMT5_FULL=OUT)."""
+    blocks (2.5 GB for 1, 11.4 GB for 24), and OUT/full_golden.safetensors:
+    ids (n_tokens, spread over the whole vocabulary) and out (n_tokens,
+    4096) from full_golden. For the opt-in full-width check of
+    tests/test_umt5.c (ST2V_UMT5_FULL=OUT). golden_only: keep the weights
+    file already there."""
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
     path = os.path.join(out, "full.safetensors")
-    write_full(path, dict(UMT5_XXL, layers=layers))
+    if not golden_only:
+        write_full(path, dict(UMT5_XXL, layers=layers))
     g = np.random.Generator(np.random.PCG64(SEED))
     ids = [int(i) for i in g.integers(2, UMT5_XXL["vocab"] - 1, n_tokens - 2)]
     ids = [UMT5_XXL["vocab"] - 1] + ids + [1]                # the last row, ..., EOS
@@ -443,15 +453,15 @@ def write_full_width(out, layers=1, n_tokens=23):
     safetensors_io.save(os.path.join(out, "full_golden.safetensors"),
                         {"ids": torch.tensor(ids, dtype=torch.float32),
                          "out": out64.to(torch.float32)},
-                        {"generator": "train/wan/umt5.py write_full_width", "layers": str(layers)})
+                        {"generator": "train/wan/umt5.py write_full_width"})
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--full":
         write_full(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] == "--full-width":
-        write_full_width(sys.argv[2])
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--full-width":
+        write_full_width(sys.argv[2], int(sys.argv[3]) if len(sys.argv) == 4 else 1)
     elif len(sys.argv) == 2:
         write_fixtures(sys.argv[1])
     else:
-        sys.exit("usage: umt5.py OUTDIR | --full FILE.safetensors | --full-width OUTDIR")
+        sys.exit("usage: umt5.py OUTDIR | --full FILE.safetensors | --full-width OUTDIR [LAYERS]")
