@@ -1,265 +1,61 @@
 /*
- * model.c - load an st2v model file (docs/model-format.md, sections 1-6):
- * open the safetensors file, check __metadata__.format, parse the config,
- * then bind every tensor of the spec tables to its field in core/model.h,
- * checking its shape against the config. Missing and unexpected tensors
- * are refused. F32 tensors that are 4-byte aligned are used in place from
- * the read-only mapping; all others are converted to owned float buffers.
- *
- * Also here: the model info, st2v_strerror() and st2v_version(). The model is read-only once loaded.
+ * model.c - st2v_model_load and its options: find the model family of a
+ * file or a folder (core/arch.h), let that family load it, and keep the
+ * result behind the public st2v_model. Also here: st2v_strerror() and
+ * st2v_version(). Not here: any family's file format or mathematics
+ * (core/st2v/, core/wan/).
  */
-#include "model.h"
+#include "arch.h"
 
-#include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common.h"
-#include "cost.h"
 #include "escape.h"
 
 /* From OpenBLAS (declared here in case the cblas.h found is another one). */
 void openblas_set_num_threads(int num_threads);
 
-/* ------------------------------------------------------------ binding */
+/* The families, in the order they are asked. The first is the default:
+ * a file no family recognises is given to it, so that its loader says
+ * what is wrong with it. */
+static const st2v_arch *const families[] = {
+    &st2v_arch_world,
+    &st2v_arch_wan,
+};
 
-typedef struct {
-    st2v_model *m;
-    unsigned char *used;       /* (n_tensors) bound already */
-    int rc;                    /* first failure, sticky */
-    char *err;
-    size_t err_size;
-} binder;
+#define N_FAMILIES ((int)ST2V_ARRAY_SIZE(families))
 
-/* Bind tensor "prefix.suffix" (or "prefix" when suffix is NULL) of the
- * given shape to *dst. */
-static void bind(binder *b, const float **dst, const char *prefix,
-                 const char *suffix, int ndim, const int64_t *shape)
+/* A model folder's files lie at most this deep (Wan's
+ * google/umt5-xxl/spiece.model, Comfy's split_files/vae/...). */
+#define FOLDER_DEPTH 2
+
+/* ----------------------------------------------------------- options */
+
+st2v_model_params st2v_model_default_params(void)
 {
-    if (b->rc)
-        return;
-    st2v_model *m = b->m;
-    char name[ST_MAX_NAME], want[160], got[160];
-    if (suffix)
-        snprintf(name, sizeof(name), "%s.%s", prefix, suffix);
-    else
-        snprintf(name, sizeof(name), "%s", prefix);
-    st_format_shape(want, sizeof(want), shape, ndim);
-
-    const st_tensor *t = st_find(&m->file, name);
-    if (!t) {
-        b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_FORMAT,
-                          "tensor \"%s\" is missing (the config expects "
-                          "shape %s)",
-                          name, want);
-        return;
-    }
-    b->used[t - m->file.tensors] = 1;
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++)
-        same = t->shape[i] == shape[i];
-    if (!same) {
-        st_format_shape(got, sizeof(got), t->shape, t->ndim);
-        b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_FORMAT,
-                          "tensor \"%s\": shape %s but the config expects %s",
-                          name, got, want);
-        return;
-    }
-    if (t->dtype == ST_F32 && ((uintptr_t)t->data & 3u) == 0) {
-        *dst = (const float *)(const void *)t->data;
-        return;
-    }
-    float *buf = st2v_alloc_floats((size_t)t->numel);
-    if (!buf) {
-        b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_NOMEM,
-                          "tensor \"%s\": out of memory converting %" PRIu64
-                          " values to F32",
-                          name, t->numel);
-        return;
-    }
-    st_to_f32(t, buf);
-    m->owned[m->n_owned++] = buf;
-    *dst = buf;
+    st2v_model_params p;
+    memset(&p, 0, sizeof(p));
+    p.use_mmap = 1;
+    p.compute_dtype = ST2V_DTYPE_F32;
+    return p;
 }
 
-static void bind1(binder *b, const float **dst, const char *prefix,
-                  const char *suffix, int64_t n)
+const char *st2v_dtype_name(st2v_dtype d)
 {
-    const int64_t shape[1] = {n};
-    bind(b, dst, prefix, suffix, 1, shape);
-}
-
-/* prefix.suffix.weight (out, in) and prefix.suffix.bias (out). */
-static void bind_linear(binder *b, st2v_linear *l, const char *prefix,
-                        const char *suffix, int out, int in)
-{
-    char name[ST_MAX_NAME];
-    snprintf(name, sizeof(name), "%s.%s", prefix, suffix);
-    const int64_t shape[2] = {out, in};
-    bind(b, &l->w, name, "weight", 2, shape);
-    bind1(b, &l->b, name, "bias", out);
-    l->in = in;
-    l->out = out;
-}
-
-/* LayerNorm with affine: prefix.suffix.weight and .bias, both (dim). */
-static void bind_layernorm(binder *b, st2v_norm *n, const char *prefix,
-                           const char *suffix, int dim)
-{
-    char name[ST_MAX_NAME];
-    snprintf(name, sizeof(name), "%s.%s", prefix, suffix);
-    bind1(b, &n->w, name, "weight", dim);
-    bind1(b, &n->b, name, "bias", dim);
-}
-
-/* prefix.suffix.weight (cout, cin, kt, 3, 3) and .bias (cout). */
-static void bind_conv(binder *b, st2v_conv *c, const char *prefix,
-                      const char *suffix, int cout, int cin, int kt)
-{
-    char name[ST_MAX_NAME];
-    snprintf(name, sizeof(name), "%s.%s", prefix, suffix);
-    const int64_t shape[5] = {cout, cin, kt, 3, 3};
-    bind(b, &c->w, name, "weight", 5, shape);
-    bind1(b, &c->b, name, "bias", cout);
-    c->cout = cout;
-    c->cin = cin;
-    c->kt = kt;
-}
-
-static void bind_text(binder *b, const st2v_config *c, st2v_text_weights *t)
-{
-    int Dt = c->text_dim, Mt = c->text_mlp;
-    const int64_t tok[2] = {c->vocab_size, Dt}, pos[2] = {c->max_length, Dt};
-    bind(b, &t->tok_emb, "text.tok_emb", NULL, 2, tok);
-    bind(b, &t->pos_emb, "text.pos_emb", NULL, 2, pos);
-    for (int i = 0; i < c->text_layers; i++) {
-        st2v_text_block *k = &t->blocks[i];
-        char p[64];
-        snprintf(p, sizeof(p), "text.blocks.%d", i);
-        bind_layernorm(b, &k->norm1, p, "norm1", Dt);
-        bind_linear(b, &k->qkv, p, "attn.qkv", 3 * Dt, Dt);
-        bind_linear(b, &k->proj, p, "attn.proj", Dt, Dt);
-        bind_layernorm(b, &k->norm2, p, "norm2", Dt);
-        bind_linear(b, &k->fc1, p, "mlp.fc1", Mt, Dt);
-        bind_linear(b, &k->fc2, p, "mlp.fc2", Dt, Mt);
+    switch (d) {
+    case ST2V_DTYPE_F32:
+        return "f32";
+    case ST2V_DTYPE_BF16:
+        return "bf16";
     }
-    bind_layernorm(b, &t->norm, "text", "norm", Dt);
+    return "unknown";
 }
 
-static void bind_dit(binder *b, const st2v_config *c, st2v_dit_weights *d)
-{
-    int D = c->dim, M = c->mlp, Dt = c->text_dim, hd = c->dim / c->heads;
-    int P = c->z_channels * c->patch[0] * c->patch[1] * c->patch[2];
-    bind_linear(b, &d->patch_embed, "dit", "patch_embed", D, P);
-    bind_linear(b, &d->t_fc1, "dit", "t_embed.fc1", D, c->freq_dim);
-    bind_linear(b, &d->t_fc2, "dit", "t_embed.fc2", D, D);
-    if (c->text_pool)
-        bind_linear(b, &d->text_pool, "dit", "text_pool", D, Dt);
-    for (int i = 0; i < c->layers; i++) {
-        st2v_dit_block *k = &d->blocks[i];
-        char p[64];
-        snprintf(p, sizeof(p), "dit.blocks.%d", i);
-        bind_linear(b, &k->ada, p, "ada", 6 * D, D);
-        bind_linear(b, &k->qkv, p, "attn.qkv", 3 * D, D);
-        bind1(b, &k->q_norm, p, "attn.q_norm.weight", hd);
-        bind1(b, &k->k_norm, p, "attn.k_norm.weight", hd);
-        bind_linear(b, &k->proj, p, "attn.proj", D, D);
-        bind_layernorm(b, &k->norm_cross, p, "norm_cross", D);
-        bind_linear(b, &k->cross_q, p, "cross.q", D, D);
-        bind_linear(b, &k->cross_kv, p, "cross.kv", 2 * D, Dt);
-        bind1(b, &k->cross_q_norm, p, "cross.q_norm.weight", hd);
-        bind1(b, &k->cross_k_norm, p, "cross.k_norm.weight", hd);
-        bind_linear(b, &k->cross_proj, p, "cross.proj", D, D);
-        bind_linear(b, &k->fc1, p, "mlp.fc1", M, D);
-        bind_linear(b, &k->fc2, p, "mlp.fc2", D, M);
-    }
-    bind_linear(b, &d->final_ada, "dit", "final.ada", 2 * D, D);
-    bind_linear(b, &d->final_linear, "dit", "final.linear", P, D);
-}
-
-/* The res blocks of level i of the decoder ("dec") or encoder ("enc"),
- * C channels wide. */
-static void bind_res(binder *b, const st2v_config *c, const char *part, int i,
-                     int C, st2v_res_block *res)
-{
-    int kt = c->kt[i];
-    for (int j = 0; j < c->res_blocks; j++) {
-        char p[96];
-        snprintf(p, sizeof(p), "vae.%s.levels.%d.res.%d", part, i, j);
-        bind1(b, &res[j].norm1, p, "norm1.weight", C);
-        bind_conv(b, &res[j].conv1, p, "conv1", C, C, kt);
-        bind1(b, &res[j].norm2, p, "norm2.weight", C);
-        bind_conv(b, &res[j].conv2, p, "conv2", C, C, kt);
-    }
-}
-
-static void bind_vae(binder *b, const st2v_config *c, st2v_vae_weights *v)
-{
-    int Lv = c->n_levels, Cz = c->z_channels;
-    const int *C = c->channels, *Cd = c->dec_channels, *kt = c->kt;
-    char p[96];
-
-    bind_conv(b, &v->dec_in, "vae.dec", "conv_in", Cd[0], Cz, kt[0]);
-    for (int i = 0; i < Lv; i++) {
-        bind_res(b, c, "dec", i, Cd[i], v->dec[i].res);
-        if (i < Lv - 1) {
-            int a = 1 + c->time_up[i], s = 1 + c->space_up[i];
-            snprintf(p, sizeof(p), "vae.dec.levels.%d", i);
-            bind_conv(b, &v->dec[i].resample, p, "up", Cd[i + 1] * a * s * s,
-                      Cd[i], kt[i]);
-        }
-    }
-    bind1(b, &v->dec_norm_out, "vae.dec", "norm_out.weight", Cd[Lv - 1]);
-    bind_conv(b, &v->dec_out, "vae.dec", "conv_out", 3, Cd[Lv - 1], 1);
-
-    bind_conv(b, &v->enc_in, "vae.enc", "conv_in", C[Lv - 1], 3, kt[Lv - 1]);
-    for (int i = Lv - 1; i >= 0; i--) {
-        bind_res(b, c, "enc", i, C[i], v->enc[i].res);
-        if (i > 0) {
-            int a = 1 + c->time_up[i - 1], s = 1 + c->space_up[i - 1];
-            snprintf(p, sizeof(p), "vae.enc.levels.%d", i);
-            bind_conv(b, &v->enc[i].resample, p, "down", C[i - 1],
-                      C[i] * a * s * s, kt[i - 1]);
-        }
-    }
-    bind1(b, &v->enc_norm_out, "vae.enc", "norm_out.weight", C[0]);
-    bind_conv(b, &v->enc_out, "vae.enc", "conv_out", Cz, C[0], 1);
-}
-
-/* Carve the block arrays out of one allocation (m->bind_storage). */
-static int alloc_blocks(st2v_model *m)
-{
-    const st2v_config *c = &m->cfg;
-    size_t al = 16;
-    size_t n_text = (size_t)c->text_layers * sizeof(st2v_text_block);
-    size_t n_dit = (size_t)c->layers * sizeof(st2v_dit_block);
-    size_t n_res = (size_t)c->res_blocks * sizeof(st2v_res_block);
-    n_text = (n_text + al - 1) & ~(al - 1);
-    n_dit = (n_dit + al - 1) & ~(al - 1);
-    n_res = (n_res + al - 1) & ~(al - 1);
-    size_t total = n_text + n_dit + 2 * (size_t)c->n_levels * n_res;
-    char *p = calloc(1, total ? total : 1);
-    if (!p)
-        return ST2V_ERR_NOMEM;
-    m->bind_storage = p;
-    m->text.blocks = (st2v_text_block *)(void *)p;
-    p += n_text;
-    m->dit.blocks = (st2v_dit_block *)(void *)p;
-    p += n_dit;
-    for (int i = 0; i < c->n_levels; i++) {
-        m->vae.dec[i].res = (st2v_res_block *)(void *)p;
-        p += n_res;
-        m->vae.enc[i].res = (st2v_res_block *)(void *)p;
-        p += n_res;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------ loading */
+/* ------------------------------------------------------------ finding */
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
@@ -269,90 +65,67 @@ static void blas_single_thread(void)
     openblas_set_num_threads(1);
 }
 
-/* Everything after the file is open. */
-static int load_opened(st2v_model *m, char *err, size_t err_size)
+/* The family of a folder, or a one-line refusal: the family with most
+ * parts found, when it has them all. */
+static int pick_for_folder(const st2v_arch **out, const char *path,
+                           const st2v_folder *folder, char *err,
+                           size_t err_size)
 {
-    const char *format = st_metadata(&m->file, "format");
-    if (!format)
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "__metadata__.format is missing (expected \"st2v\"): "
-                         "not an st2v model");
-    if (strcmp(format, "st2v") != 0) {
-        char q[80];
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "__metadata__.format is \"%s\", expected \"st2v\"",
-                         st2v_escape(q, sizeof(q), format));
+    st2v_detect d[N_FAMILIES];
+    int best = -1;
+    for (int i = 0; i < N_FAMILIES; i++) {
+        memset(&d[i], 0, sizeof(d[i]));
+        families[i]->detect(path, folder, &d[i]);
+        if (d[i].found > 0 &&
+            (best < 0 || d[i].complete > d[best].complete ||
+             (d[i].complete == d[best].complete &&
+              d[i].found > d[best].found)))
+            best = i;
     }
-    const char *json = st_metadata(&m->file, "st2v_config");
-    if (!json)
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "__metadata__.st2v_config is missing");
-    int rc = st2v_config_parse(&m->cfg, json, err, err_size);
-    if (rc)
-        return rc;
-
-    const st2v_config *c = &m->cfg;
-    int n = m->file.n_tensors;
-    m->owned = calloc(n ? (size_t)n : 1, sizeof(float *));
-    binder b = {m, calloc(n ? (size_t)n : 1, 1), 0, err, err_size};
-    if (!m->owned || !b.used || alloc_blocks(m) != 0) {
-        free(b.used);
-        return st2v_fail(err, err_size, ST2V_ERR_NOMEM,
-                         "out of memory binding the model");
+    char q[200];
+    st2v_escape(q, sizeof(q), path);
+    if (best < 0) {
+        char seen[400], wants[600] = "";
+        st2v_folder_summary(folder, seen, sizeof(seen));
+        size_t at = 0;
+        for (int i = 0; i < N_FAMILIES && at < sizeof(wants); i++)
+            at += (size_t)snprintf(wants + at, sizeof(wants) - at, "%s%s: %s",
+                                   i ? "; or " : "", families[i]->name,
+                                   families[i]->wants);
+        return st2v_fail(err, err_size, ST2V_ERR_IO,
+                         "\"%s\" holds no model: found %s; a model folder "
+                         "holds %s",
+                         q, seen, wants);
     }
-    bind_text(&b, c, &m->text);
-    bind_dit(&b, c, &m->dit);
-    bind_vae(&b, c, &m->vae);
-    for (int i = 0; i < n && !b.rc; i++) {
-        char q[120];
-        if (!b.used[i])
-            b.rc = st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                             "unexpected tensor \"%s\": not part of an st2v "
-                             "model with this config",
-                             st2v_escape(q, sizeof(q), m->file.tensors[i].name));
-    }
-    free(b.used);
-    if (b.rc)
-        return b.rc;
-
-    int64_t n_params = 0;
-    for (int i = 0; i < n; i++)
-        n_params += (int64_t)m->file.tensors[i].numel;
-    m->n_params = n_params;
-
-    for (int i = 0; i < c->n_sizes; i++) {
-        m->info_sizes[i][0] = c->sizes[i][0];
-        m->info_sizes[i][1] = c->sizes[i][1];
-    }
-    st2v_model_info *info = &m->info;
-    info->name = c->name;
-    info->description = c->description;
-    info->fps = c->fps;
-    info->n_sizes = c->n_sizes;
-    info->sizes = (const int(*)[2])m->info_sizes;
-    info->default_steps = c->steps;
-    info->default_cfg = c->cfg;
-    info->default_shift = c->shift;
-    info->default_sampler = c->sampler;
-    info->frames_per_latent = c->ft;
-    info->spatial_factor = c->s;
-    info->n_params = n_params;
-
-    /* compute per second of video at the defaults: first native size, a 5 s
-     * clip, guidance on unless cfg == 1, prompts of max_length tokens */
-    st2v_cost cost;
-    st2v_cost_estimate(c, c->sizes[0][0], c->sizes[0][1], (int64_t)c->fps * 5,
-                       st2v_cost_sampler_calls(c->sampler, c->steps),
-                       c->cfg != 1.0f ? 2 : 1, c->max_length, &cost);
-    info->gflop_per_second = cost.per_second * 1e-9;
-
-    pthread_once(&blas_once, blas_single_thread);
+    if (!d[best].complete)
+        return st2v_fail(err, err_size, ST2V_ERR_IO, "\"%s\": %s", q,
+                         d[best].what);
+    *out = families[best];
     return 0;
 }
 
-int st2v_model_load(st2v_model **out, const char *path, char *err,
-                    size_t err_size)
+/* The family of a single file: the first that recognises it (a complete
+ * model, or a part of one that it can name), else the default. */
+static const st2v_arch *pick_for_file(const char *path)
 {
+    for (int i = 0; i < N_FAMILIES; i++) {
+        st2v_detect d;
+        memset(&d, 0, sizeof(d));
+        families[i]->detect(path, NULL, &d);
+        if (d.found > 0)
+            return families[i];
+    }
+    return families[0];
+}
+
+/* ------------------------------------------------------------ loading */
+
+int st2v_model_load_with_params(st2v_model **out, const char *path,
+                                const st2v_model_params *params, char *err,
+                                size_t err_size)
+{
+    if (err && err_size)
+        err[0] = 0;
     if (!out)
         return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
                          "st2v_model_load: out is NULL");
@@ -360,51 +133,81 @@ int st2v_model_load(st2v_model **out, const char *path, char *err,
     if (!path)
         return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
                          "st2v_model_load: path is NULL");
-    st2v_model *m = calloc(1, sizeof(*m));
-    if (!m)
-        return st2v_fail(err, err_size, ST2V_ERR_NOMEM, "out of memory");
-    int rc = st_open(&m->file, path, err, err_size);
-    if (rc == 0)
-        rc = load_opened(m, err, err_size);
-    if (rc) {
-        st2v_model_free(m);
-        return rc;
+    st2v_model_params p = params ? *params : st2v_model_default_params();
+    if (p.compute_dtype != ST2V_DTYPE_F32 && p.compute_dtype != ST2V_DTYPE_BF16)
+        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                         "compute_dtype %d is neither f32 nor bf16",
+                         (int)p.compute_dtype);
+
+    struct stat sb;
+    int is_dir = stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+    st2v_folder folder;
+    memset(&folder, 0, sizeof(folder));
+    const st2v_arch *arch = NULL;
+    int rc = 0;
+    if (is_dir) {
+        char q[200];
+        rc = st2v_folder_scan(&folder, path, FOLDER_DEPTH);
+        if (rc != 0)
+            return st2v_fail(err, err_size, rc, "cannot list the folder "
+                             "\"%s\"", st2v_escape(q, sizeof(q), path));
+        rc = pick_for_folder(&arch, path, &folder, err, err_size);
+    } else {
+        arch = pick_for_file(path);
     }
+
+    void *impl = NULL;
+    st2v_model_info info;
+    st2v_arch_caps caps;
+    memset(&info, 0, sizeof(info));
+    memset(&caps, 0, sizeof(caps));
+    if (rc == 0)
+        rc = arch->load(&impl, path, is_dir ? &folder : NULL, &p, &info, &caps,
+                        err, err_size);
+    st2v_folder_free(&folder);
+    if (rc == 0 && (rc = st2v_model_adopt(out, arch, impl, &p, &info, &caps)))
+        st2v_fail(err, err_size, rc, "out of memory");
+    if (rc != 0)
+        return rc;
+    st2v_logf(p.log, p.user_data, ST2V_LOG_INFO,
+              "loaded %s (%s family, %lld parameters, %s)", info.name,
+              arch->name, (long long)info.n_params,
+              p.use_mmap ? "mapped" : "read into memory");
+    return 0;
+}
+
+int st2v_model_adopt(st2v_model **out, const st2v_arch *arch, void *impl,
+                     const st2v_model_params *params,
+                     const st2v_model_info *info, const st2v_arch_caps *caps)
+{
+    st2v_model *m = calloc(1, sizeof(*m));
+    if (!m) {
+        arch->free(impl);
+        return ST2V_ERR_NOMEM;
+    }
+    m->arch = arch;
+    m->impl = impl;
+    m->params = params ? *params : st2v_model_default_params();
+    m->info = *info;
+    m->info.family = arch->name;
+    m->caps = *caps;
+    pthread_once(&blas_once, blas_single_thread);
     *out = m;
     return 0;
 }
 
-int st2v_model_load_memory(st2v_model **out, const void *buf, size_t size,
-                           char *err, size_t err_size)
+int st2v_model_load(st2v_model **out, const char *path, char *err,
+                    size_t err_size)
 {
-    if (!out)
-        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
-                         "st2v_model_load_memory: out is NULL");
-    *out = NULL;
-    st2v_model *m = calloc(1, sizeof(*m));
-    if (!m)
-        return st2v_fail(err, err_size, ST2V_ERR_NOMEM, "out of memory");
-    int rc = st_open_memory(&m->file, buf, size, err, err_size);
-    if (rc == 0)
-        rc = load_opened(m, err, err_size);
-    if (rc) {
-        st2v_model_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
+    return st2v_model_load_with_params(out, path, NULL, err, err_size);
 }
 
 void st2v_model_free(st2v_model *model)
 {
     if (!model)
         return;
-    for (int i = 0; i < model->n_owned; i++)
-        st2v_free(model->owned[i]);
-    free(model->owned);
-    free(model->bind_storage);
-    st2v_config_free(&model->cfg);
-    st_close(&model->file);
+    if (model->arch && model->impl)
+        model->arch->free(model->impl);
     free(model);
 }
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "weights.h"
 #include "pool.h"
 
 /* Rows per block of the row-parallel kernels; the least rows per tile of

@@ -10,9 +10,76 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common.h"
+
+/* ------------------------------------------------------- the names */
+
+/* The one table of sampler names (st2v.h's ST2V_SAMPLERS): parsing,
+ * printing and messages all read it. */
+static const struct {
+    const char *name;
+    st2v_sampler s;
+} sampler_names[] = {
+    {"default", ST2V_SAMPLER_DEFAULT},
+#define ST2V_NAME_ROW_(id, name, desc) {name, ST2V_SAMPLER_##id},
+    ST2V_SAMPLERS(ST2V_NAME_ROW_)
+    ST2V_SAMPLER_ALIASES(ST2V_NAME_ROW_)
+#undef ST2V_NAME_ROW_
+};
+
+int st2v_sampler_from_name(const char *name, st2v_sampler *out)
+{
+    if (!name || !out)
+        return ST2V_ERR_INVALID_ARG;
+    for (size_t i = 0; i < ST2V_ARRAY_SIZE(sampler_names); i++) {
+        if (strcmp(name, sampler_names[i].name) == 0) {
+            *out = sampler_names[i].s;
+            return 0;
+        }
+    }
+    return ST2V_ERR_INVALID_ARG;
+}
+
+const char *st2v_sampler_name(st2v_sampler s)
+{
+    for (size_t i = 0; i < ST2V_ARRAY_SIZE(sampler_names); i++)
+        if (sampler_names[i].s == s)
+            return sampler_names[i].name;
+    return "unknown";
+}
+
+/* "euler, heun or dpm++2m", made once from ST2V_SAMPLERS */
+#define ST2V_LIST_ITEM_(id, name, desc) ", " name
+static const char sampler_list[] = ST2V_SAMPLERS(ST2V_LIST_ITEM_);
+#undef ST2V_LIST_ITEM_
+static char sampler_text[sizeof(sampler_list) + 2];
+static pthread_once_t sampler_text_once = PTHREAD_ONCE_INIT;
+
+static void make_sampler_text(void)
+{
+    /* drop the leading ", ", and the last ", " becomes " or " */
+    const char *last = strrchr(sampler_list, ',');
+    size_t head = (size_t)(last - sampler_list) - 2;
+    memcpy(sampler_text, sampler_list + 2, head);
+    snprintf(sampler_text + head, sizeof(sampler_text) - head, " or%s",
+             last + 1);
+}
+
+const char *st2v_sampler_names(void)
+{
+    pthread_once(&sampler_text_once, make_sampler_text);
+    return sampler_text;
+}
+
+int st2v_sampler_calls(st2v_sampler s, int steps)
+{
+    return s == ST2V_SAMPLER_HEUN ? 2 * steps - 1 : steps;
+}
 
 void st2v_schedule(float *t, int steps, float shift)
 {

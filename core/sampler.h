@@ -11,6 +11,10 @@
 
 #include "st2v.h"
 
+/* Model calls of one window for a sampler (not DEFAULT) and step count:
+ * Heun needs 2 steps - 1, the others one per step. */
+int st2v_sampler_calls(st2v_sampler s, int steps);
+
 /* t (steps + 1): the shifted schedule from 1 down to 0. */
 void st2v_schedule(float *t, int steps, float shift);
 

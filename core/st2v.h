@@ -58,6 +58,18 @@ ST2V_API const char *st2v_strerror(int status);
 /* Library version as a string, e.g. "0.1.0". */
 ST2V_API const char *st2v_version(void);
 
+/* ------------------------------------------------------------------ log */
+
+typedef enum st2v_log_level {
+    ST2V_LOG_ERROR = 0,
+    ST2V_LOG_WARNING = 1,
+    ST2V_LOG_INFO = 2,
+    ST2V_LOG_DEBUG = 3,
+} st2v_log_level;
+
+typedef void (*st2v_log_fn)(void *user_data, st2v_log_level level,
+                            const char *msg);
+
 /* ---------------------------------------------------------------- model */
 
 typedef struct st2v_model st2v_model;
@@ -79,11 +91,38 @@ typedef struct st2v_model_info {
     int64_t n_params;
     double gflop_per_second;   /* compute per second of video at the default
                                   settings, first native size, 5 s clip */
+    const char *family;        /* "st2v" (the world model), "wan2.1", ... */
 } st2v_model_info;
 
-/* Load a model file (section 1 of docs/model-format.md). On failure *out is
- * NULL and err (if not NULL) receives a one-line reason naming the tensor or
- * key at fault. */
+/* Precision of the weights in the matrix products. */
+typedef enum st2v_dtype {
+    ST2V_DTYPE_F32 = 0,        /* every weight widened to float32 at load */
+    ST2V_DTYPE_BF16 = 1,       /* 16-bit weights stay mapped, widened a tile
+                                  at a time (families that support it) */
+} st2v_dtype;
+
+/* How to load a model (whisper.cpp's style: take st2v_model_default_params()
+ * and change what you need). */
+typedef struct st2v_model_params {
+    int use_mmap;              /* 1 (default): map the files read-only;
+                                  0: read them into memory */
+    st2v_dtype compute_dtype;  /* default ST2V_DTYPE_F32 */
+    st2v_log_fn log;           /* NULL = silent */
+    void *user_data;           /* passed to log */
+} st2v_model_params;
+
+ST2V_API st2v_model_params st2v_model_default_params(void);
+
+/* Load a model: a single file (section 1 of docs/model-format.md) or a
+ * folder holding a model family's files (the family is told by the file
+ * and tensor names). On failure *out is NULL and err (if not NULL)
+ * receives a one-line reason naming the file, tensor or key at fault, or,
+ * for a folder, what was found and what is missing. params NULL = the
+ * defaults. */
+ST2V_API int st2v_model_load_with_params(st2v_model **out, const char *path,
+                                         const st2v_model_params *params,
+                                         char *err, size_t err_size);
+/* The same with st2v_model_default_params(). */
 ST2V_API int st2v_model_load(st2v_model **out, const char *path,
                              char *err, size_t err_size);
 ST2V_API void st2v_model_free(st2v_model *model);
@@ -102,21 +141,24 @@ typedef enum st2v_sampler {
     ST2V_SAMPLER_HEUN,
     ST2V_SAMPLER_DPMPP_2M,
 } st2v_sampler;
+#define ST2V_SAMPLER_LAST ST2V_SAMPLER_DPMPP_2M
 
-/* Parse "euler", "heun", "dpm++2m" (also "dpmpp_2m"); returns a negative
- * status for an unknown name. */
+/* The samplers, named once: X(ID, name, description) for each
+ * ST2V_SAMPLER_<ID> but DEFAULT, then the accepted aliases. The library's
+ * name table, the CLI, the FFmpeg filter's and the GStreamer element's
+ * option tables all expand these. */
+#define ST2V_SAMPLERS(X)                                                      \
+    X(EULER, "euler", "Euler (first order)")                                  \
+    X(HEUN, "heun", "Heun (second order, two model calls a step)")            \
+    X(DPMPP_2M, "dpm++2m", "DPM-Solver++(2M) (second order, multistep)")
+#define ST2V_SAMPLER_ALIASES(X) X(DPMPP_2M, "dpmpp_2m", "the same as dpm++2m")
+
+/* Parse a sampler name or alias ("euler", "heun", "dpm++2m", "dpmpp_2m",
+ * "default"); returns a negative status for an unknown name. */
 ST2V_API int st2v_sampler_from_name(const char *name, st2v_sampler *out);
 ST2V_API const char *st2v_sampler_name(st2v_sampler s);
-
-typedef enum st2v_log_level {
-    ST2V_LOG_ERROR = 0,
-    ST2V_LOG_WARNING = 1,
-    ST2V_LOG_INFO = 2,
-    ST2V_LOG_DEBUG = 3,
-} st2v_log_level;
-
-typedef void (*st2v_log_fn)(void *user_data, st2v_log_level level,
-                            const char *msg);
+/* The sampler names for messages: "euler, heun or dpm++2m". */
+ST2V_API const char *st2v_sampler_names(void);
 
 typedef struct st2v_progress {
     int chunk;                 /* chunk being generated (0-based) */

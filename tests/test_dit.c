@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dit.h"
-#include "model.h"
 #include "pool.h"
+#include "st2v/dit.h"
+#include "st2v/model.h"
 #include "test_util.h"
 
 /* v = DiT(z, t, text) through st2v_dit_prepare_text; returns 0 or status. */
-static int run_dit(const st2v_model *m, st2v_pool *pool, float *v,
+static int run_dit(const st2v_world *m, st2v_pool *pool, float *v,
                    const float *z, int T, int Hl, int Wl, const float *t,
                    int t0, const float *text, int n)
 {
@@ -29,7 +29,7 @@ static int run_dit(const st2v_model *m, st2v_pool *pool, float *v,
     return rc;
 }
 
-static void check_case(const st2v_model *m, const st_file *f, int k)
+static void check_case(const st2v_world *m, const st_file *f, int k)
 {
     char name[64];
     const st_tensor *zt;
@@ -63,7 +63,8 @@ static void check_case(const st2v_model *m, const st_file *f, int k)
 
 static void dit_matches_reference_on_golden_cases(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_dit.safetensors") == 0) {
@@ -71,12 +72,13 @@ static void dit_matches_reference_on_golden_cases(void)
         check_case(m, &f, 1);
         st_close(&f);
     }
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     const st2v_config *c = &m->cfg;
     /* 4 x 12 x 14 latent: 4 * 6 * 7 = 168 tokens, not a multiple of the
@@ -108,12 +110,13 @@ static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
     for (int k = 0; k < 3; k++)
         free(v[k]);
     free(z), free(text);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void dit_rope_offset_changes_the_output(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     const st2v_config *c = &m->cfg;
     const int T = 2, Hl = 4, Wl = 4, n = 3;
@@ -130,12 +133,13 @@ static void dit_rope_offset_changes_the_output(void)
     CHECK(run_dit(m, NULL, b, z, T, Hl, Wl, t, 5, text, n) == 0, "t0 5");
     CHECK(memcmp(a, b, nz * sizeof(float)) != 0, "t0 is used");
     free(z), free(a), free(b), free(text);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void dit_rejects_latents_that_do_not_tile_into_patches(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};
     float *kv = calloc(st2v_dit_text_floats(m, 1), sizeof(float));
@@ -151,7 +155,7 @@ static void dit_rejects_latents_that_do_not_tile_into_patches(void)
     CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 1) == 0,
           "a valid call passes");
     free(kv);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 int main(void)

@@ -10,12 +10,13 @@
 #include <stdint.h>
 
 #include "generator.h"
-#include "model.h"
 #include "rng.h"
 #include "scale.h"
+#include "st2v/family.h"
+#include "st2v/model.h"
+#include "st2v/tokenizer.h"
+#include "st2v/vae.h"
 #include "test_util.h"
-#include "tokenizer.h"
-#include "vae.h"
 
 static st2v_model *model;
 
@@ -135,7 +136,7 @@ static void different_seeds_give_different_video(void)
  * noise of stream 0, decoded and rounded: the golden-tested pipeline. */
 static void the_first_chunk_is_the_golden_tested_window(void)
 {
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     st2v_params p = quick();
     p.frames = cf->window * cf->ft;
     p.seed = 42;
@@ -162,7 +163,7 @@ static void the_first_chunk_is_the_golden_tested_window(void)
                                     cf->cfg, cf->shift, T, Hl, Wl, 0, x);
     CHECK(rc == 0, "sample_window: %d", rc);
     st2v_vae_stream *vs;
-    int vrc = st2v_vae_stream_new(&vs, model, Hl, Wl);
+    int vrc = st2v_vae_stream_new(&vs, st2v_world_of(model), Hl, Wl);
     REQUIRE(vrc == 0, "vae stream");
     float *z = malloc(Cz * frame * sizeof(float));
     float *rgb = malloc(3 * cf->ft * npix * sizeof(float));
@@ -389,7 +390,7 @@ static void native_frame_index_follows_the_formula(void)
 
 static void endless_mode_runs_past_one_chunk_without_growing(void)
 {
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     st2v_params p = quick();
     p.steps = 1;
     p.frames = -1;
@@ -429,7 +430,7 @@ static void endless_mode_runs_past_one_chunk_without_growing(void)
 
 static void a_new_prompt_changes_later_chunks_only(void)
 {
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     int first_chunk = cf->window * cf->ft;
     st2v_params p = quick();
     p.frames = first_chunk + 8;
@@ -578,7 +579,7 @@ static void each_chunk_is_logged(void)
 
 static void a_conditioning_image_fixes_the_first_frames(void)
 {
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     enum { IW = 40, IH = 30 };
     uint8_t *img = malloc(IW * IH * 3 + 7 * IH);
     int stride = IW * 3 + 7;

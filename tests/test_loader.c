@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "model.h"
+#include "st2v/model.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -281,7 +281,7 @@ static void loader_loads_tiny_model_with_its_info(void)
     CHECK(info->spatial_factor == 4, "s %d", info->spatial_factor);
     CHECK(info->gflop_per_second > 0, "gflop/s %g", info->gflop_per_second);
 
-    const st2v_config *c = &m->cfg;
+    const st2v_config *c = &st2v_world_of(m)->cfg;
     CHECK(c->text_dim == 32 && c->text_heads == 2 && c->text_mlp == 64 &&
               c->text_layers == 2 && c->max_length == 16,
           "text config");
@@ -308,17 +308,17 @@ static void loader_loads_tiny_model_with_its_info(void)
           (long long)info->n_params);
 
     /* weights bound, with the sizes of the config */
-    CHECK(m->dit.blocks[1].fc2.w && m->dit.blocks[1].fc2.in == 96 &&
-              m->dit.blocks[1].fc2.out == 48,
+    CHECK(st2v_world_of(m)->dit.blocks[1].fc2.w && st2v_world_of(m)->dit.blocks[1].fc2.in == 96 &&
+              st2v_world_of(m)->dit.blocks[1].fc2.out == 48,
           "dit fc2");
-    CHECK(m->vae.dec[0].resample.w && m->vae.dec[0].resample.cout == 12 * 2 * 4 &&
-              m->vae.dec[0].resample.cin == 24,
-          "dec up 0 cout %d", m->vae.dec[0].resample.cout);
-    CHECK(m->vae.dec[2].resample.w == NULL, "finest decoder level has no up");
-    CHECK(m->vae.enc[0].resample.w == NULL, "coarsest encoder level has no "
+    CHECK(st2v_world_of(m)->vae.dec[0].resample.w && st2v_world_of(m)->vae.dec[0].resample.cout == 12 * 2 * 4 &&
+              st2v_world_of(m)->vae.dec[0].resample.cin == 24,
+          "dec up 0 cout %d", st2v_world_of(m)->vae.dec[0].resample.cout);
+    CHECK(st2v_world_of(m)->vae.dec[2].resample.w == NULL, "finest decoder level has no up");
+    CHECK(st2v_world_of(m)->vae.enc[0].resample.w == NULL, "coarsest encoder level has no "
                                             "down");
-    CHECK(m->vae.enc[1].resample.cin == 8 * 2 * 4, "enc down 1 cin %d",
-          m->vae.enc[1].resample.cin);
+    CHECK(st2v_world_of(m)->vae.enc[1].resample.cin == 8 * 2 * 4, "enc down 1 cin %d",
+          st2v_world_of(m)->vae.enc[1].resample.cin);
     st2v_model_free(m);
 }
 
@@ -329,12 +329,12 @@ static void loader_uses_aligned_f32_tensors_in_place(void)
     int rc = st2v_model_load(&m, tu_fixture("tiny.safetensors"), err,
                              sizeof(err));
     REQUIRE(rc == 0, "%s", err);
-    CHECK(m->n_owned == 0, "%d tensors copied", m->n_owned);
-    const uint8_t *lo = m->file.map, *hi = lo + m->file.map_size;
-    const uint8_t *p = (const uint8_t *)m->text.tok_emb;
+    CHECK(st2v_world_of(m)->n_owned == 0, "%d tensors copied", st2v_world_of(m)->n_owned);
+    const uint8_t *lo = st2v_world_of(m)->file.map, *hi = lo + st2v_world_of(m)->file.map_size;
+    const uint8_t *p = (const uint8_t *)st2v_world_of(m)->text.tok_emb;
     CHECK(p >= lo && p < hi, "tok_emb is not inside the mapping");
-    const st_tensor *t = st_find(&m->file, "text.tok_emb");
-    CHECK(t && (const float *)(const void *)t->data == m->text.tok_emb,
+    const st_tensor *t = st_find(&st2v_world_of(m)->file, "text.tok_emb");
+    CHECK(t && (const float *)(const void *)t->data == st2v_world_of(m)->text.tok_emb,
           "tok_emb is not the tensor's data");
     st2v_model_free(m);
 }
@@ -352,15 +352,15 @@ static void loader_converts_unaligned_f32_tensors(void)
     int rc2 = st2v_model_load_memory(&b, shifted + 1, size, err, sizeof(err));
     CHECK(rc1 == 0 && rc2 == 0, "load: %d %d %s", rc1, rc2, err);
     if (rc1 == 0 && rc2 == 0) {
-        CHECK(b->n_owned == b->file.n_tensors, "%d of %d converted",
-              b->n_owned, b->file.n_tensors);
-        CHECK(((uintptr_t)b->text.tok_emb & 3) == 0, "not aligned");
-        size_t n = (size_t)a->cfg.vocab_size * a->cfg.text_dim;
-        CHECK(memcmp(a->text.tok_emb, b->text.tok_emb, n * 4) == 0,
+        CHECK(st2v_world_of(b)->n_owned == st2v_world_of(b)->file.n_tensors, "%d of %d converted",
+              st2v_world_of(b)->n_owned, st2v_world_of(b)->file.n_tensors);
+        CHECK(((uintptr_t)st2v_world_of(b)->text.tok_emb & 3) == 0, "not aligned");
+        size_t n = (size_t)st2v_world_of(a)->cfg.vocab_size * st2v_world_of(a)->cfg.text_dim;
+        CHECK(memcmp(st2v_world_of(a)->text.tok_emb, st2v_world_of(b)->text.tok_emb, n * 4) == 0,
               "tok_emb differs");
-        n = (size_t)a->cfg.dim * a->cfg.dim;
-        CHECK(memcmp(a->dit.blocks[1].cross_proj.w,
-                     b->dit.blocks[1].cross_proj.w, n * 4) == 0,
+        n = (size_t)st2v_world_of(a)->cfg.dim * st2v_world_of(a)->cfg.dim;
+        CHECK(memcmp(st2v_world_of(a)->dit.blocks[1].cross_proj.w,
+                     st2v_world_of(b)->dit.blocks[1].cross_proj.w, n * 4) == 0,
               "cross_proj differs");
     }
     st2v_model_free(a);
@@ -427,17 +427,17 @@ static void loader_converts_mixed_dtypes_to_within_their_precision(void)
     if (rc1 == 0 && rc2 == 0) {
         /* F16, BF16 and the F32 tensors that the 2-byte ones unalign */
         int want = count[ST_F16] + count[ST_BF16], unaligned = 0;
-        for (int i = 0; i < b->file.n_tensors; i++)
-            if (b->file.tensors[i].dtype == ST_F32 &&
-                ((uintptr_t)b->file.tensors[i].data & 3) != 0)
+        for (int i = 0; i < st2v_world_of(b)->file.n_tensors; i++)
+            if (st2v_world_of(b)->file.tensors[i].dtype == ST_F32 &&
+                ((uintptr_t)st2v_world_of(b)->file.tensors[i].data & 3) != 0)
                 unaligned++;
-        CHECK(b->n_owned == want + unaligned, "%d converted, want %d + %d",
-              b->n_owned, want, unaligned);
-        CHECK(a->info.n_params == b->info.n_params, "n_params differ");
-        size_t n = (size_t)a->cfg.vocab_size * a->cfg.text_dim;
-        CHECK(tu_max_rel_err(b->text.tok_emb, a->text.tok_emb, n) < 0x1p-7,
+        CHECK(st2v_world_of(b)->n_owned == want + unaligned, "%d converted, want %d + %d",
+              st2v_world_of(b)->n_owned, want, unaligned);
+        CHECK(st2v_model_get_info(a)->n_params == st2v_model_get_info(b)->n_params, "n_params differ");
+        size_t n = (size_t)st2v_world_of(a)->cfg.vocab_size * st2v_world_of(a)->cfg.text_dim;
+        CHECK(tu_max_rel_err(st2v_world_of(b)->text.tok_emb, st2v_world_of(a)->text.tok_emb, n) < 0x1p-7,
               "tok_emb differs by %g",
-              tu_max_rel_err(b->text.tok_emb, a->text.tok_emb, n));
+              tu_max_rel_err(st2v_world_of(b)->text.tok_emb, st2v_world_of(a)->text.tok_emb, n));
     }
     st2v_model_free(a);
     st2v_model_free(b);

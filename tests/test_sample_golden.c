@@ -8,12 +8,13 @@
 #include <stdint.h>
 
 #include "generator.h"
-#include "model.h"
 #include "pool.h"
 #include "rng.h"
+#include "st2v/family.h"
+#include "st2v/model.h"
+#include "st2v/tokenizer.h"
+#include "st2v/vae.h"
 #include "test_util.h"
-#include "tokenizer.h"
-#include "vae.h"
 
 static st2v_model *model;
 static st2v_tokenizer *tok;
@@ -28,7 +29,7 @@ static int load_all(void)
         fprintf(stderr, "  cannot load tiny model: %s\n", err);
         return -1;
     }
-    if (st2v_tokenizer_new(&tok, &model->cfg) != 0) {
+    if (st2v_tokenizer_new(&tok, &st2v_world_of(model)->cfg) != 0) {
         fprintf(stderr, "  cannot build the tokenizer\n");
         return -1;
     }
@@ -103,12 +104,12 @@ static void check_noise(const char *name, const float *x, int Cz, int T,
  * one latent frame at a time. */
 static int decode_stream(const float *lat, int T, int Hl, int Wl, float *rgb)
 {
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     const int Cz = cf->z_channels, ft = cf->ft;
     const size_t frame = (size_t)Hl * Wl;
     const size_t npix = frame * cf->s * cf->s;
     st2v_vae_stream *vs;
-    if (st2v_vae_stream_new(&vs, model, Hl, Wl) != 0)
+    if (st2v_vae_stream_new(&vs, st2v_world_of(model), Hl, Wl) != 0)
         return -1;
     float *z = malloc(Cz * frame * sizeof(float));      /* (Cz, Hl, Wl) */
     float *out = malloc(3 * ft * npix * sizeof(float)); /* (3, ft, H, W) */
@@ -134,7 +135,7 @@ static void run_case(const cJSON *c, st2v_pool *pool)
 {
     const char *name = case_str(c, "name");
     REQUIRE(name, "a case has no name");
-    const st2v_config *cf = &model->cfg;
+    const st2v_config *cf = &st2v_world_of(model)->cfg;
     const int Cz = cf->z_channels;
     const int T = (int)case_num(c, "T"), Hl = (int)case_num(c, "Hl"),
               Wl = (int)case_num(c, "Wl"), nc = (int)case_num(c, "n_context");
@@ -219,7 +220,7 @@ static void sampling_is_bit_identical_for_any_thread_count(void)
     float *x3 = malloc(n_x * sizeof(float));
     memcpy(x3, x1, n_x * sizeof(float));
     int32_t ids[64], neg[64];
-    REQUIRE(model->cfg.max_length <= 64, "max_length too large for test");
+    REQUIRE(st2v_world_of(model)->cfg.max_length <= 64, "max_length too large for test");
     int n = st2v_tokenize(tok, case_str(c, "prompt"), ids);
     int nn = st2v_tokenize(tok, "", neg);
     st2v_pool *p1 = NULL, *p3 = NULL;
@@ -247,14 +248,14 @@ static void sampling_stops_when_cancelled(void)
 {
     REQUIRE(model && cases, "fixtures not loaded");
     int32_t ids[64];
-    REQUIRE(model->cfg.max_length <= 64, "max_length too large for test");
+    REQUIRE(st2v_world_of(model)->cfg.max_length <= 64, "max_length too large for test");
     int n = st2v_tokenize(tok, "a red ball", ids);
     st2v_cond pos = {0};
-    int erc = st2v_cond_encode(&pos, model, NULL, ids, n);
+    int erc = st2v_cond_encode(&pos, st2v_world_of(model), NULL, ids, n);
     REQUIRE(erc == 0, "encode");
     atomic_int flag;
     atomic_init(&flag, 1);
-    const int Cz = model->cfg.z_channels;
+    const int Cz = st2v_world_of(model)->cfg.z_channels;
     float *x = calloc((size_t)Cz * 2 * 8 * 8, sizeof(float));
     st2v_window_job job = {
         .sampler = ST2V_SAMPLER_EULER, .steps = 4, .cfg = 1.0f,

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
 #include "pool.h"
+#include "st2v/model.h"
+#include "st2v/text_encoder.h"
 #include "test_util.h"
-#include "text_encoder.h"
 
 /* ids (n) from a fixture tensor stored as F32. Returns n, or -1. */
 static int load_ids(const st_file *f, const char *name, int32_t *ids, int max)
@@ -29,7 +29,7 @@ static int load_ids(const st_file *f, const char *name, int32_t *ids, int max)
 }
 
 /* Encode case `prefix` of golden_text with model m and compare. */
-static void check_case(const st2v_model *m, const st_file *f,
+static void check_case(const st2v_world *m, const st_file *f,
                        const char *prefix)
 {
     char name[64];
@@ -53,7 +53,8 @@ static void check_case(const st2v_model *m, const st_file *f,
 
 static void text_encoder_matches_reference_on_golden_prompts(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_text.safetensors") == 0) {
@@ -62,24 +63,26 @@ static void text_encoder_matches_reference_on_golden_prompts(void)
         check_case(m, &f, "case2");
         st_close(&f);
     }
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void text_encoder_matches_reference_with_mixed_precision_weights(void)
 {
-    st2v_model *m = tu_load_model("tiny_mixed.safetensors");
+    st2v_model *model = tu_load_model("tiny_mixed.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     st_file f;
     if (tu_open(&f, "golden_text.safetensors") == 0) {
         check_case(m, &f, "mixed");
         st_close(&f);
     }
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void text_encoder_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     const int n = m->cfg.max_length, Dt = m->cfg.text_dim;
     int32_t ids[1024];
@@ -98,12 +101,13 @@ static void text_encoder_gives_identical_bits_for_1_2_and_3_threads(void)
     CHECK(memcmp(out[0], out[2], bytes) == 0, "1 vs 3 threads");
     for (int t = 0; t < 3; t++)
         free(out[t]);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void text_encoder_rejects_bad_ids_and_lengths(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     const int L = m->cfg.max_length, Dt = m->cfg.text_dim;
     float *out = calloc((size_t)(L + 1) * Dt, sizeof(float));
@@ -121,7 +125,7 @@ static void text_encoder_rejects_bad_ids_and_lengths(void)
     ids[1] = m->cfg.vocab_size - 1;
     CHECK(st2v_text_encode(m, NULL, ids, 2, out) == 0, "id = V - 1");
     free(out);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 int main(void)

@@ -8,9 +8,9 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "st2v/model.h"
+#include "st2v/tokenizer.h"
 #include "test_util.h"
-#include "tokenizer.h"
 
 static st2v_model *tiny_model(void)
 {
@@ -58,13 +58,13 @@ static void tokenizer_matches_every_golden_case(void)
     if (!m)
         return;
     st2v_tokenizer *tok = NULL;
-    int rc = st2v_tokenizer_new(&tok, &m->cfg);
+    int rc = st2v_tokenizer_new(&tok, &st2v_world_of(m)->cfg);
     char *json = read_text(tu_fixture("golden_tokenizer.json"));
     cJSON *cases = json ? cJSON_Parse(json) : NULL;
     CHECK(rc == 0, "tokenizer_new: %d", rc);
     CHECK(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 10,
           "cannot read golden_tokenizer.json");
-    int L = m->cfg.max_length, n_cases = 0, n_ok = 0;
+    int L = st2v_world_of(m)->cfg.max_length, n_cases = 0, n_ok = 0;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)L);
     for (const cJSON *c = cases ? cases->child : NULL; c && rc == 0;
          c = c->next) {
@@ -121,7 +121,7 @@ static void tokenizer_gives_bos_eos_for_the_empty_prompt(void)
     if (!m)
         return;
     st2v_tokenizer *tok = NULL;
-    int rc_new = st2v_tokenizer_new(&tok, &m->cfg);
+    int rc_new = st2v_tokenizer_new(&tok, &st2v_world_of(m)->cfg);
     REQUIRE(rc_new == 0, "tokenizer_new: %d", rc_new);
     int32_t ids[16];
     int n = st2v_tokenize(tok, "", ids);
@@ -140,9 +140,9 @@ static void tokenizer_truncates_to_max_length_keeping_eos(void)
     if (!m)
         return;
     st2v_tokenizer *tok = NULL;
-    int rc_new = st2v_tokenizer_new(&tok, &m->cfg);
+    int rc_new = st2v_tokenizer_new(&tok, &st2v_world_of(m)->cfg);
     REQUIRE(rc_new == 0, "tokenizer_new: %d", rc_new);
-    int L = m->cfg.max_length;
+    int L = st2v_world_of(m)->cfg.max_length;
     int32_t ids[64];
     for (int i = 0; i < 64; i++)
         ids[i] = -7;
@@ -178,9 +178,9 @@ static void tokenizer_never_fails_on_random_bytes(void)
     if (!m)
         return;
     st2v_tokenizer *tok = NULL;
-    int rc_new = st2v_tokenizer_new(&tok, &m->cfg);
+    int rc_new = st2v_tokenizer_new(&tok, &st2v_world_of(m)->cfg);
     REQUIRE(rc_new == 0, "tokenizer_new: %d", rc_new);
-    int L = m->cfg.max_length, V = m->cfg.vocab_size;
+    int L = st2v_world_of(m)->cfg.max_length, V = st2v_world_of(m)->cfg.vocab_size;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)(L + 4));
     uint64_t seed = 0x7011e2ull;
     int bad = 0;

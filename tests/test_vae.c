@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
 #include "pool.h"
+#include "st2v/model.h"
+#include "st2v/vae.h"
 #include "test_util.h"
-#include "vae.h"
 
 /* Decode z (Cz, T, Hl, Wl) frame by frame through s into rgb
  * (3, T*ft, Hl*s, Wl*s). Returns 0 or the first failing status. */
-static int decode_all(st2v_vae_stream *s, const st2v_model *m,
+static int decode_all(st2v_vae_stream *s, const st2v_world *m,
                       st2v_pool *pool, const float *z, int T, int Hl, int Wl,
                       float *rgb)
 {
@@ -49,7 +49,7 @@ typedef struct golden_vae {
 /* Read golden_vae.safetensors; fails (and marks the test failed) unless
  * its shapes are those of model m's geometry, so that no buffer sized from
  * the golden is written past by the model. */
-static int load_golden(golden_vae *g, const st2v_model *m)
+static int load_golden(golden_vae *g, const st2v_world *m)
 {
     memset(g, 0, sizeof(*g));
     st_file f;
@@ -93,7 +93,8 @@ static void free_golden(golden_vae *g)
 
 static void decoder_stream_matches_reference_frame_by_frame(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g, m) == 0) {
@@ -109,12 +110,13 @@ static void decoder_stream_matches_reference_frame_by_frame(void)
         st2v_vae_stream_free(s);
     }
     free_golden(&g);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void encoder_matches_reference(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g, m) == 0) {
@@ -126,12 +128,13 @@ static void encoder_matches_reference(void)
         free(z);
     }
     free_golden(&g);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void reset_stream_decodes_the_same_frames_again(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g, m) == 0) {
@@ -153,12 +156,13 @@ static void reset_stream_decodes_the_same_frames_again(void)
         st2v_vae_stream_free(s);
     }
     free_golden(&g);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void vae_gives_identical_bits_for_1_2_and_3_threads(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     golden_vae g;
     if (load_golden(&g, m) == 0) {
@@ -189,12 +193,13 @@ static void vae_gives_identical_bits_for_1_2_and_3_threads(void)
             free(rgb[k]), free(z[k]);
     }
     free_golden(&g);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 static void vae_rejects_sizes_it_cannot_serve(void)
 {
-    st2v_model *m = tu_load_model("tiny.safetensors");
+    st2v_model *model = tu_load_model("tiny.safetensors");
+    const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
     st2v_vae_stream *s = (st2v_vae_stream *)1;
     CHECK(st2v_vae_stream_new(&s, m, 0, 4) == ST2V_ERR_INVALID_ARG, "Hl 0");
@@ -210,7 +215,7 @@ static void vae_rejects_sizes_it_cannot_serve(void)
           "T 0");
     CHECK(st2v_vae_encode(m, NULL, rgb, 1, sf, sf, z) == 0, "valid");
     st2v_vae_stream_free(NULL);
-    st2v_model_free(m);
+    st2v_model_free(model);
 }
 
 int main(void)

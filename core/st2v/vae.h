@@ -4,8 +4,8 @@
  * convolution keeping its last kt-1 input frames, so memory is bounded for
  * endless video and the result equals decoding the whole sequence at once.
  */
-#ifndef ST2V_VAE_H
-#define ST2V_VAE_H
+#ifndef ST2V_WORLD_VAE_H
+#define ST2V_WORLD_VAE_H
 
 #include "model.h"
 #include "pool.h"
@@ -13,7 +13,7 @@
 typedef struct st2v_vae_stream st2v_vae_stream;
 
 /* A decoder stream for latents of Hl x Wl. */
-int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_model *m, int Hl,
+int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_world *m, int Hl,
                         int Wl);
 void st2v_vae_stream_free(st2v_vae_stream *s);
 /* Forget all history: the next frame is decoded as the first. */
@@ -26,7 +26,7 @@ int st2v_vae_decode_frame(st2v_vae_stream *s, st2v_pool *pool, const float *z,
 
 /* Whole-sequence encoder: rgb (3, T*ft, H, W) in [-1, 1] -> z (Cz, T, H/s,
  * W/s), not normalised. H and W divisible by s. */
-int st2v_vae_encode(const st2v_model *m, st2v_pool *pool, const float *rgb,
+int st2v_vae_encode(const st2v_world *m, st2v_pool *pool, const float *rgb,
                     int T, int H, int W, float *z);
 
-#endif /* ST2V_VAE_H */
+#endif /* ST2V_WORLD_VAE_H */

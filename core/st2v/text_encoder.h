@@ -2,8 +2,8 @@
  * text_encoder.h - token ids to per-token features (docs/model-format.md,
  * section 4).
  */
-#ifndef ST2V_TEXT_ENCODER_H
-#define ST2V_TEXT_ENCODER_H
+#ifndef ST2V_WORLD_TEXT_ENCODER_H
+#define ST2V_WORLD_TEXT_ENCODER_H
 
 #include <stdint.h>
 
@@ -11,7 +11,7 @@
 #include "pool.h"
 
 /* ids (n) -> out (n, Dt). 1 <= n <= L. Returns 0 or a negative status. */
-int st2v_text_encode(const st2v_model *m, st2v_pool *pool, const int32_t *ids,
+int st2v_text_encode(const st2v_world *m, st2v_pool *pool, const int32_t *ids,
                      int n, float *out);
 
-#endif /* ST2V_TEXT_ENCODER_H */
+#endif /* ST2V_WORLD_TEXT_ENCODER_H */

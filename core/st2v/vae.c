@@ -85,7 +85,7 @@ typedef struct dec_level {
 } dec_level;
 
 struct st2v_vae_stream {
-    const st2v_model *m;
+    const st2v_world *m;
     int Hl, Wl;
     int nl;
     dec_level lv[ST2V_MAX_VAE_LEVELS];
@@ -101,7 +101,7 @@ struct st2v_vae_stream {
     float **ptrs;               /* storage of the w1, w2 pointer arrays */
 };
 
-int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_model *m, int Hl,
+int st2v_vae_stream_new(st2v_vae_stream **out, const st2v_world *m, int Hl,
                         int Wl)
 {
     *out = NULL;
@@ -227,7 +227,7 @@ void st2v_vae_stream_reset(st2v_vae_stream *s)
 int st2v_vae_decode_frame(st2v_vae_stream *s, st2v_pool *pool, const float *z,
                           float *rgb)
 {
-    const st2v_model *m = s->m;
+    const st2v_world *m = s->m;
     const st2v_config *cfg = &m->cfg;
     const st2v_vae_weights *vw = &m->vae;
     const int nl = s->nl;
@@ -288,7 +288,7 @@ int st2v_vae_decode_frame(st2v_vae_stream *s, st2v_pool *pool, const float *z,
 
 /* ============================================================ encoder */
 
-int st2v_vae_encode(const st2v_model *m, st2v_pool *pool, const float *rgb,
+int st2v_vae_encode(const st2v_world *m, st2v_pool *pool, const float *rgb,
                     int T, int H, int W, float *z)
 {
     const st2v_config *cfg = &m->cfg;

@@ -11,7 +11,7 @@
 #include "ops.h"
 #include "text_encoder.h"
 
-int st2v_text_encode(const st2v_model *m, st2v_pool *pool, const int32_t *ids,
+int st2v_text_encode(const st2v_world *m, st2v_pool *pool, const int32_t *ids,
                      int n, float *out)
 {
     const st2v_config *cfg = &m->cfg;

@@ -3,21 +3,15 @@
  * floating-point operations (a multiply-add counts 2) of every matrix
  * product and convolution, as the engine performs them. Used for the model
  * info, the benchmark, and the real-time budget of the default model.
+ * The st2v_cost it fills is the family-neutral one of core/arch.h.
  */
-#ifndef ST2V_COST_H
-#define ST2V_COST_H
+#ifndef ST2V_WORLD_COST_H
+#define ST2V_WORLD_COST_H
 
 #include <stdint.h>
 
+#include "arch.h"
 #include "config.h"
-
-typedef struct st2v_cost {
-    double text;      /* text encoder, all prompts of the video */
-    double dit;       /* every DiT forward of every chunk */
-    double decoder;   /* the autoencoder's decoder */
-    double total;
-    double per_second; /* total / seconds of video */
-} st2v_cost;
 
 /* Cost of `frames` native frames at native size (w, h), with `calls` DiT
  * evaluations per chunk (st2v_cost_sampler_calls), `passes` DiT forwards
@@ -29,4 +23,4 @@ void st2v_cost_estimate(const st2v_config *c, int w, int h, int64_t frames,
  * and step count: Heun needs 2 steps - 1, the others one per step. */
 int st2v_cost_sampler_calls(const char *sampler, int steps);
 
-#endif /* ST2V_COST_H */
+#endif /* ST2V_WORLD_COST_H */

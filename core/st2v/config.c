@@ -478,13 +478,10 @@ static int parse_sampler(ctx *x, st2v_config *c, const cJSON *root)
         (rc = get_int(x, s, "sampler", "context", 0, MAX_WINDOW,
                       &c->context)))
         return rc;
-    static const char *const known[] = {"euler", "heun", "dpm++2m",
-                                        "dpmpp_2m"};
-    int ok = 0;
-    for (size_t i = 0; i < ST2V_ARRAY_SIZE(known); i++)
-        ok |= strcmp(name, known[i]) == 0;
-    if (!ok)
-        return FAIL(x, "sampler.sampler must be euler, heun or dpm++2m");
+    st2v_sampler known;
+    if (st2v_sampler_from_name(name, &known) != 0 ||
+        known == ST2V_SAMPLER_DEFAULT)
+        return FAIL(x, "sampler.sampler must be %s", st2v_sampler_names());
     snprintf(c->sampler, sizeof(c->sampler), "%s", name);
     int pt = c->patch[0];
     if (c->window % pt != 0)

@@ -3,8 +3,8 @@
  * parsed from the JSON in the file's metadata and checked for consistency
  * before any tensor is bound.
  */
-#ifndef ST2V_CONFIG_H
-#define ST2V_CONFIG_H
+#ifndef ST2V_WORLD_CONFIG_H
+#define ST2V_WORLD_CONFIG_H
 
 #include <stddef.h>
 
@@ -65,4 +65,4 @@ int st2v_config_parse(st2v_config *c, const char *json, char *err,
                       size_t err_size);
 void st2v_config_free(st2v_config *c);
 
-#endif /* ST2V_CONFIG_H */
+#endif /* ST2V_WORLD_CONFIG_H */

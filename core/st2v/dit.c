@@ -22,14 +22,14 @@
 #define LN_EPS 1e-6f
 #define QK_EPS 1e-6f
 
-size_t st2v_dit_text_floats(const st2v_model *m, int n)
+size_t st2v_dit_text_floats(const st2v_world *m, int n)
 {
     const st2v_config *cfg = &m->cfg;
     return (size_t)cfg->layers * n * 2 * cfg->dim +
            (cfg->text_pool ? (size_t)cfg->dim : 0);
 }
 
-int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
+int st2v_dit_prepare_text(const st2v_world *m, st2v_pool *pool,
                           const float *text, int n, float *kv)
 {
     const st2v_config *cfg = &m->cfg;
@@ -109,7 +109,7 @@ static void timestep_features(float *e, const float *t, int Tp, int F)
 
 /* ============================================================ forward */
 
-int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
+int st2v_dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
                      const float *z, int T, int Hl, int Wl, const float *t,
                      int t0, const float *kv, int n)
 {

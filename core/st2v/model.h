@@ -1,32 +1,18 @@
 /*
- * model.h - the loaded model: the file, its config, and every weight bound
- * to a named field with its shape in a comment. Shapes follow PyTorch:
- * a linear weight is (out, in) and computes y = x W^T + b.
- * Read-only after st2v_model_load(); shared by all generators.
+ * model.h - the world model family's loaded model (st2v_world): the file,
+ * its config, and every weight bound to a named field with its shape in a
+ * comment. Shapes follow PyTorch: a linear weight is (out, in) and computes
+ * y = x W^T + b. Read-only once loaded; shared by all generators. The
+ * family's entry in the table of core/arch.h is in family.c.
  */
-#ifndef ST2V_MODEL_H
-#define ST2V_MODEL_H
+#ifndef ST2V_WORLD_MODEL_H
+#define ST2V_WORLD_MODEL_H
 
 #include "config.h"
 #include "safetensors.h"
 #include "st2v.h"
-
-typedef struct st2v_linear {
-    const float *w;            /* (out, in) */
-    const float *b;            /* (out) */
-    int in, out;
-} st2v_linear;
-
-typedef struct st2v_norm {
-    const float *w;            /* (dim) */
-    const float *b;            /* (dim), NULL for RMS norms */
-} st2v_norm;
-
-typedef struct st2v_conv {
-    const float *w;            /* (cout, cin, kt, 3, 3) */
-    const float *b;            /* (cout) */
-    int cout, cin, kt;
-} st2v_conv;
+#include "tokenizer.h"
+#include "weights.h"
 
 /* ------------------------------------------------------- text encoder */
 
@@ -102,12 +88,18 @@ typedef struct st2v_vae_weights {
 
 /* -------------------------------------------------------------- model */
 
-struct st2v_model {
+/* The world model: its file, config and bound weights, and the tokenizer
+ * built from its pieces. Read-only once loaded; a st2v_model of this
+ * family holds one (st2v_world_of). */
+typedef struct st2v_world {
     st_file file;              /* the mapping; F32 tensors point into it */
+    void *file_buf;            /* the file read into memory when use_mmap
+                                  is 0 (file points into it), else NULL */
     st2v_config cfg;
     float **owned;             /* converted (F16/BF16/unaligned) tensors */
     int n_owned;
     void *bind_storage;        /* block arrays, freed with the model */
+    st2v_tokenizer *tok;       /* read-only, shared by all generators */
 
     st2v_text_weights text;
     st2v_dit_weights dit;
@@ -116,10 +108,22 @@ struct st2v_model {
     st2v_model_info info;
     int info_sizes[ST2V_MAX_SIZES][2];
     int64_t n_params;
-};
+} st2v_world;
 
+/* Load a world model file (params may be NULL: the defaults). */
+int st2v_world_load(st2v_world **out, const char *path,
+                    const st2v_model_params *params, char *err,
+                    size_t err_size);
 /* Load from a caller-owned buffer (tests craft bad files in memory). */
+int st2v_world_load_memory(st2v_world **out, const void *buf, size_t size,
+                           char *err, size_t err_size);
+void st2v_world_free(st2v_world *w);
+
+/* The world model behind a loaded model, or NULL for another family. */
+const st2v_world *st2v_world_of(const st2v_model *m);
+
+/* Load from a caller-owned buffer into a st2v_model of this family. */
 int st2v_model_load_memory(st2v_model **out, const void *buf, size_t size,
                            char *err, size_t err_size);
 
-#endif /* ST2V_MODEL_H */
+#endif /* ST2V_WORLD_MODEL_H */

@@ -7,6 +7,8 @@
 
 #include "cost.h"
 
+#include "sampler.h"
+
 /* ---------------------------------------------------------- components */
 
 static double linear_flops(double rows, double in, double out)
@@ -84,7 +86,10 @@ static double decoder_frame_flops(const st2v_config *c, int Hl, int Wl)
 
 int st2v_cost_sampler_calls(const char *sampler, int steps)
 {
-    return sampler && strcmp(sampler, "heun") == 0 ? 2 * steps - 1 : steps;
+    st2v_sampler s;
+    if (!sampler || st2v_sampler_from_name(sampler, &s) != 0)
+        return steps;
+    return st2v_sampler_calls(s, steps);
 }
 
 void st2v_cost_estimate(const st2v_config *c, int w, int h, int64_t frames,

@@ -2,8 +2,8 @@
  * dit.h - the diffusion transformer over spacetime patches
  * (docs/model-format.md, section 5).
  */
-#ifndef ST2V_DIT_H
-#define ST2V_DIT_H
+#ifndef ST2V_WORLD_DIT_H
+#define ST2V_WORLD_DIT_H
 
 #include "model.h"
 #include "pool.h"
@@ -14,8 +14,8 @@
  *                       row r holds [k (D), RMS-normalised per head | v (D)]
  *   pooled (D)          text_pool(mean of the n features), with
  *                       dit.text_pool only */
-size_t st2v_dit_text_floats(const st2v_model *m, int n);
-int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
+size_t st2v_dit_text_floats(const st2v_world *m, int n);
+int st2v_dit_prepare_text(const st2v_world *m, st2v_pool *pool,
                           const float *text, int n, float *kv);
 
 /* One forward pass.
@@ -25,8 +25,8 @@ int st2v_dit_prepare_text(const st2v_model *m, st2v_pool *pool,
  *   t0                    RoPE offset of the first temporal patch
  *   kv                    from st2v_dit_prepare_text (n tokens)
  * Returns 0 or a negative status (ST2V_ERR_NOMEM). */
-int st2v_dit_forward(const st2v_model *m, st2v_pool *pool, float *v,
+int st2v_dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
                      const float *z, int T, int Hl, int Wl, const float *t,
                      int t0, const float *kv, int n);
 
-#endif /* ST2V_DIT_H */
+#endif /* ST2V_WORLD_DIT_H */

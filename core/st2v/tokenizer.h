@@ -3,8 +3,8 @@
  * Latin lower-casing, word split, greedy longest match over the pieces in
  * the model file, byte fallback, truncation. Never fails on any input bytes.
  */
-#ifndef ST2V_TOKENIZER_H
-#define ST2V_TOKENIZER_H
+#ifndef ST2V_WORLD_TOKENIZER_H
+#define ST2V_WORLD_TOKENIZER_H
 
 #include <stdint.h>
 
@@ -20,4 +20,4 @@ void st2v_tokenizer_free(st2v_tokenizer *tok);
  * cfg->max_length). Returns the number of ids written (>= 2). */
 int st2v_tokenize(const st2v_tokenizer *tok, const char *text, int32_t *ids);
 
-#endif /* ST2V_TOKENIZER_H */
+#endif /* ST2V_WORLD_TOKENIZER_H */
