@@ -31,6 +31,7 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
+/* a printf format: %s is st2v_sampler_names() */
 static const char usage_text[] =
     "usage: st2v -p PROMPT [options] -o OUT.y4m\n"
     "\n"
@@ -47,7 +48,7 @@ static const char usage_text[] =
     "      --fps R            frame rate: N, N/D or decimal (default: native)\n"
     "      --steps N          sampling steps 1..1000 (default: model's)\n"
     "      --cfg X            guidance scale 0..100 (default: model's)\n"
-    "      --sampler NAME     euler, heun or dpm++2m (default: model's)\n"
+    "      --sampler NAME     %s (default: model's)\n"
     "      --shift X          schedule shift, > 0 (default: model's)\n"
     "  -m, --model FILE       model file (default: $ST2V_MODEL or the\n"
     "                         installed model)\n"
@@ -149,12 +150,13 @@ static const char *expected(const char *name)
         {"frames", "a positive integer, or -1 for endless"},
         {"duration", "seconds, > 0 and at most 1e7"},
         {"threads", "an integer 0..256"},
-        {"sampler", "euler, heun or dpm++2m"},
         {"prompt", "non-empty text"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
         if (strcmp(t[i].name, name) == 0)
             return t[i].what;
+    if (strcmp(name, "sampler") == 0)
+        return st2v_sampler_names();
     return "a valid value";
 }
 
@@ -247,7 +249,7 @@ static int parse_args(cli *c, int argc, char **argv, int *done)
             c->verbose = 1;
             break;
         case 'h':
-            fputs(usage_text, stdout);
+            printf(usage_text, st2v_sampler_names());
             *done = 1;
             return 0;
         case 'V':

@@ -132,15 +132,14 @@ GType
 gst_st2v_sampler_get_type (void)
 {
   static GType type = 0;
+  /* the names and descriptions of libst2v's one table */
+#define SAMPLER_VALUE(id, name, desc) {ST2V_SAMPLER_##id, desc, name},
   static const GEnumValue values[] = {
     {ST2V_SAMPLER_DEFAULT, "The model's default", "default"},
-    {ST2V_SAMPLER_EULER, "Euler (first order)", "euler"},
-    {ST2V_SAMPLER_HEUN, "Heun (second order, two model calls a step)",
-        "heun"},
-    {ST2V_SAMPLER_DPMPP_2M, "DPM-Solver++(2M) (second order, multistep)",
-        "dpm++2m"},
+    ST2V_SAMPLERS (SAMPLER_VALUE)
     {0, NULL, NULL},
   };
+#undef SAMPLER_VALUE
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstSt2vSampler", values);

@@ -97,6 +97,9 @@ typedef struct ST2VContext {
 
 #define OFFSET(x) offsetof(ST2VContext, x)
 #define FLAGS AV_OPT_FLAG_VIDEO_PARAM | AV_OPT_FLAG_FILTERING_PARAM
+/* one constant of the sampler option per entry of libst2v's sampler table */
+#define SAMPLER_CONST(id, name, desc) \
+    { name, desc, 0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_##id }, 0, 0, FLAGS, "sampler" },
 #define TFLAGS FLAGS | AV_OPT_FLAG_RUNTIME_PARAM
 
 static const AVOption st2v_options[] = {
@@ -112,12 +115,10 @@ static const AVOption st2v_options[] = {
     { "d",               "duration, -1 = endless",                           OFFSET(duration),        AV_OPT_TYPE_DURATION,   { .i64 = 5000000 }, ST2V_ENDLESS_US, INT64_MAX, FLAGS },
     { "steps",           "sampling steps per chunk, 0 = the model's default", OFFSET(steps),          AV_OPT_TYPE_INT,        { .i64 = 0 },     0, 1000, FLAGS },
     { "cfg",             "classifier-free guidance scale, -1 = the model's default", OFFSET(cfg),     AV_OPT_TYPE_FLOAT,      { .dbl = -1 },   -1, 100, TFLAGS },
-    { "sampler",         "sampling method",                                  OFFSET(sampler),         AV_OPT_TYPE_INT,        { .i64 = ST2V_SAMPLER_DEFAULT }, ST2V_SAMPLER_DEFAULT, ST2V_SAMPLER_DPMPP_2M, FLAGS, "sampler" },
+    { "sampler",         "sampling method",                                  OFFSET(sampler),         AV_OPT_TYPE_INT,        { .i64 = ST2V_SAMPLER_DEFAULT }, ST2V_SAMPLER_DEFAULT, ST2V_SAMPLER_LAST, FLAGS, "sampler" },
         { "default",     "the model's default",                              0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_DEFAULT },  0, 0, FLAGS, "sampler" },
-        { "euler",       "Euler (first order)",                              0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_EULER },    0, 0, FLAGS, "sampler" },
-        { "heun",        "Heun (second order, two model calls a step)",      0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_HEUN },     0, 0, FLAGS, "sampler" },
-        { "dpm++2m",     "DPM-Solver++(2M) (second order, multistep)",       0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_DPMPP_2M }, 0, 0, FLAGS, "sampler" },
-        { "dpmpp_2m",    "the same as dpm++2m",                              0, AV_OPT_TYPE_CONST, { .i64 = ST2V_SAMPLER_DPMPP_2M }, 0, 0, FLAGS, "sampler" },
+        ST2V_SAMPLERS(SAMPLER_CONST)
+        ST2V_SAMPLER_ALIASES(SAMPLER_CONST)
     { "shift",           "timestep shift, 0 = the model's default",          OFFSET(shift),           AV_OPT_TYPE_FLOAT,      { .dbl = 0 },     0, 100, FLAGS },
     { "model",           "model file (default: the installed default model)", OFFSET(model_path),     AV_OPT_TYPE_STRING,     { .str = NULL },  0, 0, FLAGS },
     { "threads",         "worker threads, 0 = all cores",                    OFFSET(threads),         AV_OPT_TYPE_INT,        { .i64 = 0 },     0, 256, FLAGS },
