@@ -56,7 +56,8 @@ struct st2v_generator {
     float *x;                      /* (Cz, window, Hl, Wl) the window */
     float *ctx_lat;                /* (Cz, context, Hl, Wl) carried frames */
     float *noise;                  /* (Cz, window, Hl, Wl) */
-    float *z;                      /* (Cz, Hl, Wl) one denormalised frame */
+    float *z;                      /* (Cz, Hl, Wl) one normalised frame for
+                                      the decoder, which may overwrite it */
     float *rgb;                    /* (3, max(ft, first), H, W) one decoded
                                       latent frame */
     uint8_t *frames;               /* (window * max(ft, first), H, W, 3)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "arch.h"
 #include "common.h"
 #include "cost.h"
 #include "escape.h"
@@ -372,24 +373,21 @@ static int read_file(const char *path, void **buf, size_t *size, char *err,
     return 0;
 }
 
-int st2v_world_load(st2v_world **out, const char *path,
-                    const st2v_model_params *params, char *err,
-                    size_t err_size)
+/* Open path (mapped, or read into memory) or, with path NULL, the
+ * caller's buffer; then load. */
+static int world_open(st2v_world **out, const char *path, const void *buf,
+                      size_t size, int use_mmap, char *err, size_t err_size)
 {
     *out = NULL;
-    st2v_model_params p = params ? *params : st2v_model_default_params();
-    if (p.compute_dtype != ST2V_DTYPE_F32)
-        return st2v_fail(err, err_size, ST2V_ERR_UNSUPPORTED,
-                         "the st2v world model computes in f32 only, not %s",
-                         st2v_dtype_name(p.compute_dtype));
     st2v_world *m = calloc(1, sizeof(*m));
     if (!m)
         return st2v_fail(err, err_size, ST2V_ERR_NOMEM, "out of memory");
     int rc;
-    if (p.use_mmap) {
+    if (!path) {
+        rc = st_open_memory(&m->file, buf, size, err, err_size);
+    } else if (use_mmap) {
         rc = st_open(&m->file, path, err, err_size);
     } else {
-        size_t size = 0;
         rc = read_file(path, &m->file_buf, &size, err, err_size);
         if (rc == 0)
             rc = st_open_memory(&m->file, m->file_buf, size, err, err_size);
@@ -404,22 +402,23 @@ int st2v_world_load(st2v_world **out, const char *path,
     return 0;
 }
 
+int st2v_world_load(st2v_world **out, const char *path,
+                    const st2v_model_params *params, char *err,
+                    size_t err_size)
+{
+    *out = NULL;
+    st2v_model_params p = params ? *params : st2v_model_default_params();
+    if (p.compute_dtype != ST2V_DTYPE_F32)
+        return st2v_fail(err, err_size, ST2V_ERR_UNSUPPORTED,
+                         "the st2v world model computes in f32 only, not %s",
+                         st2v_dtype_name(p.compute_dtype));
+    return world_open(out, path, NULL, 0, p.use_mmap, err, err_size);
+}
+
 int st2v_world_load_memory(st2v_world **out, const void *buf, size_t size,
                            char *err, size_t err_size)
 {
-    *out = NULL;
-    st2v_world *m = calloc(1, sizeof(*m));
-    if (!m)
-        return st2v_fail(err, err_size, ST2V_ERR_NOMEM, "out of memory");
-    int rc = st_open_memory(&m->file, buf, size, err, err_size);
-    if (rc == 0)
-        rc = load_opened(m, err, err_size);
-    if (rc) {
-        st2v_world_free(m);
-        return rc;
-    }
-    *out = m;
-    return 0;
+    return world_open(out, NULL, buf, size, 1, err, err_size);
 }
 
 void st2v_world_free(st2v_world *m)
