@@ -1,6 +1,6 @@
 """The recipe of the shipped default model: its architecture (sized for the
 real-time budget: at most 100 GFLOP per second of video at default settings,
-see core/cost.c and `make bench`), where training runs keep their state, and
+see core/st2v/cost.c and `make bench`), where training runs keep their state, and
 the vocabulary built from the world's captions.
 
 Everything the training scripts share lives here, so a change of recipe is
