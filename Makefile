@@ -7,7 +7,7 @@
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
 #   make install      PREFIX/DESTDIR honoured
 #   make sample       render a 2-second sample clip to out.y4m
-#   make bench        speed of each part and of a whole clip (not a test)
+#   make bench        st2v vs ONNX Runtime vs PyTorch, sgemm peak, clips (not a test)
 #   make eval         the model scored on held-out prompts -> docs/eval.md
 #   make pictures     the README's pictures of real output -> docs/images/
 
@@ -91,8 +91,15 @@ $(B)/bin/st2v-bench: bench/bench.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
 
-bench: all $(B)/bin/st2v-bench
-	$(B)/bin/st2v-bench
+# st2v, ONNX Runtime (npm onnxruntime-node under $(B)/ort, installed here
+# when npm is there) and the PyTorch reference, interleaved; BENCH_ARGS
+# e.g. "--rounds 1 --reps 3" -> bench/results.json (not committed)
+bench: $(B)/bin/st2v-bench
+	@if command -v npm >/dev/null && [ ! -d $(B)/ort/node_modules/onnxruntime-node ]; then \
+	    mkdir -p $(B)/ort && npm install --prefix $(B)/ort --ignore-scripts \
+	        --no-audit --no-fund onnxruntime-node >/dev/null 2>&1 || \
+	    echo "bench: npm install onnxruntime-node failed; ONNX Runtime skipped"; fi
+	$(PY) bench/run.py --bench $(B)/bin/st2v-bench --ort $(B)/ort --work $(B) $(BENCH_ARGS)
 
 # Detector-scored evaluation of the model on held-out prompts -> docs/eval.md,
 # docs/eval-sheet.png (not a test; EVAL_ARGS="--n 4" for a quick run,
