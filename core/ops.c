@@ -23,7 +23,8 @@
 
 /* ops_vec.h, once per vector width: gelu_v4, silu_v4, softmax_exp_v4,
  * chan_rms_v4, row_sum_v4, row_norm_v4, row_scale_v4 and, on x86, their
- * AVX2 twins *_v8. The *_w wrappers pick one by width. */
+ * AVX2 twins *_v8 and AVX-512F twins *_v16. The *_w wrappers pick one by
+ * width. */
 #define VW 4
 #define VN(name) name##_v4
 #define VATTR
@@ -41,10 +42,23 @@
 #undef VW
 #undef VN
 #undef VATTR
+
+#define HAVE_V16 1
+#define VW 16
+#define VN(name) name##_v16
+#define VATTR __attribute__((target("avx512f")))
+#include "ops_vec.h"
+#undef VW
+#undef VN
+#undef VATTR
 #endif
 
 int st2v_op_vector_width(void)
 {
+#ifdef HAVE_V16
+    if (__builtin_cpu_supports("avx512f"))
+        return 16;
+#endif
 #ifdef HAVE_V8
     if (__builtin_cpu_supports("avx2"))
         return 8;
@@ -54,6 +68,12 @@ int st2v_op_vector_width(void)
 
 void st2v_op_gelu_w(float *x, int64_t n, int width)
 {
+#ifdef HAVE_V16
+    if (width == 16) {
+        gelu_v16(x, n);
+        return;
+    }
+#endif
 #ifdef HAVE_V8
     if (width == 8) {
         gelu_v8(x, n);
@@ -66,6 +86,12 @@ void st2v_op_gelu_w(float *x, int64_t n, int width)
 
 void st2v_op_silu_w(float *x, int64_t n, int width)
 {
+#ifdef HAVE_V16
+    if (width == 16) {
+        silu_v16(x, n);
+        return;
+    }
+#endif
 #ifdef HAVE_V8
     if (width == 8) {
         silu_v8(x, n);
@@ -78,6 +104,10 @@ void st2v_op_silu_w(float *x, int64_t n, int width)
 
 float st2v_op_softmax_exp_w(float *s, int n, int width)
 {
+#ifdef HAVE_V16
+    if (width == 16)
+        return softmax_exp_v16(s, n);
+#endif
 #ifdef HAVE_V8
     if (width == 8)
         return softmax_exp_v8(s, n);
@@ -90,6 +120,12 @@ static void chan_rms_w(float *y, const float *x, const float *w, int C,
                        int64_t hw, int np, float eps, int silu, float *inv,
                        int width)
 {
+#ifdef HAVE_V16
+    if (width == 16) {
+        chan_rms_v16(y, x, w, C, hw, np, eps, silu, inv);
+        return;
+    }
+#endif
 #ifdef HAVE_V8
     if (width == 8) {
         chan_rms_v8(y, x, w, C, hw, np, eps, silu, inv);
@@ -102,6 +138,10 @@ static void chan_rms_w(float *y, const float *x, const float *w, int C,
 
 static float row_sum_w(const float *x, int n, float c, int sq, int width)
 {
+#ifdef HAVE_V16
+    if (width == 16)
+        return row_sum_v16(x, n, c, sq);
+#endif
 #ifdef HAVE_V8
     if (width == 8)
         return row_sum_v8(x, n, c, sq);
@@ -114,6 +154,12 @@ static void row_norm_w(float *y, const float *x, int n, float mean,
                        float rstd, const float *m, const float *b,
                        int one_plus, int width)
 {
+#ifdef HAVE_V16
+    if (width == 16) {
+        row_norm_v16(y, x, n, mean, rstd, m, b, one_plus);
+        return;
+    }
+#endif
 #ifdef HAVE_V8
     if (width == 8) {
         row_norm_v8(y, x, n, mean, rstd, m, b, one_plus);
@@ -127,6 +173,12 @@ static void row_norm_w(float *y, const float *x, int n, float mean,
 static void row_scale_w(float *x, int n, const float *w, float inv,
                         int width)
 {
+#ifdef HAVE_V16
+    if (width == 16) {
+        row_scale_v16(x, n, w, inv);
+        return;
+    }
+#endif
 #ifdef HAVE_V8
     if (width == 8) {
         row_scale_v8(x, n, w, inv);

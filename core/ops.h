@@ -75,11 +75,12 @@ void st2v_op_head_rmsnorm(st2v_pool *pool, float *x, int64_t ld,
 void st2v_op_gelu(float *x, int64_t n);
 void st2v_op_silu(float *x, int64_t n);
 
-/* The element-wise kernels run on vectors of 8 floats where the CPU has
- * AVX2 (chosen at run time), else 4; both widths give the same bits. */
+/* The element-wise kernels run on vectors of 16 floats where the CPU has
+ * AVX-512F, 8 where it has AVX2 (chosen at run time), else 4; every width
+ * gives the same bits. */
 int st2v_op_vector_width(void);
-/* The same kernels at a given width (8 only where supported), for tests
- * that compare the widths. softmax_exp: s (n) = exp(s - max s), in place,
+/* The same kernels at a given width (8 and 16 only where supported), for
+ * tests that compare the widths. softmax_exp: s (n) = exp(s - max s), in place,
  * returning the sum. */
 void st2v_op_gelu_w(float *x, int64_t n, int width);
 void st2v_op_silu_w(float *x, int64_t n, int width);

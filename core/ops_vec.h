@@ -3,15 +3,16 @@
  * exponentials of a softmax row, the channel RMS norm of a pixel block),
  * written once over GCC/Clang vector extensions for a width of VW floats.
  *
- * ops.c includes this file twice: VW = 4 (SSE2 on any x86-64, NEON on
- * arm64, plain code elsewhere) and, on x86, VW = 8 in functions compiled
- * for AVX2 and chosen at run time. Both widths apply the same float
+ * ops.c includes this file up to three times: VW = 4 (SSE2 on any x86-64,
+ * NEON on arm64, plain code elsewhere) and, on x86, VW = 8 in functions
+ * compiled for AVX2 and VW = 16 in functions compiled for AVX-512F, chosen
+ * at run time. Both widths apply the same float
  * operations to every element in the same order (no FMA contraction: the
  * build is ISO C, so -ffp-contract=off), tails are padded to a full vector,
  * and the softmax sum always runs in 8 fixed lanes: the two widths, and any
  * cut of an array into blocks, give the same bits.
  *
- * Expects VW (4 or 8), VN(name) (the name with a width suffix) and VATTR
+ * Expects VW (4, 8 or 16), VN(name) (the name with a width suffix) and VATTR
  * (function attributes). Internal to ops.c; no include guard on purpose.
  */
 
@@ -36,6 +37,22 @@ static VATTR inline VF VN(set1)(float x)
 {
     return (VF){0} + x;
 }
+
+#if VW == 16
+/* The 8-lane halves of a 16-lane vector, for sums kept in 8 fixed lanes. */
+#define V8 VN(v8h)
+typedef float V8 __attribute__((vector_size(32)));
+
+static VATTR inline V8 VN(lo)(VF v)
+{
+    return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+}
+
+static VATTR inline V8 VN(hi)(VF v)
+{
+    return __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+#endif
 
 /* m ? a : b, lane by lane (m from a vector comparison: all ones or 0) */
 static VATTR inline VF VN(sel)(VI m, VF a, VF b)
@@ -148,6 +165,27 @@ static VATTR float VN(softmax_exp)(float *s, int n)
         mx = s[j] > mx ? s[j] : mx;
 
     const VF vmx = VN(set1)(mx);
+    float a[8];
+#if VW == 16
+    /* 16 at a time, each half added to the 8 lanes in turn: the order of
+     * the narrower widths */
+    V8 acc8 = {0};
+    for (j = 0; j + 16 <= n; j += 16) {
+        VF e = VN(exp)(VN(load)(s + j) - vmx);
+        VN(store)(s + j, e);
+        acc8 += VN(lo)(e);
+        acc8 += VN(hi)(e);
+    }
+    if (j + 8 <= n) {
+        float t[16] = {0};
+        memcpy(t, s + j, 8 * sizeof(float));
+        VF e = VN(exp)(VN(load)(t) - vmx);
+        memcpy(s + j, &e, 8 * sizeof(float));
+        acc8 += VN(lo)(e);
+        j += 8;
+    }
+    memcpy(a, &acc8, sizeof(a));
+#else
     VF acc[8 / VW];
     for (int h = 0; h < 8 / VW; h++)
         acc[h] = VN(set1)(0.0f);
@@ -158,8 +196,8 @@ static VATTR float VN(softmax_exp)(float *s, int n)
             acc[h] += e;
         }
     }
-    float a[8];
     memcpy(a, acc, sizeof(a));
+#endif
     float sum = ((a[0] + a[1]) + (a[2] + a[3])) +
                 ((a[4] + a[5]) + (a[6] + a[7]));
     for (; j < n; j += VW) {
@@ -214,11 +252,36 @@ static VATTR void VN(chan_rms)(float *y, const float *x, const float *w,
  * groups of 8, then the rest in order. */
 static VATTR float VN(row_sum)(const float *x, int n, float c, int sq)
 {
-    VF acc[8 / VW];
     const VF vc = VN(set1)(c);
+    float a[8];
+    int j = 0;
+#if VW == 16
+    V8 acc8 = {0};
+    for (; j + 16 <= n; j += 16) {
+        VF v = VN(load)(x + j);
+        if (sq) {
+            v -= vc;
+            v *= v;
+        }
+        acc8 += VN(lo)(v);
+        acc8 += VN(hi)(v);
+    }
+    if (j + 8 <= n) {
+        float t[16] = {0};
+        memcpy(t, x + j, 8 * sizeof(float));
+        VF v = VN(load)(t);
+        if (sq) {
+            v -= vc;
+            v *= v;
+        }
+        acc8 += VN(lo)(v);
+        j += 8;
+    }
+    memcpy(a, &acc8, sizeof(a));
+#else
+    VF acc[8 / VW];
     for (int h = 0; h < 8 / VW; h++)
         acc[h] = VN(set1)(0.0f);
-    int j = 0;
     for (; j + 8 <= n; j += 8) {
         for (int h = 0; h < 8 / VW; h++) {
             VF v = VN(load)(x + j + h * VW);
@@ -229,8 +292,8 @@ static VATTR float VN(row_sum)(const float *x, int n, float c, int sq)
             acc[h] += v;
         }
     }
-    float a[8];
     memcpy(a, acc, sizeof(a));
+#endif
     float sum = ((a[0] + a[1]) + (a[2] + a[3])) +
                 ((a[4] + a[5]) + (a[6] + a[7]));
     for (; j < n; j++) {
@@ -284,3 +347,6 @@ static VATTR void VN(row_scale)(float *x, int n, const float *w, float inv)
 
 #undef VF
 #undef VI
+#ifdef V8
+#undef V8
+#endif

@@ -346,13 +346,17 @@ static void gelu_and_silu_match_their_formulas_to_float_precision(void)
     free(x), free(g), free(s);
 }
 
-static void vector_widths_4_and_8_give_identical_bits(void)
+static void vector_widths_4_8_and_16_give_identical_bits(void)
 {
-    if (st2v_op_vector_width() != 8)
+    if (st2v_op_vector_width() == 4)
         printf("     (no AVX2 here: only width 4 is compared with itself)\n");
-    const int wide = st2v_op_vector_width();
-    const int sizes[] = {1, 5, 8, 13, 1003};
+    else if (st2v_op_vector_width() == 8)
+        printf("     (no AVX-512 here: widths 4 and 8 compared)\n");
+    const int sizes[] = {1, 5, 8, 13, 16, 24, 31, 40, 1003};
+    for (int wide = 8; wide <= 16; wide *= 2)
     for (size_t k = 0; k < ST2V_ARRAY_SIZE(sizes); k++) {
+        if (wide > st2v_op_vector_width())
+            break;
         const int n = sizes[k];
         float *x = rand_floats((size_t)n, 10.0f);
         float *a = malloc((size_t)n * sizeof(float));
@@ -703,7 +707,7 @@ int main(void)
     RUN(head_rmsnorm_normalises_each_head_of_strided_rows);
     RUN(channel_rmsnorm_with_silu_matches_reference_over_frames);
     RUN(gelu_and_silu_match_their_formulas_to_float_precision);
-    RUN(vector_widths_4_and_8_give_identical_bits);
+    RUN(vector_widths_4_8_and_16_give_identical_bits);
     RUN(attention_matches_reference_for_odd_sizes_and_strides);
     RUN(attention_stays_finite_for_huge_logits);
     RUN(rope_rotates_pairs_by_position_per_axis);
