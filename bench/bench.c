@@ -15,8 +15,10 @@
  * other engines need.
  *
  * Usage: st2v-bench [-m MODEL] [-t THREADS] [-r REPS] [-j] [-P parts|clip|info]
- *                   [-d SECONDS] [-s WxH]
+ *                   [-d SECONDS] [-s WxH] [-b]
  * -j: one JSON line per measurement (times in ms), else a human summary.
+ * -b: the model loaded with compute dtype bf16 (the BF16 path where the
+ * CPU has AVX512-BF16), reported as engine "st2v-bf16".
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@ void openblas_set_num_threads(int num_threads);
 #define PROMPT "a red ball bounces on a green screen"
 
 static int json;
+static const char *engine = "st2v"; /* "st2v-bf16" with -b */
 static double cpu_ms[MAX_REPS]; /* of the last TIMED */
 
 static double now(void)
@@ -71,9 +74,9 @@ static void report(const char *part, int batch, int threads, const double *ms,
                    int reps, double gflop)
 {
     if (json) {
-        printf("{\"engine\": \"st2v\", \"part\": \"%s\", \"batch\": %d, "
+        printf("{\"engine\": \"%s\", \"part\": \"%s\", \"batch\": %d, "
                "\"threads\": %d, \"gflop\": %.6f, \"ms\": [",
-               part, batch, threads, gflop);
+               engine, part, batch, threads, gflop);
         for (int i = 0; i < reps; i++)
             printf("%s%.4f", i ? ", " : "", ms[i]);
         printf("], \"cpu_ms\": [");
@@ -225,11 +228,11 @@ static int bench_clip(const st2v_model *m, double seconds, const char *size,
     getrusage(RUSAGE_SELF, &ru);
     const double video_s = (double)frames * si.fps_den / si.fps_num;
     if (json)
-        printf("{\"engine\": \"st2v\", \"part\": \"clip\", \"threads\": %d, "
+        printf("{\"engine\": \"%s\", \"part\": \"clip\", \"threads\": %d, "
                "\"width\": %d, \"height\": %d, \"frames\": %lld, "
                "\"video_s\": %.4f, \"wall_s\": %.4f, \"realtime_factor\": "
                "%.4f, \"first_frame_ms\": %.2f, \"peak_rss_mb\": %.1f}\n",
-               threads, si.width, si.height, (long long)frames, video_s, t,
+               engine, threads, si.width, si.height, (long long)frames, video_s, t,
                video_s / t, t_first * 1e3, ru.ru_maxrss / 1024.0);
     else
         printf("  %d thread%s: %.1f s of video (%lld frames %dx%d) in %.2f s: "
@@ -266,7 +269,7 @@ int main(int argc, char **argv)
     const char *part = NULL, *size = NULL;
     double seconds = 5;
     int max_threads = (int)sysconf(_SC_NPROCESSORS_ONLN), reps = 5, opt;
-    while ((opt = getopt(argc, argv, "m:d:t:r:jP:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "m:d:t:r:jP:s:b")) != -1) {
         switch (opt) {
         case 'm': snprintf(path, sizeof(path), "%s", optarg); break;
         case 'd': seconds = atof(optarg); break;
@@ -275,9 +278,10 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'P': part = optarg; break;
         case 's': size = optarg; break;
+        case 'b': engine = "st2v-bf16"; break;
         default:
             fprintf(stderr, "usage: st2v-bench [-m MODEL] [-t THREADS] "
-                            "[-r REPS] [-j] [-P parts|clip|info] "
+                            "[-r REPS] [-j] [-b] [-P parts|clip|info] "
                             "[-d SECONDS] [-s WxH]\n");
             return 2;
         }
@@ -292,7 +296,10 @@ int main(int argc, char **argv)
     }
     st2v_model *m;
     double t = now();
-    if (st2v_model_load(&m, path, err, sizeof(err))) {
+    st2v_model_params mp = st2v_model_default_params();
+    if (!strcmp(engine, "st2v-bf16"))
+        mp.compute_dtype = ST2V_DTYPE_BF16;
+    if (st2v_model_load_with_params(&m, path, &mp, err, sizeof(err))) {
         fprintf(stderr, "st2v-bench: %s\n", err);
         return 1;
     }

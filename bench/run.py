@@ -148,15 +148,16 @@ def main():
             if "version" in r:
                 version[r["engine"]] = r["version"]
 
-    engines = ["st2v"] + (["onnxruntime"] if ort_ok else []) + \
+    engines = ["st2v", "st2v-bf16"] + (["onnxruntime"] if ort_ok else []) + \
         (["pytorch"] if torch_ok else [])
     for rnd in range(a.rounds):
         order = engines[rnd % len(engines):] + engines[:rnd % len(engines)]
         for t in threads:
             for e in order:
-                if e == "st2v":
+                if e.startswith("st2v"):
                     add(lines([a.bench, "-m", model, "-P", "parts", "-j",
-                               "-t", str(t), "-r", str(a.reps)]))
+                               "-t", str(t), "-r", str(a.reps)] +
+                              (["-b"] if e == "st2v-bf16" else [])))
                 elif e == "onnxruntime":
                     add(lines([node, os.path.join(HERE, "ort.js"), a.ort, onnx]
                               + shape + [str(t), str(a.reps)], env=env))
@@ -168,9 +169,10 @@ def main():
     clips = []
     for t in threads:
         for size in ("%dx%d" % (info["width"], info["height"]), "224x128"):
-            r = lines([a.bench, "-m", model, "-P", "clip", "-j", "-t", str(t),
-                       "-d", str(a.clip_seconds), "-s", size])
-            clips += r or []
+            for bf in ([], ["-b"]):
+                r = lines([a.bench, "-m", model, "-P", "clip", "-j", "-t",
+                           str(t), "-d", str(a.clip_seconds), "-s", size] + bf)
+                clips += r or []
 
     def stat(engine, part, batch, t):
         s = samples.get((engine, part, batch, t))
@@ -180,7 +182,8 @@ def main():
                 "n": len(s)}
 
     tmax = max(threads)
-    names = [("st2v", "st2v"), ("onnxruntime", "onnxruntime"),
+    names = [("st2v", "st2v"), ("st2v-bf16", "st2v_bf16"),
+             ("onnxruntime", "onnxruntime"),
              ("pytorch-fp32", "pytorch"), ("pytorch-bf16", "pytorch_bf16")]
 
     def best(engine, batch, t=tmax, part="dit"):
@@ -197,6 +200,7 @@ def main():
     achieved = {t: round(dit_gflop / (best("st2v", 1, t) * 1e-3), 1)
                 for t in threads if best("st2v", 1, t)}
     native = [c for c in clips if c["threads"] == tmax and
+              c["engine"] == "st2v" and
               c["width"] == info["width"] and c["height"] == info["height"]]
     res = {
         "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
@@ -241,7 +245,8 @@ def main():
     for n1, n2 in names:
         if not any(stat(n1, "dit", b, t) for b in (1, 2) for t in threads):
             continue
-        label = {"st2v": "st2v", "onnxruntime": "ONNX Runtime "
+        label = {"st2v": "st2v", "st2v-bf16": "st2v bf16 (AVX512-BF16)",
+                 "onnxruntime": "ONNX Runtime "
                  + version.get("onnxruntime", ""),
                  "pytorch-fp32": "PyTorch fp32",
                  "pytorch-bf16": "PyTorch bf16 autocast"}[n1]
@@ -266,7 +271,7 @@ def main():
               f"{100 * achieved[t] / peak[t]:.0f} % of peak; "
               f"{', '.join(parts)}" if t in achieved and peak[t] else "")
     for c in clips:
-        print(f"- clip {c['width']}x{c['height']}, {c['threads']} "
+        print(f"- clip {c['engine']} {c['width']}x{c['height']}, {c['threads']} "
               f"thread{'s' if c['threads'] > 1 else ''}: "
               f"{c['realtime_factor']:.2f}x real time, first frame "
               f"{c['first_frame_ms']:.0f} ms, peak RSS {c['peak_rss_mb']:.0f} MB")

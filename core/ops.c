@@ -239,9 +239,11 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
             else
                 memcpy(d, l->b + c0, (size_t)cols * sizeof(float));
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, in,
-                    1.0f, a->x + r0 * in, in, l->w + (int64_t)c0 * in, in,
-                    1.0f, dst, out);
+        if (!l->wp || !st2v_op_bf16_linear(dst, out, a->x + r0 * in, in, rows,
+                                           l->wp, in, c0, c1))
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols,
+                        in, 1.0f, a->x + r0 * in, in,
+                        l->w + (int64_t)c0 * in, in, 1.0f, dst, out);
 
         if (a->act == ST2V_ACT_GELU) {
             for (int r = 0; r < rows; r++)
@@ -263,14 +265,22 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
     }
 }
 
-/* Rows per tile: from ST2V_ROW_BLOCK doubling up to 512 while at least 8
- * tiles remain. Fewer, taller tiles pack each weight panel fewer times;
- * 8 tiles keep the threads busy. A function of the shape alone. */
+/* Rows per tile: from ST2V_ROW_BLOCK doubling up to LIN_MAX_ROWS while at
+ * least LIN_MIN_TILES tiles remain. Fewer, taller tiles pack each weight
+ * panel fewer times (OpenBLAS packs the weights of every call); enough
+ * tiles keep the threads busy. A function of the shape alone. */
+#ifndef LIN_MAX_ROWS
+#define LIN_MAX_ROWS 512
+#endif
+#ifndef LIN_MIN_TILES
+#define LIN_MIN_TILES 8
+#endif
 static void linear_run(st2v_pool *pool, linear_task *a)
 {
     a->n_cb = (a->lin->out + ST2V_COL_BLOCK - 1) / ST2V_COL_BLOCK;
     a->rb = ST2V_ROW_BLOCK;
-    while (a->rb < 512 && (a->n + 2 * a->rb - 1) / (2 * a->rb) * a->n_cb >= 8)
+    while (a->rb < LIN_MAX_ROWS &&
+           (a->n + 2 * a->rb - 1) / (2 * a->rb) * a->n_cb >= LIN_MIN_TILES)
         a->rb *= 2;
     a->width = st2v_op_vector_width();
     int64_t n_rb = (a->n + a->rb - 1) / a->rb;

@@ -41,6 +41,21 @@ typedef enum st2v_act {
 void st2v_op_linear(st2v_pool *pool, float *y, const float *x,
                     const st2v_linear *lin, int64_t n, st2v_act act);
 
+/* The BF16 path (ops_bf16.c). Whether this CPU has AVX512-BF16 (and
+ * AVX512-F/BW/VL): only then is a linear's packed wp used. */
+int st2v_op_bf16_supported(void);
+/* bfloat16 elements of a (out, in) weight packed for the BF16 path:
+ * panels of 16 output columns, each (ceil(in/2), 16, 2), zero padded. */
+size_t st2v_op_bf16_pack_size(int out, int in);
+/* dst = w (out, in) rounded to bfloat16 (nearest even) in that layout. */
+void st2v_op_bf16_pack(uint16_t *dst, const float *w, int out, int in);
+/* dst (rows, c1 - c0), stride ldd, += x (rows, in) . W[c0..c1)^T in
+ * bfloat16 products summed in float32, with x rounded to bfloat16. c0 a
+ * multiple of 16, in <= 1024. Returns 0 (and does nothing) where the CPU
+ * or the shape does not allow it: the caller then uses float32. */
+int st2v_op_bf16_linear(float *dst, int64_t ldd, const float *x, int64_t ldx,
+                        int rows, const uint16_t *wp, int in, int c0, int c1);
+
 /* Residual linear: x (n, out) += gate[r / group] * (in (n, in) W^T + b),
  * gate rows of `out` floats with stride ld_gate. With gate == NULL it is
  * x += in W^T + b and tmp is unused; otherwise tmp (n, out) is scratch. */

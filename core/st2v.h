@@ -98,7 +98,10 @@ typedef struct st2v_model_info {
 typedef enum st2v_dtype {
     ST2V_DTYPE_F32 = 0,        /* every weight widened to float32 at load */
     ST2V_DTYPE_BF16 = 1,       /* 16-bit weights stay mapped, widened a tile
-                                  at a time (families that support it) */
+                                  at a time (families that support it); the
+                                  st2v world model: its DiT's linear layers
+                                  in bfloat16 products (AVX512-BF16), float32
+                                  on CPUs without them */
 } st2v_dtype;
 
 /* How to load a model (whisper.cpp's style: take st2v_model_default_params()

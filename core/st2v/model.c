@@ -24,6 +24,7 @@
 #include "common.h"
 #include "cost.h"
 #include "escape.h"
+#include "ops.h"
 
 /* ------------------------------------------------------------ binding */
 
@@ -67,6 +68,13 @@ static void bind(binder *b, const float **dst, const char *prefix,
         b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_FORMAT,
                           "tensor \"%s\": shape %s but the config expects %s",
                           name, got, want);
+        return;
+    }
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
+        b->rc = st2v_fail(b->err, b->err_size, ST2V_ERR_FORMAT,
+                          "tensor \"%s\": dtype %s, expected F32, F16 or "
+                          "BF16",
+                          name, st_dtype_name(t->dtype));
         return;
     }
     if (t->dtype == ST_F32 && ((uintptr_t)t->data & 3u) == 0) {
@@ -408,11 +416,59 @@ int st2v_world_load(st2v_world **out, const char *path,
 {
     *out = NULL;
     st2v_model_params p = params ? *params : st2v_model_default_params();
-    if (p.compute_dtype != ST2V_DTYPE_F32)
+    if (p.compute_dtype != ST2V_DTYPE_F32 && p.compute_dtype != ST2V_DTYPE_BF16)
         return st2v_fail(err, err_size, ST2V_ERR_UNSUPPORTED,
-                         "the st2v world model computes in f32 only, not %s",
+                         "the st2v world model computes in f32 or bf16, not %s",
                          st2v_dtype_name(p.compute_dtype));
-    return world_open(out, path, NULL, 0, p.use_mmap, err, err_size);
+    int rc = world_open(out, path, NULL, 0, p.use_mmap, err, err_size);
+    if (rc == 0 && p.compute_dtype == ST2V_DTYPE_BF16 &&
+        st2v_op_bf16_supported()) {
+        rc = st2v_world_pack_bf16(*out);
+        if (rc) {
+            st2v_world_free(*out);
+            *out = NULL;
+            return st2v_fail(err, err_size, rc, "out of memory");
+        }
+    }
+    return rc;
+}
+
+/* The DiT's linear layers over every token, packed for the BF16 path. */
+int st2v_world_pack_bf16(st2v_world *m)
+{
+    const int L = m->cfg.layers;
+    st2v_linear **lins = malloc(sizeof(*lins) * (size_t)(6 * L + 2));
+    if (!lins)
+        return ST2V_ERR_NOMEM;
+    int n = 0;
+    for (int i = 0; i < L; i++) {
+        st2v_dit_block *k = &m->dit.blocks[i];
+        lins[n++] = &k->qkv;
+        lins[n++] = &k->proj;
+        lins[n++] = &k->cross_q;
+        lins[n++] = &k->cross_proj;
+        lins[n++] = &k->fc1;
+        lins[n++] = &k->fc2;
+    }
+    lins[n++] = &m->dit.patch_embed;
+    lins[n++] = &m->dit.final_linear;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += st2v_op_bf16_pack_size(lins[i]->out, lins[i]->in);
+    free(m->packed);
+    m->packed = malloc(total * sizeof(uint16_t));
+    if (!m->packed) {
+        free(lins);
+        return ST2V_ERR_NOMEM;
+    }
+    uint16_t *d = m->packed;
+    for (int i = 0; i < n; i++) {
+        st2v_op_bf16_pack(d, lins[i]->w, lins[i]->out, lins[i]->in);
+        lins[i]->wp = d;
+        d += st2v_op_bf16_pack_size(lins[i]->out, lins[i]->in);
+    }
+    free(lins);
+    return ST2V_OK;
 }
 
 int st2v_world_load_memory(st2v_world **out, const void *buf, size_t size,
@@ -428,6 +484,7 @@ void st2v_world_free(st2v_world *m)
     for (int i = 0; i < m->n_owned; i++)
         st2v_free(m->owned[i]);
     free(m->owned);
+    free(m->packed);
     free(m->bind_storage);
     st2v_tokenizer_free(m->tok);
     st2v_config_free(&m->cfg);
