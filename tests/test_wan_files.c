@@ -6,8 +6,8 @@
  * every tensor under its official name, and the summary line; broken
  * files and folders (missing, misshapen or mistyped tensors, truncated
  * files, lying offsets, scaled fp8, a .pth, no tokenizer, an empty
- * folder, a lying config.json) are refused with one line naming the file
- * or tensor; and a few thousand damaged headers never crash the loader.
+ * folder, a lying config.json, parts of different widths) are refused
+ * with one line naming the file or tensor; and a few thousand damaged headers never crash the loader.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -460,6 +460,20 @@ static void a_shard_missing_from_its_index_is_named(void)
     remove_dir();
 }
 
+static void parts_that_do_not_fit_together_are_refused(void)
+{
+    REQUIRE(make_dir() == 0, "mkdtemp");
+    REQUIRE(link_official("models_t5_umt5-xxl-enc-bf16.safetensors") == 0,
+            "links");
+    CHECK(link_fixture("wan/files/broken/t5_width12.safetensors",
+                       "umt5.safetensors") == 0,
+          "link");
+    wan_files_close(expect(tmp_dir, ST2V_ERR_FORMAT,
+                           "the DiT reads text of width 8 but the umT5 "
+                           "encoder umt5.safetensors is 12 wide"));
+    remove_dir();
+}
+
 /* ---------------------------------------------------------------- fuzz */
 
 static void damaged_headers_never_crash_the_loader(void)
@@ -525,6 +539,7 @@ int main(void)
     RUN(a_folder_without_tokenizer_says_so);
     RUN(a_lying_config_json_is_caught_by_the_tensors);
     RUN(a_shard_missing_from_its_index_is_named);
+    RUN(parts_that_do_not_fit_together_are_refused);
     RUN(damaged_headers_never_crash_the_loader);
     return tu_summary();
 }

@@ -24,6 +24,7 @@ from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 from wan.umt5 import write_fixtures as write_umt5  # noqa: E402
 from wan.spm_fixtures import write_fixtures as write_spm  # noqa: E402
+from wan.files_fixtures import write_fixtures as write_wan_files  # noqa: E402
 
 SEED = 1234
 GOLDEN_META = {"generator": "train/make_fixtures.py",
@@ -248,6 +249,7 @@ def main():
     write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
     write_umt5(os.path.join(out, "wan", "umt5"))      # Wan's umT5 encoder
     write_spm(os.path.join(out, "wan", "spm"))        # its tokenizer
+    write_wan_files(os.path.join(out, "wan", "files"))  # Wan2.1 folders
 
 
 def write_tiny(out, cfg, mixed=True):

@@ -26,7 +26,8 @@ matter.
               tokenizer/spiece.model
   broken/     dit_missing_tensor, dit_wrong_shape, dit_wrong_dtype (I32),
               t5_truncated, t5_overlap (lying offsets), t5_past_end,
-              t5_fp8 (Comfy's scaled F8_E4M3)
+              t5_fp8 (Comfy's scaled F8_E4M3), t5_width12 (valid, but
+              12 wide where the DiT reads 8)
 """
 
 import json
@@ -399,6 +400,9 @@ def write_broken(out, rng):
             fp8 += tensors([(name, shape)], "F16", rng, rename=t5_hf)
     fp8.append(("scaled_fp8", "F8_E4M3", (0,), b""))
     write_safetensors(os.path.join(d, "t5_fp8.safetensors"), fp8)
+    # a valid umT5 of another width than the DiT reads
+    write_safetensors(os.path.join(d, "t5_width12.safetensors"),
+                      tensors(t5_official(dict(T5, dim=12)), "BF16", rng))
 
 
 def write_fixtures(outdir):
