@@ -53,6 +53,7 @@ if [ "${HAVE_PYTHON:-no}" = yes ]; then
     run_suite test_world.py "${PY:-/usr/bin/python3}" -m train.world.test_world
     [ -f train/eval/test_eval.py ] &&
         run_suite test_eval.py "${PY:-/usr/bin/python3}" -m train.eval.test_eval
+    run_suite test_convert_pth.py "${PY:-/usr/bin/python3}" train/wan/test_convert_pth.py
 fi
 
 echo
