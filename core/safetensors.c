@@ -32,14 +32,36 @@
 
 /* ------------------------------------------------------------ helpers */
 
+/* Every dtype the reader accepts, with its file spelling and size. */
+static const struct {
+    const char *name;
+    st_dtype dtype;
+    size_t size;
+} DTYPES[] = {
+    {"F32", ST_F32, 4},       {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2},
+    {"F8_E4M3", ST_F8_E4M3, 1}, {"U8", ST_U8, 1},   {"I8", ST_I8, 1},
+};
+#define N_DTYPES (sizeof(DTYPES) / sizeof(DTYPES[0]))
+
 size_t st_dtype_size(st_dtype d)
 {
-    return d == ST_F32 ? 4 : 2;
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (DTYPES[i].dtype == d)
+            return DTYPES[i].size;
+    return 0;
 }
 
-static const char *dtype_name(st_dtype d)
+const char *st_dtype_name(st_dtype d)
 {
-    return d == ST_F32 ? "F32" : d == ST_F16 ? "F16" : "BF16";
+    for (size_t i = 0; i < N_DTYPES; i++)
+        if (DTYPES[i].dtype == d)
+            return DTYPES[i].name;
+    return "?";
+}
+
+int st_dtype_is_float(st_dtype d)
+{
+    return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F8_E4M3;
 }
 
 /* An untrusted string, escaped for a message (escape.h). */
@@ -145,16 +167,14 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
     if (!dtype || !cJSON_IsString(dtype))
         return FAIL("tensor \"%s\": dtype is missing or not a string",
                     quote(name).s);
-    if (strcmp(dtype->valuestring, "F32") == 0)
-        t->dtype = ST_F32;
-    else if (strcmp(dtype->valuestring, "F16") == 0)
-        t->dtype = ST_F16;
-    else if (strcmp(dtype->valuestring, "BF16") == 0)
-        t->dtype = ST_BF16;
-    else
-        return FAIL("tensor \"%s\": unknown dtype \"%s\" (expected F32, F16 "
-                    "or BF16)",
+    size_t k = 0;
+    while (k < N_DTYPES && strcmp(dtype->valuestring, DTYPES[k].name) != 0)
+        k++;
+    if (k == N_DTYPES)
+        return FAIL("tensor \"%s\": unknown dtype \"%s\" (expected F32, F16, "
+                    "BF16, F8_E4M3, U8 or I8)",
                     quote(name).s, quote(dtype->valuestring).s);
+    t->dtype = DTYPES[k].dtype;
 
     /* shape */
     if (!shape || !cJSON_IsArray(shape))
@@ -210,7 +230,7 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         return FAIL("tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64
                     "] hold %" PRIu64 " bytes but shape %s of %s needs %" PRIu64,
                     quote(name).s, begin, end, end - begin, sh,
-                    dtype_name(t->dtype), nbytes);
+                    st_dtype_name(t->dtype), nbytes);
     t->data = data_base + begin;
     return 0;
 #undef FAIL
@@ -477,6 +497,24 @@ static float f16_to_f32(uint16_t h)
     return out;
 }
 
+float st_f8_e4m3_to_f32(uint8_t b)
+{
+    const uint32_t sign = (uint32_t)(b & 0x80) << 24;
+    const uint32_t exp = (b >> 3) & 0xf, mant = b & 0x7;
+    uint32_t bits;
+    if (exp == 0xf && mant == 0x7) {
+        bits = sign | 0x7fc00000u; /* the only NaN; no infinities */
+    } else if (exp == 0) {
+        float v = (float)mant * 0x1p-9f; /* subnormal: mant/8 * 2^-6, exact */
+        return sign ? -v : v;
+    } else {
+        bits = sign | ((exp + 120) << 23) | (mant << 20); /* 127 - 7 */
+    }
+    float out;
+    memcpy(&out, &bits, sizeof(out));
+    return out;
+}
+
 void st_to_f32(const st_tensor *t, float *dst)
 {
     const uint8_t *p = t->data;
@@ -494,6 +532,18 @@ void st_to_f32(const st_tensor *t, float *dst)
             uint32_t bits = (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16;
             memcpy(&dst[i], &bits, sizeof(float));
         }
+        break;
+    case ST_F8_E4M3:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = st_f8_e4m3_to_f32(p[i]);
+        break;
+    case ST_U8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)p[i];
+        break;
+    case ST_I8:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)(int8_t)p[i];
         break;
     }
 }

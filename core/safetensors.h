@@ -14,7 +14,20 @@
 #define ST_MAX_NAME 256
 #define ST_MAX_HEADER (100u * 1024u * 1024u)
 
-typedef enum st_dtype { ST_F32 = 0, ST_F16 = 1, ST_BF16 = 2 } st_dtype;
+/* The dtypes a file may hold. F8_E4M3 is OCP's E4M3FN (torch's
+ * float8_e4m3fn: bias 7, no infinities, S.1111.111 is NaN, largest 448):
+ * ComfyUI's "scaled fp8" files store weights in it, each with a scalar
+ * float32 `<layer>.scale_weight` (w = fp8 * scale; the scale is the
+ * loader's business, not the reader's). U8 and I8 carry bytes, such as the
+ * serialised spiece.model inside ComfyUI's text-encoder files. */
+typedef enum st_dtype {
+    ST_F32 = 0,
+    ST_F16 = 1,
+    ST_BF16 = 2,
+    ST_F8_E4M3 = 3,
+    ST_U8 = 4,
+    ST_I8 = 5
+} st_dtype;
 
 typedef struct st_tensor {
     char name[ST_MAX_NAME];
@@ -45,10 +58,21 @@ const st_tensor *st_find(const st_file *f, const char *name);
 /* Metadata string for `key` in __metadata__, or NULL. Valid until st_close. */
 const char *st_metadata(const st_file *f, const char *key);
 
-/* Convert numel elements to float32 (dst must hold t->numel floats). */
+/* Convert numel elements to float32 (dst must hold t->numel floats),
+ * exactly: floats widened, U8/I8 as their integer values, F8_E4M3 without
+ * any scale. */
 void st_to_f32(const st_tensor *t, float *dst);
 
+/* One E4M3FN byte as float32, exactly (0x7F and 0xFF are NaN). */
+float st_f8_e4m3_to_f32(uint8_t b);
+
 size_t st_dtype_size(st_dtype d);
+
+/* "F32", "F16", "BF16", "F8_E4M3", "U8", "I8": the file's spelling. */
+const char *st_dtype_name(st_dtype d);
+
+/* A floating-point dtype (F32, F16, BF16, F8_E4M3). */
+int st_dtype_is_float(st_dtype d);
 
 /* A shape as "[a, b, c]", for messages. */
 void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim);

@@ -3,6 +3,8 @@
  * matrix product of wtensor.h.
  */
 #include <cblas.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,10 +36,45 @@ int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
                          "tensor %s: shape %s, expected %s", name, got_s,
                          want_s);
     }
+    if (!st_dtype_is_float(t->dtype))
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: dtype %s, expected F32, F16, BF16 or "
+                         "F8_E4M3",
+                         name, st_dtype_name(t->dtype));
     v->data = t->data;
     v->dtype = t->dtype;
     v->rows = ndim == 2 ? d0 : 1;
     v->cols = ndim == 2 ? d1 : d0;
+    v->scale = 1.0f;
+    return ST2V_OK;
+}
+
+int st2v_wview_bind_scale(st2v_wview *v, const st_file *f, const char *name,
+                          char *err, size_t err_size)
+{
+    const st_tensor *t = st_find(f, name);
+    if (!t)
+        return ST2V_OK;
+    if (v->dtype != ST_F8_E4M3)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: a scale for a %s weight (only F8_E4M3 "
+                         "weights are scaled)",
+                         name, st_dtype_name(v->dtype));
+    if (!(t->ndim == 0 || (t->ndim == 1 && t->shape[0] == 1)) ||
+        (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)) {
+        char sh[96];
+        st_format_shape(sh, sizeof(sh), t->shape, t->ndim);
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: %s %s, expected a float scalar", name,
+                         st_dtype_name(t->dtype), sh);
+    }
+    float s;
+    st_to_f32(t, &s);
+    if (!isfinite(s) || s == 0.0f)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: scale %g is not finite and non-zero",
+                         name, (double)s);
+    v->scale = s;
     return ST2V_OK;
 }
 
@@ -97,6 +134,16 @@ static int64_t widen_bf16_sse2(float *dst, const uint8_t *src, int64_t n)
 }
 #endif
 
+/* E4M3FN as float32, one entry per byte (st_f8_e4m3_to_f32). */
+static float e4m3_table[256];
+static pthread_once_t e4m3_once = PTHREAD_ONCE_INIT;
+
+static void e4m3_init(void)
+{
+    for (int b = 0; b < 256; b++)
+        e4m3_table[b] = st_f8_e4m3_to_f32((uint8_t)b);
+}
+
 void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
 {
     const uint8_t *s = src; /* the file's bytes need not be aligned */
@@ -128,13 +175,27 @@ void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
             memcpy(&dst[i], &bits, sizeof(float));
         }
         break;
+    case ST_F8_E4M3:
+        pthread_once(&e4m3_once, e4m3_init);
+        for (; i < n; i++)
+            dst[i] = e4m3_table[s[i]];
+        break;
+    case ST_U8:
+    case ST_I8:
+        break; /* not weights: st2v_wview_bind refuses them */
     }
 }
 
 void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr)
 {
     const size_t off = (size_t)(r0 * v->cols) * st_dtype_size(v->dtype);
-    st2v_widen(dst, (const uint8_t *)v->data + off, v->dtype, nr * v->cols);
+    const int64_t n = nr * v->cols;
+    st2v_widen(dst, (const uint8_t *)v->data + off, v->dtype, n);
+    if (v->scale != 1.0f) {
+        const float sc = v->scale;
+        for (int64_t i = 0; i < n; i++)
+            dst[i] *= sc;
+    }
 }
 
 void st2v_wview_release(const st2v_wview *v)
@@ -173,7 +234,8 @@ static void wmm_tiles(void *varg, int64_t begin, int64_t end)
         const int64_t r0 = t * ST2V_WTILE;
         const int64_t nr = ST2V_MIN(w->rows - r0, ST2V_WTILE);
         const float *wt; /* (nr, cols) */
-        if (w->dtype == ST_F32 && (uintptr_t)w->data % sizeof(float) == 0) {
+        if (w->dtype == ST_F32 && w->scale == 1.0f &&
+            (uintptr_t)w->data % sizeof(float) == 0) {
             wt = (const float *)w->data + r0 * w->cols;
         } else {
             st2v_wview_rows(tile, w, r0, nr);

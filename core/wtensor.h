@@ -1,6 +1,7 @@
 /*
  * wtensor.h - weights used where they lie. A st2v_wview is a row-major
- * matrix inside a mapped .safetensors file, in F32, F16 or BF16; the
+ * matrix inside a mapped .safetensors file, in F32, F16, BF16 or F8_E4M3
+ * (times a scale: ComfyUI's scaled fp8); the
  * matrix product st2v_wmatmul() widens it to float32 one tile of
  * ST2V_WTILE rows at a time, into per-thread scratch, just before the
  * cblas_sgemm that uses the tile. A 16-bit model (the 11 GB umT5-XXL
@@ -25,28 +26,41 @@
 /* Weight rows widened per tile of st2v_wmatmul(). */
 #define ST2V_WTILE 64
 
-/* A (rows, cols) row-major matrix of dtype; a 1-D tensor of n is (1, n).
- * data points into a mapping the caller keeps open. */
+/* A (rows, cols) row-major matrix of dtype, times scale; a 1-D tensor of
+ * n is (1, n). data points into a mapping the caller keeps open. The
+ * values are float32(stored) * scale, rounded once to float32 (scale 1:
+ * exactly the stored values). */
 typedef struct st2v_wview {
     const void *data;
     st_dtype dtype;
     int64_t rows, cols;
+    float scale;                /* 1, or the file's scale_weight */
 } st2v_wview;
 
 /* Bind v to tensor `name` of f, which must have exactly the shape
- * (d0, d1) (ndim 2) or (d0) (ndim 1, viewed as (1, d0)). On failure
- * returns ST2V_ERR_FORMAT with "tensor NAME: missing" or "tensor NAME:
- * shape [..], expected [..]" in err. */
+ * (d0, d1) (ndim 2) or (d0) (ndim 1, viewed as (1, d0)) and a floating
+ * dtype (F32, F16, BF16, F8_E4M3); scale 1. On failure returns
+ * ST2V_ERR_FORMAT with "tensor NAME: missing", "tensor NAME: shape [..],
+ * expected [..]" or "tensor NAME: dtype U8, ..." in err. */
 int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
                     int ndim, int64_t d0, int64_t d1, char *err,
                     size_t err_size);
 
+/* Set v->scale from tensor `name` of f when the file has it (ComfyUI's
+ * `<layer>.scale_weight` beside a F8_E4M3 `<layer>.weight`): a float
+ * scalar (shape [] or [1]), finite and non-zero, on an F8_E4M3 view.
+ * Absent: v keeps scale 1 (a plain fp8 file). A scale beside a weight of
+ * another dtype is refused, as is a bad one; err names the tensor. */
+int st2v_wview_bind_scale(st2v_wview *v, const st_file *f, const char *name,
+                          char *err, size_t err_size);
+
 /* dst (n) = n elements of dtype at src (any alignment), widened exactly
- * to float32 (a signalling NaN may come out quiet). SSE2 for BF16, F16C
- * for F16 where the CPU has it, else scalar. */
+ * to float32 (a signalling NaN may come out quiet), no scale. SSE2 for
+ * BF16, F16C for F16 where the CPU has it, a table for F8_E4M3, else
+ * scalar. Floating dtypes only. */
 void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n);
 
-/* dst (nr, cols) = rows r0 .. r0+nr-1 of v as float32. */
+/* dst (nr, cols) = rows r0 .. r0+nr-1 of v as float32, times v->scale. */
 void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr);
 
 /* Drop the calling process's pages of v's whole pages (madvise

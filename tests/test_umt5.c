@@ -75,7 +75,6 @@ static uint8_t *rebuild(const st_file *f, const char *drop,
                         const char *transpose, const char *prefix, int layout,
                         size_t *size)
 {
-    static const char *dn[] = {"F32", "F16", "BF16"};
     size_t hcap = 256 + (size_t)f->n_tensors * 512, hn = 0, data = 0;
     char *h = malloc(hcap);
     if (!h)
@@ -99,7 +98,8 @@ static uint8_t *rebuild(const st_file *f, const char *drop,
             snprintf(name, sizeof(name), "%s", t->name);
         hn += (size_t)snprintf(h + hn, hcap - hn, "%s\"%s%s\":{\"dtype\":\"%s\",\"shape\":[%lld",
                                hn > 1 ? "," : "", prefix ? prefix : "",
-                               name, dn[t->dtype], (long long)s0);
+                               name, st_dtype_name(t->dtype),
+                               (long long)s0);
         if (t->ndim > 1)
             hn += (size_t)snprintf(h + hn, hcap - hn, ",%lld", (long long)s1);
         hn += (size_t)snprintf(h + hn, hcap - hn,
@@ -254,6 +254,100 @@ static void umt5_matches_reference_with_bf16_weights(void)
 static void umt5_matches_reference_with_mixed_f16_bf16_f32_weights(void)
 {
     golden_case("b_mixed", &CFG_B);
+}
+
+/* ComfyUI's umt5_xxl_fp8_e4m3fn_scaled layout: Hugging Face names, F8_E4M3
+ * matrices with a 0-d F32 scale_weight each (and scale_input, unused), an
+ * F16 embedding, the scaled_fp8 marker; the golden is computed from
+ * float32(fp8) * scale. */
+static void umt5_matches_reference_with_scaled_fp8_weights(void)
+{
+    golden_case("a_fp8", &CFG_A);
+}
+
+/* A malloc'ed copy of fixture file `name` (size in *n). */
+static uint8_t *read_file(const char *name, size_t *n)
+{
+    FILE *fp = fopen(tu_fixture(name), "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long len = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
+    if (buf && fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    *n = (size_t)len;
+    return buf;
+}
+
+/* Scales are applied (a file without one encodes differently) and checked:
+ * a NaN or zero scale is refused with the tensor's name. */
+static void umt5_applies_and_checks_fp8_scales(void)
+{
+    static const char *const NAME =
+        "encoder.block.1.layer.1.DenseReluDense.wo.scale_weight";
+    st_file f;
+    if (open_weights(&f, "a_fp8") != 0)
+        return;
+    const st_tensor *w =
+        st_find(&f, "encoder.block.1.layer.1.DenseReluDense.wo.weight");
+    const st_tensor *sc = st_find(&f, NAME);
+    REQUIRE(w && w->dtype == ST_F8_E4M3 && sc && sc->ndim == 0 &&
+                sc->dtype == ST_F32 && st_find(&f, "scaled_fp8"),
+            "the fixture has the scaled fp8 layout");
+    char err[512] = "";
+    const int32_t ids[5] = {17, 200, 3, 299, 1};
+    float base[5 * 48], other[5 * 48];
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, &CFG_A, err, sizeof(err)) == 0, "%s",
+          err);
+    if (m)
+        wan_umt5_encode(m, NULL, ids, 5, base);
+    wan_umt5_free(m);
+
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, NAME, NULL, NULL, 0, &size);
+    st_file g;
+    if (img && st_open_memory(&g, img, size, err, sizeof(err)) == 0) {
+        m = NULL;
+        CHECK(wan_umt5_load(&m, &g, NULL, &CFG_A, err, sizeof(err)) == 0,
+              "without a scale (plain fp8): %s", err);
+        if (m) {
+            wan_umt5_encode(m, NULL, ids, 5, other);
+            CHECK(memcmp(base, other, sizeof(base)) != 0,
+                  "the scale changes nothing");
+        }
+        wan_umt5_free(m);
+        st_close(&g);
+    }
+    free(img);
+
+    size_t n = 0;
+    uint8_t *raw = read_file("wan/umt5/a_fp8.safetensors", &n);
+    REQUIRE(raw, "read a_fp8");
+    const size_t at = (size_t)(sc->data - (const uint8_t *)f.map);
+    static const uint32_t bad[] = {0x7fc00000u, 0x7f800000u, 0x00000000u};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memcpy(raw + at, &bad[i], 4);
+        if (st_open_memory(&g, raw, n, err, sizeof(err)) != 0) {
+            CHECK(0, "patched file: %s", err);
+            continue;
+        }
+        m = NULL;
+        err[0] = '\0';
+        CHECK(wan_umt5_load(&m, &g, NULL, &CFG_A, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  !m && strstr(err, NAME) && strstr(err, "not finite"),
+              "scale bits %08x: \"%s\"", bad[i], err);
+        wan_umt5_free(m);
+        st_close(&g);
+    }
+    free(raw);
+    st_close(&f);
 }
 
 static void umt5_loads_names_under_a_prefix(void)
@@ -585,6 +679,53 @@ static void wtensor_widens_every_f16_and_bf16_value_exactly(void)
     free(want);
 }
 
+/* Every one of the 256 E4M3FN bytes, decoded by the loader's conversion
+ * and by st2v_widen (from an odd address, with tails), against the table
+ * of train/wan/umt5.py e4m3_table (numpy, from the definition): the same
+ * bits, signed zeros included; NaN for 0x7F and 0xFF only. */
+static void wtensor_widens_every_e4m3_value_exactly(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/umt5/golden.safetensors") != 0)
+        return;
+    size_t nt = 0;
+    float *want = tu_tensor(&g, "e4m3", &nt);
+    st_close(&g);
+    REQUIRE(want && nt == 256, "e4m3 table");
+    uint8_t raw[1 + 256 + 8];
+    float got[256 + 8], conv[256];
+    for (int b = 0; b < 256; b++)
+        raw[1 + b] = (uint8_t)b;
+    st_tensor t = {.dtype = ST_F8_E4M3, .ndim = 1, .numel = 256,
+                   .data = raw + 1};
+    t.shape[0] = 256;
+    st_to_f32(&t, conv);
+    int bad = 0, nans = 0;
+    for (int b = 0; b < 256; b++) {
+        const float one = st_f8_e4m3_to_f32((uint8_t)b);
+        int ok = isnan(want[b]) ? isnan(one) && isnan(conv[b])
+                                : memcmp(&one, &want[b], 4) == 0 &&
+                                      memcmp(&conv[b], &want[b], 4) == 0;
+        nans += isnan(want[b]);
+        if (!ok && bad++ < 4)
+            CHECK(0, "byte 0x%02x: %g / %g, want %g", b, (double)one,
+                  (double)conv[b], (double)want[b]);
+    }
+    CHECK(nans == 2 && isnan(want[0x7f]) && isnan(want[0xff]) &&
+              want[0x7e] == 448.0f && want[0x01] == 0x1p-9f,
+          "the table is E4M3FN's");
+    for (int len = 256; len >= 249; len--) {
+        memset(got, 0, sizeof(got));
+        st2v_widen(got, raw + 1, ST_F8_E4M3, len);
+        int same = len == 256 || got[len] == 0.0f;
+        for (int b = 0; same && b < len; b++)
+            same = isnan(want[b]) ? isnan(got[b])
+                                  : memcmp(&got[b], &want[b], 4) == 0;
+        CHECK(same, "st2v_widen, %d values", len);
+    }
+    free(want);
+}
+
 static void umt5_xxl_config_is_the_official_one(void)
 {
     wan_umt5_config c = wan_umt5_xxl_config();
@@ -600,6 +741,8 @@ int main(void)
     RUN(umt5_matches_reference_with_f32_weights);
     RUN(umt5_matches_reference_with_bf16_weights);
     RUN(umt5_matches_reference_with_mixed_f16_bf16_f32_weights);
+    RUN(umt5_matches_reference_with_scaled_fp8_weights);
+    RUN(umt5_applies_and_checks_fp8_scales);
     RUN(umt5_loads_names_under_a_prefix);
     RUN(umt5_loads_hugging_face_names);
     RUN(umt5_gives_identical_bits_for_1_2_and_3_threads);
@@ -607,6 +750,7 @@ int main(void)
     RUN(umt5_rejects_bad_ids_and_lengths);
     RUN(umt5_matches_reference_at_full_width);
     RUN(wtensor_widens_every_f16_and_bf16_value_exactly);
+    RUN(wtensor_widens_every_e4m3_value_exactly);
     RUN(umt5_xxl_config_is_the_official_one);
     return tu_summary();
 }

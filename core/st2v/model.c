@@ -421,9 +421,10 @@ int st2v_world_load(st2v_world **out, const char *path,
                          "the st2v world model computes in f32 or bf16, not %s",
                          st2v_dtype_name(p.compute_dtype));
     int rc = world_open(out, path, NULL, 0, p.use_mmap, err, err_size);
-    if (rc == 0 && p.compute_dtype == ST2V_DTYPE_BF16 &&
-        st2v_op_bf16_supported()) {
-        rc = st2v_world_pack_bf16(*out);
+    const int bf16 = p.compute_dtype == ST2V_DTYPE_BF16;
+    if (rc == 0 && (bf16 ? st2v_op_bf16_supported()
+                         : st2v_op_f32_packed_supported())) {
+        rc = st2v_world_pack(*out, p.compute_dtype);
         if (rc) {
             st2v_world_free(*out);
             *out = NULL;
@@ -433,9 +434,11 @@ int st2v_world_load(st2v_world **out, const char *path,
     return rc;
 }
 
-/* The DiT's linear layers over every token, packed for the BF16 path. */
-int st2v_world_pack_bf16(st2v_world *m)
+/* The DiT's linear layers over every token, packed for the BF16 path or
+ * the float32 AVX-512 kernel. */
+int st2v_world_pack(st2v_world *m, st2v_dtype dtype)
 {
+    const int bf16 = dtype == ST2V_DTYPE_BF16;
     const int L = m->cfg.layers;
     st2v_linear **lins = malloc(sizeof(*lins) * (size_t)(6 * L + 2));
     if (!lins)
@@ -454,18 +457,30 @@ int st2v_world_pack_bf16(st2v_world *m)
     lins[n++] = &m->dit.final_linear;
     size_t total = 0;
     for (int i = 0; i < n; i++)
-        total += st2v_op_bf16_pack_size(lins[i]->out, lins[i]->in);
-    free(m->packed);
-    m->packed = malloc(total * sizeof(uint16_t));
+        total += bf16 ? st2v_op_bf16_pack_size(lins[i]->out, lins[i]->in) *
+                            sizeof(uint16_t)
+                      : st2v_op_f32_pack_size(lins[i]->out, lins[i]->in) *
+                            sizeof(float);
+    st2v_free(m->packed);
+    m->packed = st2v_alloc_floats((total + 3) / 4);
     if (!m->packed) {
         free(lins);
         return ST2V_ERR_NOMEM;
     }
-    uint16_t *d = m->packed;
+    char *d = m->packed;
     for (int i = 0; i < n; i++) {
-        st2v_op_bf16_pack(d, lins[i]->w, lins[i]->out, lins[i]->in);
-        lins[i]->wp = d;
-        d += st2v_op_bf16_pack_size(lins[i]->out, lins[i]->in);
+        st2v_linear *l = lins[i];
+        if (bf16) {
+            st2v_op_bf16_pack((uint16_t *)d, l->w, l->out, l->in);
+            l->wp = (const uint16_t *)d;
+            l->wf = NULL;
+            d += st2v_op_bf16_pack_size(l->out, l->in) * sizeof(uint16_t);
+        } else {
+            st2v_op_f32_pack((float *)d, l->w, l->out, l->in);
+            l->wf = (const float *)d;
+            l->wp = NULL;
+            d += st2v_op_f32_pack_size(l->out, l->in) * sizeof(float);
+        }
     }
     free(lins);
     return ST2V_OK;
@@ -484,7 +499,7 @@ void st2v_world_free(st2v_world *m)
     for (int i = 0; i < m->n_owned; i++)
         st2v_free(m->owned[i]);
     free(m->owned);
-    free(m->packed);
+    st2v_free(m->packed);
     free(m->bind_storage);
     st2v_tokenizer_free(m->tok);
     st2v_config_free(&m->cfg);

@@ -16,13 +16,13 @@
  */
 #include "wan/spm.h"
 
-#include <cjson/cJSON.h>
 #include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "safetensors.h"
 #include "st2v.h"
 
 /* A set of pieces sorted by their bytes (memcmp order, shorter first). */
@@ -1572,59 +1572,24 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
         return fail(err, errsz, ST2V_ERR_INVALID_ARG,
                     "spm_load_safetensors: no buffer");
     *out = NULL;
-    const uint8_t *p = buf;
-    if (n < 8)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
-                    "safetensors: %zu bytes, too short for a header", n);
-    uint64_t hl = 0;
-    for (int i = 0; i < 8; i++)
-        hl |= (uint64_t)p[i] << (8 * i);
-    if (hl > n - 8)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
-                    "safetensors: header of %llu bytes past the end of the "
-                    "%zu-byte file",
-                    (unsigned long long)hl, n);
-    cJSON *h = cJSON_ParseWithLength((const char *)p + 8, (size_t)hl);
-    if (!cJSON_IsObject(h)) {
-        cJSON_Delete(h);
-        return fail(err, errsz, ST2V_ERR_FORMAT,
-                    "safetensors: the header is not a JSON object");
-    }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(h, "spiece_model");
-    const char *dtype =
-        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "dtype"));
-    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
-    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
-    int rc = 0;
-    double a = -1, e = -1, numel = 1;
+    /* the shared reader checks the whole header, every tensor's dtype,
+     * shape and byte range */
+    st_file f;
+    char why[256];
+    int rc = st_open_memory(&f, buf, n, why, sizeof(why));
+    if (rc)
+        return fail(err, errsz, rc, "safetensors: %s", why);
+    const st_tensor *t = st_find(&f, "spiece_model");
     if (!t)
         rc = fail(err, errsz, ST2V_ERR_FORMAT,
                   "safetensors: no tensor spiece_model (no tokenizer inside)");
-    else if (!dtype || (strcmp(dtype, "U8") != 0 && strcmp(dtype, "I8") != 0))
+    else if ((t->dtype != ST_U8 && t->dtype != ST_I8) || t->ndim != 1)
         rc = fail(err, errsz, ST2V_ERR_FORMAT,
-                  "safetensors: tensor spiece_model has dtype %s, not U8",
-                  dtype ? dtype : "(none)");
-    else if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
-             !cJSON_IsArray(shape))
-        rc = fail(err, errsz, ST2V_ERR_FORMAT,
-                  "safetensors: tensor spiece_model has no data_offsets or "
-                  "shape");
-    if (!rc) {
-        a = cJSON_GetArrayItem(offs, 0)->valuedouble;
-        e = cJSON_GetArrayItem(offs, 1)->valuedouble;
-        for (const cJSON *d = shape->child; d; d = d->next)
-            numel *= cJSON_IsNumber(d) && d->valuedouble >= 0 ? d->valuedouble
-                                                              : -1e300;
-        if (!(a >= 0 && e >= a && e <= (double)(n - 8 - hl)) ||
-            a != (double)(uint64_t)a || e != (double)(uint64_t)e ||
-            numel != e - a)
-            rc = fail(err, errsz, ST2V_ERR_FORMAT,
-                      "safetensors: tensor spiece_model's bytes [%.0f, %.0f) "
-                      "do not lie in the file or match its shape",
-                      a, e);
-    }
-    cJSON_Delete(h);
-    if (rc)
-        return rc;
-    return spm_load(out, p + 8 + hl + (size_t)a, (size_t)(e - a), err, errsz);
+                  "safetensors: tensor spiece_model is %s of %d dimensions, "
+                  "not a 1-D U8 array",
+                  st_dtype_name(t->dtype), t->ndim);
+    else
+        rc = spm_load(out, t->data, (size_t)t->numel, err, errsz);
+    st_close(&f);
+    return rc;
 }

@@ -14,8 +14,13 @@
  * Names: the official ones or Hugging Face's UMT5 ones (Comfy's files),
  * told apart by the first block's first norm.
  *
- * Not here: tokenisation (spm.c), FP8 and GGUF files, the DiT's use of
- * the rows.
+ * dtypes: F32, F16, BF16 and F8_E4M3, the last with ComfyUI's scalar
+ * `X.scale_weight` beside `X.weight` when the file has one (legacy "scaled
+ * fp8": w = fp8 * scale; `X.scale_input` and the `scaled_fp8` marker are
+ * not read). A scale beside a 16- or 32-bit weight is refused.
+ *
+ * Not here: tokenisation (spm.c), GGUF files, ComfyUI's newer
+ * `.comfy_quant` / `weight_scale` files, the DiT's use of the rows.
  */
 #include <cblas.h>
 #include <math.h>
@@ -252,7 +257,16 @@ static int bind(st2v_wview *v, const st_file *f, const names *n, int kind,
 {
     char full[ST_MAX_NAME];
     full_name(full, sizeof(full), n, kind, layer);
-    return st2v_wview_bind(v, f, full, ndim, d0, d1, err, err_size);
+    int st = st2v_wview_bind(v, f, full, ndim, d0, d1, err, err_size);
+    if (st || v->dtype != ST_F8_E4M3)
+        return st;
+    /* ComfyUI's scaled fp8: X.weight beside a scalar X.scale_weight */
+    const size_t len = strlen(full), w = sizeof(".weight") - 1;
+    if (len < w || strcmp(full + len - w, ".weight") != 0 ||
+        len - w + sizeof(".scale_weight") > sizeof(full))
+        return ST2V_OK;
+    snprintf(full + len - w, sizeof(full) - (len - w), ".scale_weight");
+    return st2v_wview_bind_scale(v, f, full, err, err_size);
 }
 
 /* Bind a small tensor and widen it into *dst, advancing *dst. */

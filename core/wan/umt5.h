@@ -1,6 +1,7 @@
 /*
  * umt5.h - the umT5-XXL text encoder of Wan2.1 (encoder only), computed in
- * float32 from F32, F16 or BF16 weights used in place in the mapped file
+ * float32 from F32, F16, BF16 or scaled F8_E4M3 weights (ComfyUI's
+ * `X.scale_weight` beside `X.weight`) used in place in the mapped file
  * (wtensor.h): the 11 GB bf16 encoder is never widened whole. The
  * reference is train/wan/umt5.py; its top comment has the mathematics.
  *
@@ -75,7 +76,8 @@ int wan_umt5_config_from_file(wan_umt5_config *cfg, const st_file *f,
 
 /* Bind the encoder of config cfg to the tensors of f named prefix + the
  * names above (prefix NULL or "" for none). Every tensor must be present
- * with exactly its shape, in F32, F16 or BF16; otherwise returns
+ * with exactly its shape, in F32, F16, BF16 or F8_E4M3 (times its
+ * `.scale_weight` when there is one, see wtensor.h); otherwise returns
  * ST2V_ERR_FORMAT and err names the tensor, its shape and the expected one.
  * ST2V_ERR_INVALID_ARG for a config with a non-positive size. */
 int wan_umt5_load(wan_umt5 **out, const st_file *f, const char *prefix,

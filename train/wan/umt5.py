@@ -266,6 +266,112 @@ def load(path, cfg=None, dtype=torch.float64):
     return m.to(dtype).eval()
 
 
+# ================================================ ComfyUI's scaled fp8
+
+# Hugging Face's UMT5 names (Comfy's umt5_xxl_*.safetensors) of the official
+# per-block names; wi_0 is the GELU gate, wi_1 fc1, wo fc2.
+HF_BLOCK_NAMES = {
+    "norm1.weight": "layer.0.layer_norm.weight",
+    "attn.q.weight": "layer.0.SelfAttention.q.weight",
+    "attn.k.weight": "layer.0.SelfAttention.k.weight",
+    "attn.v.weight": "layer.0.SelfAttention.v.weight",
+    "attn.o.weight": "layer.0.SelfAttention.o.weight",
+    "pos_embedding.embedding.weight": "layer.0.SelfAttention.relative_attention_bias.weight",
+    "norm2.weight": "layer.1.layer_norm.weight",
+    "ffn.gate.0.weight": "layer.1.DenseReluDense.wi_0.weight",
+    "ffn.fc1.weight": "layer.1.DenseReluDense.wi_1.weight",
+    "ffn.fc2.weight": "layer.1.DenseReluDense.wo.weight",
+}
+
+
+def hf_name(name):
+    if name == "token_embedding.weight":
+        return "shared.weight"
+    if name == "norm.weight":
+        return "encoder.final_layer_norm.weight"
+    _, layer, rest = name.split(".", 2)
+    return "encoder.block.%s.%s" % (layer, HF_BLOCK_NAMES[rest])
+
+
+def e4m3_table():
+    """float32 value of each of the 256 E4M3FN bytes (torch's float8_e4m3fn:
+    1 sign, 4 exponent bits of bias 7, 3 mantissa bits; exponent 0 is
+    subnormal; 0x7F and 0xFF are NaN; no infinities), from the definition."""
+    b = np.arange(256)
+    sign = np.where(b & 0x80, -1.0, 1.0)
+    e, m = (b >> 3) & 0xF, b & 0x7
+    v = np.where(e == 0, m / 8.0 * 2.0 ** -6, (1.0 + m / 8.0) * np.exp2(e - 7.0))
+    v = sign * v
+    v[(e == 0xF) & (m == 0x7)] = np.nan
+    return v.astype(np.float32)
+
+
+def f32_to_e4m3(a):
+    """Bytes of float array a rounded to the nearest E4M3FN value, ties to
+    the even code, |a| <= 448 (what torch's .to(float8_e4m3fn) does there)."""
+    a = np.asarray(a, dtype=np.float64)
+    assert np.all(np.abs(a) <= 448.0)
+    pos = e4m3_table()[:0x7F].astype(np.float64)           # codes 0..126, increasing
+    ax = np.abs(a)
+    hi = np.clip(np.searchsorted(pos, ax), 0, 0x7E)
+    lo = np.clip(hi - 1, 0, 0x7E)
+    dlo, dhi = ax - pos[lo], pos[hi] - ax
+    code = np.where(dlo < dhi, lo, np.where(dhi < dlo, hi, np.where(lo % 2 == 0, lo, hi)))
+    return (code | np.where(np.signbit(a), 0x80, 0)).astype(np.uint8)
+
+
+def save_raw(path, entries, metadata=None):
+    """A safetensors file of {name: (dtype, shape, bytes)}, sorted, the
+    header padded to 8 bytes (any dtype: F8_E4M3, U8, 0-d scalars)."""
+    header = {"__metadata__": dict(metadata)} if metadata else {}
+    off, blobs = 0, []
+    for name in sorted(entries):
+        dt, shape, data = entries[name]
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hb += b" " * ((-len(hb)) % 8)
+    with open(path, "wb") as f:
+        f.write(len(hb).to_bytes(8, "little") + hb + b"".join(blobs))
+
+
+def save_scaled_fp8(model, path):
+    """model as ComfyUI's umt5_xxl_fp8_e4m3fn_scaled.safetensors lays it out:
+    Hugging Face names; each attention and feed-forward matrix X.weight in
+    F8_E4M3 beside a 0-d F32 X.scale_weight = max|W| / 448 (and an unused
+    X.scale_input); the embedding in F16; norms and position biases F32; a
+    `scaled_fp8` marker (F8_E4M3, shape [0]). Sets the model's weights to
+    what the file holds: float32(fp8) * scale, rounded once to float32 as
+    the C engine widens them. Returns nothing."""
+    table = e4m3_table()
+    entries = {"scaled_fp8": ("F8_E4M3", (0,), b"")}
+    sd = model.state_dict()
+    with torch.no_grad():
+        for name in sorted(sd):
+            w = sd[name].to(torch.float64).numpy()
+            hn = hf_name(name)
+            if w.ndim == 2 and name.startswith("blocks.") and "pos_embedding" not in name:
+                scale = np.float32(np.abs(w).max() / 448.0)
+                q = f32_to_e4m3(np.clip(w / np.float64(scale), -448.0, 448.0))
+                base = hn[:-len(".weight")]
+                entries[hn] = ("F8_E4M3", w.shape, q.tobytes())
+                entries[base + ".scale_weight"] = ("F32", (), scale.astype("<f4").tobytes())
+                entries[base + ".scale_input"] = ("F32", (), np.float32(1.0).astype("<f4").tobytes())
+                eff = table[q] * scale                  # float32 * float32
+            elif name == "token_embedding.weight":
+                h = w.astype("<f2")
+                entries[hn] = ("F16", w.shape, h.tobytes())
+                eff = h.astype(np.float32)
+            else:
+                f = w.astype("<f4")
+                entries[hn] = ("F32", w.shape, f.tobytes())
+                eff = f
+            sd[name].copy_(torch.from_numpy(eff.astype(np.float64)))
+    save_raw(path, entries, {"generator": "train/wan/umt5.py save_scaled_fp8",
+                             "config": json.dumps(model.cfg, sort_keys=True)})
+
+
 # ============================================================ fixtures
 
 # Two tiny configs with asymmetric sizes: heads*head_dim != dim in "a", and
@@ -280,8 +386,10 @@ FIXTURE_CONFIGS = {
 FIXTURE_TEXT_LEN = {"a": 40, "b": 30}
 FIXTURE_LENS = {"a": [37, 1, 40, 9], "b": [30, 12, 3]}
 # weight files: config, dtypes (F32, BF16, or every third tensor F16/BF16/F32)
+# "fp8": ComfyUI's scaled-fp8 layout (save_scaled_fp8)
 FIXTURE_FILES = {"a_f32": ("a", "F32"), "a_bf16": ("a", "BF16"),
-                 "b_f32": ("b", "F32"), "b_mixed": ("b", "mixed")}
+                 "b_f32": ("b", "F32"), "b_mixed": ("b", "mixed"),
+                 "a_fp8": ("a", "fp8")}
 BUCKET_RANGE = 600      # bucket tables for rel in [-600, 600]
 SEED = 2024
 
@@ -293,7 +401,9 @@ def write_fixtures(out):
       F.lens  (B)                  real tokens of each prompt
       F.out   (B, text_len, dim)   dit_context(encode(...)): each prompt's
                                    rows, zero-padded, float64 -> F32
-    computed from the weights exactly as stored (rounded to BF16/F16), and
+    computed from the weights exactly as stored (rounded to BF16/F16; for
+    the scaled fp8 file, float32(fp8) * scale), e4m3 (256): the value of
+    each E4M3FN byte (e4m3_table), and
     bucket.<buckets>_<max_dist> (2*600+1): relative_bucket of rel = -600..600
     for each config and for the real one."""
     os.makedirs(out, exist_ok=True)
@@ -307,8 +417,12 @@ def write_fixtures(out):
         if dts == "mixed":
             dts = {n: ("F16", "BF16", "F32")[i % 3] for i, n in enumerate(names)}
         path = os.path.join(out, name + ".safetensors")
-        save(m, path, dts)
-        m64 = load(path)
+        if dts == "fp8":
+            save_scaled_fp8(m, path)
+            m64 = m.to(torch.float64).eval()
+        else:
+            save(m, path, dts)
+            m64 = load(path)
         g = torch.Generator().manual_seed(SEED + 7 * ord(ck))
         L = FIXTURE_TEXT_LEN[ck]
         prompts = []
@@ -324,6 +438,7 @@ def write_fixtures(out):
         golden[name + ".ids"] = ids
         golden[name + ".lens"] = torch.tensor([len(p) for p in prompts], dtype=torch.float32)
         golden[name + ".out"] = ctx.to(torch.float32)
+    golden["e4m3"] = torch.from_numpy(e4m3_table())
     rel = torch.arange(-BUCKET_RANGE, BUCKET_RANGE + 1)
     for cfg in list(FIXTURE_CONFIGS.values()) + [UMT5_XXL]:
         key = "bucket.%d_%d" % (cfg["buckets"], cfg["max_dist"])
