@@ -460,6 +460,20 @@ static void a_shard_missing_from_its_index_is_named(void)
     remove_dir();
 }
 
+static void a_broken_extra_file_is_said_only_when_a_part_is_missing(void)
+{
+    REQUIRE(make_dir() == 0, "mkdtemp");
+    REQUIRE(link_official(NULL) == 0, "links");
+    CHECK(link_fixture("wan/files/broken/t5_truncated.safetensors",
+                       "loras/x.safetensors") == 0,
+          "link");
+    wan_files_close(expect(tmp_dir, 0, "Wan2.1 T2V"));
+    unlink(at("models_t5_umt5-xxl-enc-bf16.safetensors"));
+    wan_files_close(expect(tmp_dir, ST2V_ERR_FORMAT,
+                           "loras/x.safetensors: tensor"));
+    remove_dir();
+}
+
 static void parts_that_do_not_fit_together_are_refused(void)
 {
     REQUIRE(make_dir() == 0, "mkdtemp");
@@ -539,6 +553,7 @@ int main(void)
     RUN(a_folder_without_tokenizer_says_so);
     RUN(a_lying_config_json_is_caught_by_the_tensors);
     RUN(a_shard_missing_from_its_index_is_named);
+    RUN(a_broken_extra_file_is_said_only_when_a_part_is_missing);
     RUN(parts_that_do_not_fit_together_are_refused);
     RUN(damaged_headers_never_crash_the_loader);
     return tu_summary();

@@ -864,6 +864,9 @@ typedef struct survey {
     const char *pth[WAN_N_PARTS - 1]; /* a pickle of the part, or NULL */
     const char *spiece;         /* spiece.model, or NULL */
     const char *tokenizer_json; /* tokenizer.json, or NULL */
+    int bad;                    /* the first file that could not be read: */
+    char bad_msg[512];          /* its status and message (said when a part
+                                   is missing: it may have been that part) */
 } survey;
 
 /* Is rel a shard of some index in the listing? (shards are read through
@@ -896,8 +899,7 @@ static int has_word(const char *s, const char *w)
 
 /* Map every set of the listing and place the parts (the first set in
  * path order holding each). */
-static int survey_folder(wan_files *w, const listing *l, survey *sv,
-                         char *err, size_t es)
+static int survey_folder(wan_files *w, const listing *l, survey *sv)
 {
     int n_st = 0;
     for (int i = 0; i < l->n; i++)
@@ -908,6 +910,7 @@ static int survey_folder(wan_files *w, const listing *l, survey *sv,
     for (int i = 0; i < l->n; i++) {
         const char *rel = l->rel[i], *b = base_name(rel);
         int rc = 0;
+        char why[512] = "";
         if (ends_with(b, ".pth") || ends_with(b, ".pt")) {
             int p = has_word(b, "vae")  ? WAN_PART_VAE
                     : has_word(b, "t5") ? WAN_PART_T5
@@ -923,17 +926,25 @@ static int survey_folder(wan_files *w, const listing *l, survey *sv,
         } else if (ends_with(b, ".safetensors.index.json")) {
             fileset *s = &sv->sets[sv->n_sets++];
             snprintf(s->rel, sizeof(s->rel), "%s", rel);
-            rc = read_index(w, s, err, es);
+            rc = read_index(w, s, why, sizeof(why));
         } else if (ends_with(b, ".safetensors") && !is_shard(l, rel)) {
             fileset *s = &sv->sets[sv->n_sets++];
             snprintf(s->rel, sizeof(s->rel), "%s", rel);
             s->first = w->n_maps;
             s->n = 1;
             wan_files_map *m = new_map(w);
-            rc = m ? map_file(m, w->dir, rel, err, es) : ST2V_ERR_NOMEM;
+            rc = m ? map_file(m, w->dir, rel, why, sizeof(why))
+                   : ST2V_ERR_NOMEM;
         }
-        if (rc)
+        if (rc == ST2V_ERR_NOMEM)
             return rc;
+        if (rc) { /* the set is dropped; its maps are freed at close */
+            sv->n_sets--;
+            if (!sv->bad) {
+                sv->bad = rc;
+                snprintf(sv->bad_msg, sizeof(sv->bad_msg), "%s", why);
+            }
+        }
     }
     for (int p = 0; p < WAN_N_PARTS - 1; p++)
         for (int i = 0; i < sv->n_sets && !sv->at[p].set; i++)
@@ -1071,7 +1082,7 @@ static int cross_check(const wan_files *w, char *err, size_t es)
 static int check_all(wan_files *w, const listing *l, survey *sv, char *msg,
                      size_t ms)
 {
-    int rc = survey_folder(w, l, sv, msg, ms);
+    int rc = survey_folder(w, l, sv);
     if (rc)
         return rc;
     int missing[WAN_N_PARTS] = {0};
@@ -1122,6 +1133,8 @@ static int check_all(wan_files *w, const listing *l, survey *sv, char *msg,
             at += (size_t)snprintf(lack + at, sizeof(lack) - at, "%s%s (%s)",
                                    n_missing++ ? ", " : "",
                                    wan_part_name((wan_part)p), WANTED[p]);
+    if (n_missing && sv->bad)
+        return st2v_fail(msg, ms, sv->bad, "%s", sv->bad_msg);
     if (n_missing)
         return st2v_fail(msg, ms, ST2V_ERR_FORMAT,
                          "%s: %s%s; missing the %s", q(w->dir).s,
