@@ -101,11 +101,15 @@ static int link_official(const char *skip)
 /* Open path; expect status want (0 = success) and every piece of
  * `needles` ('|'-separated) in the message; returns the files on
  * success. */
+static int last_parts; /* *n_parts of the last expect() */
+
 static wan_files *expect(const char *path, int want, const char *needles)
 {
     wan_files *w = NULL;
     char msg[1024] = "";
-    int rc = wan_files_open(&w, path, msg, sizeof(msg));
+    int rc = wan_files_open(&w, path, &last_parts, msg, sizeof(msg));
+    CHECK(rc != 0 || last_parts == WAN_N_PARTS, "success with %d parts",
+          last_parts);
     CHECK(rc == want, "%s: status %d, expected %d: %s", path, rc, want, msg);
     CHECK(strchr(msg, '\n') == NULL && strlen(msg) > 0,
           "message is not one line: %s", msg);
@@ -340,6 +344,7 @@ static void one_valid_file_says_what_it_is_and_what_is_missing(void)
         ST2V_ERR_FORMAT,
         "found DiT official f32 (69 tensors); missing the VAE|umT5 text "
         "encoder|tokenizer");
+    CHECK(last_parts == 1, "one part recognised, got %d", last_parts);
     wan_files_close(w);
 }
 
@@ -381,6 +386,7 @@ static void an_empty_folder_lists_every_part_wanted(void)
     wan_files_close(expect(tmp_dir, ST2V_ERR_FORMAT,
                            "no Wan2.1 files|DiT (|VAE (|umT5 text encoder (|"
                            "tokenizer (google/umt5-xxl/spiece.model)"));
+    CHECK(last_parts == 0, "nothing of Wan2.1: %d parts", last_parts);
     remove_dir();
 }
 
@@ -400,6 +406,7 @@ static void a_pth_vae_is_refused_with_the_converter_command(void)
              "'%s/Wan2.1_VAE.pth'",
              tmp_dir);
     wan_files_close(expect(tmp_dir, ST2V_ERR_UNSUPPORTED, want));
+    CHECK(last_parts == 4, "the .pth counts as the VAE: %d", last_parts);
     /* once converted, the safetensors beside it wins */
     CHECK(link_fixture("wan/files/official/Wan2.1_VAE.safetensors",
                        "Wan2.1_VAE.safetensors") == 0,
@@ -524,7 +531,8 @@ static void damaged_headers_never_crash_the_loader(void)
         REQUIRE(write_file("t.safetensors", buf, len) == 0, "write");
         wan_files *w = NULL;
         char msg[512];
-        int rc = wan_files_open(&w, at("t.safetensors"), msg, sizeof(msg));
+        int rc =
+            wan_files_open(&w, at("t.safetensors"), NULL, msg, sizeof(msg));
         CHECK(rc < 0 && w == NULL, "a lone umT5 file never opens complete");
         CHECK(strchr(msg, '\n') == NULL, "one line: %s", msg);
         opened += strstr(msg, "found umT5") != NULL;

@@ -1079,12 +1079,17 @@ static int cross_check(const wan_files *w, char *err, size_t es)
 
 /* ============================================================== open */
 
-static int check_all(wan_files *w, const listing *l, survey *sv, char *msg,
-                     size_t ms)
+static int check_all(wan_files *w, const listing *l, survey *sv,
+                     int *n_parts, char *msg, size_t ms)
 {
     int rc = survey_folder(w, l, sv);
     if (rc)
         return rc;
+    for (int p = 0; p < WAN_N_PARTS - 1; p++)
+        *n_parts += sv->at[p].set || sv->pth[p];
+    *n_parts += sv->spiece || sv->tokenizer_json ||
+                (sv->at[WAN_PART_T5].set &&
+                 set_find(w, sv->at[WAN_PART_T5].set, "spiece_model"));
     int missing[WAN_N_PARTS] = {0};
     for (int p = 0; p < WAN_N_PARTS - 1; p++) {
         const place *pl = &sv->at[p];
@@ -1148,9 +1153,12 @@ static int check_all(wan_files *w, const listing *l, survey *sv, char *msg,
     return 0;
 }
 
-int wan_files_open(wan_files **out, const char *path, char *msg,
-                   size_t msg_size)
+int wan_files_open(wan_files **out, const char *path, int *n_parts,
+                   char *msg, size_t msg_size)
 {
+    int found = 0;
+    if (n_parts)
+        *n_parts = 0;
     if (!out || !path)
         return st2v_fail(msg, msg_size, ST2V_ERR_INVALID_ARG,
                          "wan_files_open: no path");
@@ -1179,7 +1187,9 @@ int wan_files_open(wan_files **out, const char *path, char *msg,
     survey sv;
     memset(&sv, 0, sizeof(sv));
     if (!rc)
-        rc = check_all(w, &l, &sv, msg, msg_size);
+        rc = check_all(w, &l, &sv, &found, msg, msg_size);
+    if (n_parts)
+        *n_parts = found;
     if (rc == ST2V_ERR_NOMEM)
         st2v_fail(msg, msg_size, rc, "out of memory reading %s", q(path).s);
     free(sv.sets);

@@ -101,9 +101,12 @@ typedef struct wan_files {
  * which part, file or tensor is missing or wrong, and returns
  * ST2V_ERR_IO (path unreadable), ST2V_ERR_FORMAT (missing, malformed or
  * inconsistent), ST2V_ERR_UNSUPPORTED (a pickle, scaled FP8,
- * tokenizer.json alone, image to video) or ST2V_ERR_NOMEM. */
-int wan_files_open(wan_files **out, const char *path, char *msg,
-                   size_t msg_size);
+ * tokenizer.json alone, image to video) or ST2V_ERR_NOMEM. *n_parts (may
+ * be NULL) receives, success or not, how many of the four parts were
+ * recognised by their names (a .pth counts): 0 means "not Wan2.1 files",
+ * what a family's detect needs. */
+int wan_files_open(wan_files **out, const char *path, int *n_parts,
+                   char *msg, size_t msg_size);
 void wan_files_close(wan_files *w);
 
 /* "DiT", "VAE", "umT5 text encoder", "tokenizer" */
