@@ -239,8 +239,14 @@ static void linear_tile(void *varg, int64_t begin, int64_t end)
             else
                 memcpy(d, l->b + c0, (size_t)cols * sizeof(float));
         }
-        if (!l->wp || !st2v_op_bf16_linear(dst, out, a->x + r0 * in, in, rows,
-                                           l->wp, in, c0, c1))
+        if (l->wp && st2v_op_bf16_linear(dst, out, a->x + r0 * in, in, rows,
+                                         l->wp, in, c0, c1))
+            ;
+        else if (l->wf && st2v_op_f32_packed_linear(dst, out, a->x + r0 * in,
+                                                    in, rows, l->wf, in, c0,
+                                                    c1))
+            ;
+        else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols,
                         in, 1.0f, a->x + r0 * in, in,
                         l->w + (int64_t)c0 * in, in, 1.0f, dst, out);

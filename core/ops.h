@@ -41,7 +41,19 @@ typedef enum st2v_act {
 void st2v_op_linear(st2v_pool *pool, float *y, const float *x,
                     const st2v_linear *lin, int64_t n, st2v_act act);
 
-/* The BF16 path (ops_bf16.c). Whether this CPU has AVX512-BF16 (and
+/* Float32 weights packed for the AVX-512F kernel (ops_packed.c): whether
+ * this CPU has it; the floats of a packed (out, in) weight: panels of 16
+ * output columns, each (in, 16), zero padded; the packing; and
+ * dst (rows, c1 - c0), stride ldd, += x (rows, in) . W[c0..c1)^T with c0 a
+ * multiple of 16, returning 0 (and doing nothing) where the CPU lacks it. */
+int st2v_op_f32_packed_supported(void);
+size_t st2v_op_f32_pack_size(int out, int in);
+void st2v_op_f32_pack(float *dst, const float *w, int out, int in);
+int st2v_op_f32_packed_linear(float *dst, int64_t ldd, const float *x,
+                              int64_t ldx, int rows, const float *wf, int in,
+                              int c0, int c1);
+
+/* The BF16 path (ops_packed.c). Whether this CPU has AVX512-BF16 (and
  * AVX512-F/BW/VL): only then is a linear's packed wp used. */
 int st2v_op_bf16_supported(void);
 /* bfloat16 elements of a (out, in) weight packed for the BF16 path:

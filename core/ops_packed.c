@@ -1,20 +1,27 @@
 /*
- * ops_bf16.c - the BF16 path of the linear layers: weights packed once at
- * load into bfloat16 pairs in the layout of AVX512-BF16's dot product
- * (vdpbf16ps), activations rounded to bfloat16 eight rows at a time, sums
- * in float32. Twice the multiply-adds per instruction of float32 and half
- * the weight bytes, at bfloat16's precision (8 significant bits per input).
+ * ops_packed.c - linear layers over weights packed once at load, in the
+ * layout of an AVX-512 micro-kernel, instead of OpenBLAS packing them
+ * again on every call:
  *
- * Chosen at run time: st2v_op_bf16_supported() says whether this CPU has
- * the instructions; the kernel is compiled for them with a function-level
- * target attribute, so the rest of the library stays portable. Without
- * them the callers keep float32 weights and OpenBLAS.
+ * - float32: panels of 16 output columns (in, 16), an 8x32 FMA kernel
+ *   that broadcasts the activations straight from their rows;
+ * - the BF16 path: the same panels as bfloat16 pairs (ceil(in/2), 16, 2),
+ *   the layout of AVX512-BF16's dot product (vdpbf16ps), activations
+ *   rounded to bfloat16 eight rows at a time, sums in float32. Twice the
+ *   multiply-adds per instruction of float32 and half the weight bytes, at
+ *   bfloat16's precision (8 significant bits per input).
+ *
+ * Chosen at run time: st2v_op_f32_packed_supported() (AVX-512F) and
+ * st2v_op_bf16_supported() say whether this CPU has the instructions; the
+ * kernels are compiled for them with function-level target attributes, so
+ * the rest of the library stays portable. Without them the callers keep
+ * the float32 weights and OpenBLAS.
  *
  * Determinism: every output is one dot product over k in a fixed order
  * (pairs of k, in order), whatever the tile, row block or thread, so
  * results are bit-identical for any pool, as in ops.h.
  *
- * Not here: the float32 kernels (ops.c), the choice of which layers to
+ * Not here: the other kernels (ops.c), the choice of which layers to
  * pack (each family's loader).
  */
 #include <stdint.h>
@@ -100,6 +107,7 @@ BF16_TARGET static void kernel_8x32(float *dst, int64_t ldd,
                                     int nr, __mmask16 m0, __mmask16 m1)
 {
     __m512 a0[ROWS], a1[ROWS];
+#pragma GCC unroll 8
     for (int r = 0; r < ROWS; r++)
         a0[r] = a1[r] = _mm512_setzero_ps();
     for (int kk = 0; kk < k2; kk++) {
@@ -107,6 +115,7 @@ BF16_TARGET static void kernel_8x32(float *dst, int64_t ldd,
             (__m512bh)_mm512_loadu_si512((const void *)(w0 + kk * 32));
         const __m512bh b1 =
             (__m512bh)_mm512_loadu_si512((const void *)(w1 + kk * 32));
+#pragma GCC unroll 8
         for (int r = 0; r < ROWS; r++) {
             const __m512bh x =
                 (__m512bh)_mm512_set1_epi32((int)xb[(size_t)r * k2 + kk]);
@@ -114,6 +123,7 @@ BF16_TARGET static void kernel_8x32(float *dst, int64_t ldd,
             a1[r] = _mm512_dpbf16_ps(a1[r], x, b1);
         }
     }
+#pragma GCC unroll 8
     for (int r = 0; r < nr; r++) {
         float *d = dst + r * ldd;
         _mm512_mask_storeu_ps(d, m0,
@@ -147,7 +157,106 @@ BF16_TARGET static void bf16_gemm(float *dst, int64_t ldd, const float *x,
         }
     }
 }
+
+/* dst (ROWS of which nr, columns of panels p, p+1) += x . W^T, float32;
+ * rows past nr repeat the last row and are not stored. */
+__attribute__((target("avx512f"))) static void
+f32_kernel_8x32(float *dst, int64_t ldd, const float *x, int64_t ldx, int in,
+                const float *w0, const float *w1, int nr, __mmask16 m0,
+                __mmask16 m1)
+{
+    const float *xr[ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; r++)
+        xr[r] = x + (r < nr ? r : nr - 1) * ldx;
+    __m512 a0[ROWS], a1[ROWS];
+#pragma GCC unroll 8
+    for (int r = 0; r < ROWS; r++)
+        a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int k = 0; k < in; k++) {
+        const __m512 b0 = _mm512_loadu_ps(w0 + k * PANEL);
+        const __m512 b1 = _mm512_loadu_ps(w1 + k * PANEL);
+#pragma GCC unroll 8
+        for (int r = 0; r < ROWS; r++) {
+            const __m512 v = _mm512_set1_ps(xr[r][k]);
+            a0[r] = _mm512_fmadd_ps(v, b0, a0[r]);
+            a1[r] = _mm512_fmadd_ps(v, b1, a1[r]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++) {
+        float *d = dst + r * ldd;
+        _mm512_mask_storeu_ps(d, m0,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), a0[r]));
+        if (m1)
+            _mm512_mask_storeu_ps(
+                d + PANEL, m1,
+                _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + PANEL), a1[r]));
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+f32_gemm(float *dst, int64_t ldd, const float *x, int64_t ldx, int rows,
+         const float *wf, int in, int c0, int c1)
+{
+    for (int r0 = 0; r0 < rows; r0 += ROWS) {
+        const int nr = ST2V_MIN(ROWS, rows - r0);
+        for (int c = c0; c < c1; c += 2 * PANEL) {
+            const int p = c / PANEL;
+            const int n0 = ST2V_MIN(PANEL, c1 - c);
+            const int n1 = ST2V_MIN(PANEL, c1 - c - PANEL);
+            const __mmask16 m0 = (__mmask16)((1u << n0) - 1u);
+            const __mmask16 m1 =
+                n1 > 0 ? (__mmask16)((1u << n1) - 1u) : (__mmask16)0;
+            const float *w0 = wf + (size_t)p * in * PANEL;
+            f32_kernel_8x32(dst + r0 * ldd + (c - c0), ldd, x + r0 * ldx, ldx,
+                            in, w0, n1 > 0 ? w0 + (size_t)in * PANEL : w0, nr,
+                            m0, m1);
+        }
+    }
+}
 #endif
+
+size_t st2v_op_f32_pack_size(int out, int in)
+{
+    return (size_t)((out + PANEL - 1) / PANEL) * PANEL * (size_t)in;
+}
+
+void st2v_op_f32_pack(float *dst, const float *w, int out, int in)
+{
+    const int np = (out + PANEL - 1) / PANEL;
+    for (int p = 0; p < np; p++)
+        for (int k = 0; k < in; k++)
+            for (int lane = 0; lane < PANEL; lane++) {
+                const int o = p * PANEL + lane;
+                dst[((size_t)p * in + k) * PANEL + lane] =
+                    o < out ? w[(size_t)o * in + k] : 0.0f;
+            }
+}
+
+int st2v_op_f32_packed_supported(void)
+{
+#ifdef HAVE_BF16_KERNEL
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+int st2v_op_f32_packed_linear(float *dst, int64_t ldd, const float *x,
+                              int64_t ldx, int rows, const float *wf, int in,
+                              int c0, int c1)
+{
+#ifdef HAVE_BF16_KERNEL
+    if (c0 % PANEL == 0 && st2v_op_f32_packed_supported()) {
+        f32_gemm(dst, ldd, x, ldx, rows, wf, in, c0, c1);
+        return 1;
+    }
+#endif
+    (void)dst, (void)ldd, (void)x, (void)ldx, (void)rows, (void)wf, (void)in;
+    (void)c0, (void)c1;
+    return 0;
+}
 
 int st2v_op_bf16_supported(void)
 {

@@ -17,6 +17,9 @@ typedef struct st2v_linear {
     const uint16_t *wp;        /* NULL, or w packed as bfloat16 for the BF16
                                   path (st2v_op_bf16_pack): used instead of
                                   w where the CPU has AVX512-BF16 */
+    const float *wf;           /* NULL, or w packed for the float32 AVX-512
+                                  kernel (st2v_op_f32_pack): used instead
+                                  of w where the CPU has AVX-512F */
 } st2v_linear;
 
 typedef struct st2v_norm {

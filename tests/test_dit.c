@@ -123,7 +123,7 @@ static void dit_matches_reference_in_bf16_within_the_bf16_tolerance(void)
     st2v_model_free(model);
 }
 
-static void bf16_linear_matches_float32_and_packs_odd_shapes(void)
+static void packed_linears_bf16_and_f32_match_and_pack_odd_shapes(void)
 {
     /* out 37 (a partial panel), in 45 (odd, a tail past 32), 11 rows */
     const int out = 37, in = 45, rows = 11;
@@ -153,7 +153,27 @@ static void bf16_linear_matches_float32_and_packs_odd_shapes(void)
         /* columns past out stay untouched (0); the rest within bf16 */
         CHECK(err / ref_max < 1e-2, "rel err %g", err / ref_max);
     }
-    free(w), free(x), free(y), free(wp);
+    /* the float32 packed kernel: float32 accuracy, rows past a block of 8 */
+    float *wf = malloc(st2v_op_f32_pack_size(out, in) * sizeof(float));
+    REQUIRE(wf, "alloc");
+    memset(y, 0, (size_t)rows * 48 * sizeof(float));
+    st2v_op_f32_pack(wf, w, out, in);
+    if (!st2v_op_f32_packed_linear(y, 48, x, in, rows, wf, in, 0, out)) {
+        CHECK(!st2v_op_f32_packed_supported(), "refused where supported");
+        printf("     (no AVX-512F here: the float32 kernel declines)\n");
+    } else {
+        double err = 0, ref_max = 0;
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < 48; o++) {
+                double ref = 0;
+                for (int k = 0; o < out && k < in; k++)
+                    ref += (double)x[r * in + k] * w[o * in + k];
+                err = fmax(err, fabs(y[r * 48 + o] - ref));
+                ref_max = fmax(ref_max, fabs(ref));
+            }
+        CHECK(err / ref_max < 1e-6, "f32 rel err %g", err / ref_max);
+    }
+    free(w), free(x), free(y), free(wp), free(wf);
 }
 
 static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
@@ -244,7 +264,7 @@ int main(void)
     RUN(dit_matches_reference_on_golden_cases);
     RUN(dit_gives_identical_bits_for_1_2_and_3_threads);
     RUN(dit_matches_reference_in_bf16_within_the_bf16_tolerance);
-    RUN(bf16_linear_matches_float32_and_packs_odd_shapes);
+    RUN(packed_linears_bf16_and_f32_match_and_pack_odd_shapes);
     RUN(dit_rope_offset_changes_the_output);
     RUN(dit_rejects_latents_that_do_not_tile_into_patches);
     return tu_summary();

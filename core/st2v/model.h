@@ -99,10 +99,10 @@ typedef struct st2v_world {
     float **owned;             /* converted (F16/BF16/unaligned) tensors */
     int n_owned;
     void *bind_storage;        /* block arrays, freed with the model */
-    uint16_t *packed;          /* the BF16 path's packed weights (compute
-                                  dtype bf16 on a CPU with AVX512-BF16: the
-                                  wp of the DiT's token-wise linears), or
-                                  NULL */
+    void *packed;              /* the DiT's token-wise linears packed at
+                                  load (st2v_world_pack): their wp (bf16 on
+                                  a CPU with AVX512-BF16) or wf (f32 on one
+                                  with AVX-512F), or NULL */
     st2v_tokenizer *tok;       /* read-only, shared by all generators */
 
     st2v_text_weights text;
@@ -124,10 +124,11 @@ int st2v_world_load_memory(st2v_world **out, const void *buf, size_t size,
 void st2v_world_free(st2v_world *w);
 
 /* Pack the DiT's token-wise linear layers (attention, cross-attention,
- * MLP, patch embedding, final projection) for the BF16 path (ops.h),
- * keeping the float32 weights. st2v_world_load does it for compute dtype
- * bf16 where st2v_op_bf16_supported(); tests call it directly. */
-int st2v_world_pack_bf16(st2v_world *w);
+ * MLP, patch embedding, final projection) for the BF16 path or the float32
+ * AVX-512 kernel (ops.h), keeping the float32 weights. st2v_world_load
+ * does it for the compute dtype where the CPU has the kernel's
+ * instructions (st2v_op_bf16_supported, st2v_op_f32_packed_supported). */
+int st2v_world_pack(st2v_world *w, st2v_dtype dtype);
 
 /* The world model behind a loaded model, or NULL for another family. */
 const st2v_world *st2v_world_of(const st2v_model *m);
