@@ -12,8 +12,10 @@ through an int16 view, so nothing is rounded), into OUT (default: the same
 name with .safetensors), beside the .pth, where st2v's loader finds it. The
 names are kept as they are (the official ones, which the loader reads).
 
-Needs only Debian's python3-torch and python3-numpy (no safetensors
-package): the writer below is the whole format, an 8-byte little-endian
+Memory: torch 1.13 loads the whole pickle (11.4 GB for the text
+encoder); the output is written a tensor at a time, so the peak is the
+.pth's size plus its largest tensor. Needs only Debian's python3-torch and
+python3-numpy (no safetensors package): the writer below is the whole format, an 8-byte little-endian
 header length, a JSON header sorted by name and padded with spaces to 8
 bytes, then the tensors' bytes in that order.
 """
@@ -54,17 +56,21 @@ def tensor_bytes(t):
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: [(name, dtype, shape, bytes)] in any order, written sorted.
-    The fixtures of tests/fixtures/wan/files use it for dtypes the
-    converter never writes (F8_E4M3)."""
+    """tensors: [(name, dtype, shape, data)] in any order, written sorted;
+    data is bytes, or a torch tensor whose bytes are taken only as it is
+    written (an 11 GB state dict is not copied whole). The fixtures of
+    tests/fixtures/wan/files use it for dtypes the converter never writes
+    (F8_E4M3)."""
     header, off, blobs = {}, 0, []
     if metadata:
         header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name, dtype, shape, data in sorted(tensors, key=lambda x: x[0]):
+        n = (data.numel() * data.element_size()
+             if isinstance(data, torch.Tensor) else len(data))
         header[name] = {"dtype": dtype, "shape": [int(s) for s in shape],
-                        "data_offsets": [off, off + len(data)]}
+                        "data_offsets": [off, off + n]}
         blobs.append(data)
-        off += len(data)
+        off += n
     hb = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode()
     hb += b" " * (-len(hb) % 8)
     tmp = path + ".part"
@@ -72,7 +78,7 @@ def write_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(hb)))
         f.write(hb)
         for b in blobs:
-            f.write(b)
+            f.write(tensor_bytes(b)[1] if isinstance(b, torch.Tensor) else b)
     os.replace(tmp, path)
 
 
@@ -98,8 +104,10 @@ def convert(src, dst=None):
     sd = state_dict(torch.load(src, map_location="cpu", weights_only=True))
     items = []
     for name, t in sd.items():
-        dtype, data = tensor_bytes(t)
-        items.append((name, dtype, tuple(t.shape), data))
+        if t.dtype not in DTYPES:
+            raise ValueError("tensor %s: dtype %s has no safetensors "
+                             "equivalent" % (name, t.dtype))
+        items.append((name, DTYPES[t.dtype][0], tuple(t.shape), t))
     write_safetensors(dst, items, {"format": "pt",
                                    "converted_from": os.path.basename(src)})
     return dst, len(items)
