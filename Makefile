@@ -32,19 +32,20 @@ SONAME := libst2v.so.0
 LIB_A := $(B)/lib/libst2v.a
 LIB_SO := $(B)/lib/$(SONAME)
 CLI := $(B)/bin/st2v
+PARTS := $(B)/bin/st2v-parts
 
 ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
 
 .PHONY: all check check-c check-cli check-python check-asan fixtures install \
 	uninstall clean distclean sample bench
 
-all: $(LIB_A) $(LIB_SO) $(CLI) $(B)/st2v.pc
+all: $(LIB_A) $(LIB_SO) $(CLI) $(PARTS) $(B)/st2v.pc
 
 $(B)/obj/%.o: %.c config.mak build_config.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(PARTS).d
 
 $(LIB_A): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -58,6 +59,11 @@ $(LIB_SO): $(CORE_OBJ)
 $(CLI): $(CLI_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(DEP_LIBS)
+
+# one part of a model on safetensors in and out (tools/st2v-parts.c)
+$(PARTS): tools/st2v-parts.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
 
 $(B)/tests/%: tests/%.c $(LIB_A) tests/test_util.h
 	@mkdir -p $(dir $@)

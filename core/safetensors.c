@@ -40,6 +40,7 @@ static const struct {
 } DTYPES[] = {
     {"F32", ST_F32, 4},       {"F16", ST_F16, 2}, {"BF16", ST_BF16, 2},
     {"F8_E4M3", ST_F8_E4M3, 1}, {"U8", ST_U8, 1},   {"I8", ST_I8, 1},
+    {"I32", ST_I32, 4},
 };
 #define N_DTYPES (sizeof(DTYPES) / sizeof(DTYPES[0]))
 
@@ -172,7 +173,7 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         k++;
     if (k == N_DTYPES)
         return FAIL("tensor \"%s\": unknown dtype \"%s\" (expected F32, F16, "
-                    "BF16, F8_E4M3, U8 or I8)",
+                    "BF16, F8_E4M3, U8, I8 or I32)",
                     quote(name).s, quote(dtype->valuestring).s);
     t->dtype = DTYPES[k].dtype;
 
@@ -544,6 +545,13 @@ void st_to_f32(const st_tensor *t, float *dst)
     case ST_I8:
         for (size_t i = 0; i < n; i++)
             dst[i] = (float)(int8_t)p[i];
+        break;
+    case ST_I32:
+        for (size_t i = 0; i < n; i++) {
+            int32_t v;
+            memcpy(&v, p + 4 * i, sizeof(v)); /* little-endian host */
+            dst[i] = (float)v;
+        }
         break;
     }
 }

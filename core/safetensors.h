@@ -19,14 +19,16 @@
  * ComfyUI's "scaled fp8" files store weights in it, each with a scalar
  * float32 `<layer>.scale_weight` (w = fp8 * scale; the scale is the
  * loader's business, not the reader's). U8 and I8 carry bytes, such as the
- * serialised spiece.model inside ComfyUI's text-encoder files. */
+ * serialised spiece.model inside ComfyUI's text-encoder files; I32 token
+ * ids (st2v-parts). */
 typedef enum st_dtype {
     ST_F32 = 0,
     ST_F16 = 1,
     ST_BF16 = 2,
     ST_F8_E4M3 = 3,
     ST_U8 = 4,
-    ST_I8 = 5
+    ST_I8 = 5,
+    ST_I32 = 6
 } st_dtype;
 
 typedef struct st_tensor {
@@ -59,7 +61,8 @@ const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_metadata(const st_file *f, const char *key);
 
 /* Convert numel elements to float32 (dst must hold t->numel floats),
- * exactly: floats widened, U8/I8 as their integer values, F8_E4M3 without
+ * exactly: floats widened, U8/I8/I32 as their integer values (I32 rounded
+ * beyond 2^24), F8_E4M3 without
  * any scale. */
 void st_to_f32(const st_tensor *t, float *dst);
 
@@ -68,7 +71,8 @@ float st_f8_e4m3_to_f32(uint8_t b);
 
 size_t st_dtype_size(st_dtype d);
 
-/* "F32", "F16", "BF16", "F8_E4M3", "U8", "I8": the file's spelling. */
+/* "F32", "F16", "BF16", "F8_E4M3", "U8", "I8", "I32": the file's
+ * spelling. */
 const char *st_dtype_name(st_dtype d);
 
 /* A floating-point dtype (F32, F16, BF16, F8_E4M3). */

@@ -182,6 +182,7 @@ void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
         break;
     case ST_U8:
     case ST_I8:
+    case ST_I32:
         break; /* not weights: st2v_wview_bind refuses them */
     }
 }

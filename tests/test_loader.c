@@ -676,8 +676,13 @@ static void loader_rejects_an_unknown_dtype(void)
     if (tiny_parts(&p) != 0)
         return;
     cJSON_ReplaceItemInObjectCaseSensitive(entry(&p, "text.norm.bias"),
+                                           "dtype", cJSON_CreateString("I64"));
+    EXPECT_REFUSED(&p, "tensor \"text.norm.bias\"", "unknown dtype \"I64\"");
+    /* a dtype the reader knows but the world model cannot use */
+    cJSON_ReplaceItemInObjectCaseSensitive(entry(&p, "text.norm.bias"),
                                            "dtype", cJSON_CreateString("I32"));
-    EXPECT_REFUSED(&p, "tensor \"text.norm.bias\"", "unknown dtype \"I32\"");
+    EXPECT_REFUSED(&p, "tensor \"text.norm.bias\"",
+                   "dtype I32, expected F32, F16 or BF16");
     cJSON_ReplaceItemInObjectCaseSensitive(entry(&p, "text.norm.bias"),
                                            "dtype", cJSON_CreateNumber(1));
     EXPECT_REFUSED(&p, "tensor \"text.norm.bias\"", "dtype");

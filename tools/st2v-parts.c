@@ -1,0 +1,462 @@
+/*
+ * st2v-parts - run one part of a model family on inputs given as
+ * safetensors and write its outputs as safetensors, for the tests and for
+ * users who compare st2v with another engine part by part.
+ *
+ *   st2v-parts tokenize --tokenizer FILE (--prompt TEXT | --prompt-file F)
+ *              [--len N] -o OUT.safetensors
+ *       Wan's tokenisation (spm_encode_wan: cleaning, EOS, padding to N,
+ *       default 512). FILE: spiece.model, a ComfyUI text-encoder
+ *       .safetensors carrying `spiece_model`, or Hugging Face's
+ *       tokenizer.json. OUT: ids I32 [N], mask I32 [N] (1 for the real
+ *       tokens, EOS included).
+ *   st2v-parts umt5 --weights FILE --ids IN.safetensors [-t THREADS]
+ *              [--max-dist N] -o OUT.safetensors
+ *       the umT5 encoder on the real tokens of IN (ids I32 [N] and, when
+ *       present, mask I32 [N]: ones, then zeros). OUT: context F32 [n, dim]
+ *       for the n real tokens (Wan's DiT adds the zero rows).
+ *
+ * Errors are one line on stderr and a non-zero status (2 for usage), and
+ * no output file is left behind. Not here yet: the DiT and the VAE (part 2
+ * of issue 20).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool.h"
+#include "safetensors.h"
+#include "st2v.h"
+#include "wan/spm.h"
+#include "wan/umt5.h"
+
+#define PROG "st2v-parts"
+
+static const char USAGE[] =
+    "usage: " PROG " tokenize --tokenizer FILE (--prompt TEXT | --prompt-file "
+    "FILE) [--len N] -o OUT.safetensors\n"
+    "       " PROG " umt5 --weights FILE --ids IN.safetensors [-t THREADS] "
+    "[--max-dist N] -o OUT.safetensors\n"
+    "\n"
+    "Runs one part of a model on safetensors inputs and writes safetensors.\n"
+    "  tokenize  Wan's umT5 tokenisation (cleaning, </s>, <pad> up to --len,\n"
+    "            default 512) from spiece.model, a ComfyUI text-encoder file\n"
+    "            with spiece_model, or tokenizer.json -> ids, mask (I32 [len])\n"
+    "  umt5      the umT5 encoder (F32/F16/BF16/scaled F8 weights, official or\n"
+    "            Hugging Face names) on the real tokens of ids/mask\n"
+    "            -> context (F32 [n, dim]); --max-dist: where the position\n"
+    "            buckets end (no tensor says; 128 in umT5-XXL)\n";
+
+/* One line on stderr; returns 1 (the exit status of a failure). */
+static int die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see --help)\n", stderr);
+    va_end(ap);
+    return 2;
+}
+
+/* ------------------------------------------------------------ files */
+
+/* The whole file, malloc'ed (+1 byte, NUL-terminated), or NULL with errno. */
+static char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        len += fread(buf + len, 1, cap - 1 - len, f);
+        if (ferror(f)) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        if (feof(f))
+            break;
+        char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            errno = ENOMEM;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (buf) {
+        buf[len] = '\0';
+        *n = len;
+    }
+    return buf;
+}
+
+typedef struct out_tensor {
+    const char *name;
+    st_dtype dtype;
+    int ndim;
+    int64_t shape[2];
+    const void *data;
+} out_tensor;
+
+/* A safetensors file of n tensors (given sorted by name), its header
+ * padded with spaces to 8 bytes. Removes a partial file on failure. */
+static int write_safetensors(const char *path, const out_tensor *t, int n)
+{
+    char header[4096];
+    size_t h = 0, off = 0;
+    h += (size_t)snprintf(header + h, sizeof(header) - h,
+                          "{\"__metadata__\":{\"generator\":\"st2v-parts\"}");
+    for (int i = 0; i < n; i++) {
+        size_t bytes = st_dtype_size(t[i].dtype);
+        for (int d = 0; d < t[i].ndim; d++)
+            bytes *= (size_t)t[i].shape[d];
+        h += (size_t)snprintf(header + h, sizeof(header) - h,
+                              ",\"%s\":{\"dtype\":\"%s\",\"shape\":[",
+                              t[i].name, st_dtype_name(t[i].dtype));
+        for (int d = 0; d < t[i].ndim; d++)
+            h += (size_t)snprintf(header + h, sizeof(header) - h,
+                                  "%s%" PRId64, d ? "," : "", t[i].shape[d]);
+        h += (size_t)snprintf(header + h, sizeof(header) - h,
+                              "],\"data_offsets\":[%zu,%zu]}", off,
+                              off + bytes);
+        off += bytes;
+    }
+    h += (size_t)snprintf(header + h, sizeof(header) - h, "}");
+    while (h % 8 && h < sizeof(header))
+        header[h++] = ' ';
+    if (h >= sizeof(header) - 1)
+        return die("%s: header too long", path);
+
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return die("cannot write %s: %s", path, strerror(errno));
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)((uint64_t)h >> (8 * i));
+    int ok = fwrite(len, 1, 8, f) == 8 && fwrite(header, 1, h, f) == h;
+    for (int i = 0; ok && i < n; i++) {
+        size_t bytes = st_dtype_size(t[i].dtype);
+        for (int d = 0; d < t[i].ndim; d++)
+            bytes *= (size_t)t[i].shape[d];
+        ok = fwrite(t[i].data, 1, bytes, f) == bytes; /* little-endian */
+    }
+    if (fclose(f) != 0)
+        ok = 0;
+    if (!ok) {
+        remove(path);
+        return die("cannot write %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------- tokenize */
+
+/* A tokenizer from spiece.model, a safetensors file with spiece_model, or
+ * tokenizer.json, told apart by their first bytes. */
+static int load_tokenizer(spm **out, const char *path)
+{
+    size_t n = 0;
+    char *buf = read_all(path, &n);
+    if (!buf)
+        return die("cannot read %s: %s", path, strerror(errno));
+    char err[512] = "";
+    int rc;
+    uint64_t hl = 0;
+    for (int i = 0; i < 8 && n >= 8; i++)
+        hl |= (uint64_t)(uint8_t)buf[i] << (8 * i);
+    size_t ws = 0;
+    while (ws < n && (buf[ws] == ' ' || buf[ws] == '\n' || buf[ws] == '\t' ||
+                      buf[ws] == '\r'))
+        ws++;
+    if (n >= 10 && hl >= 2 && hl <= n - 8 && buf[8] == '{')
+        rc = spm_load_safetensors(out, buf, n, err, sizeof(err));
+    else if (ws < n && buf[ws] == '{') {
+        snprintf(err, sizeof(err), "tokenizer.json is not read yet");
+        rc = ST2V_ERR_UNSUPPORTED;
+    }
+    else
+        rc = spm_load(out, buf, n, err, sizeof(err));
+    free(buf);
+    if (rc)
+        return die("%s: %s", path, err);
+    return 0;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_tokenize(int argc, char **argv)
+{
+    const char *tok = NULL, *prompt = NULL, *prompt_file = NULL, *out = NULL;
+    long len = SPM_WAN_TEXT_LEN;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            return usage_error("tokenize: %s needs a value or is unknown", a);
+        if (strcmp(a, "--tokenizer") == 0)
+            tok = argv[++i];
+        else if (strcmp(a, "--prompt") == 0)
+            prompt = argv[++i];
+        else if (strcmp(a, "--prompt-file") == 0)
+            prompt_file = argv[++i];
+        else if (strcmp(a, "--len") == 0) {
+            if (parse_int(argv[++i], 1, 1 << 20, &len))
+                return usage_error("tokenize: --len %s is not an integer in "
+                                   "[1, 1048576]",
+                                   argv[i]);
+        } else if (strcmp(a, "-o") == 0)
+            out = argv[++i];
+        else
+            return usage_error("tokenize: unknown option %s", a);
+    }
+    if (!tok || !out || !prompt == !prompt_file)
+        return usage_error("tokenize needs --tokenizer, -o and one of "
+                           "--prompt, --prompt-file");
+    char *text = NULL;
+    if (prompt_file) {
+        size_t n = 0;
+        text = read_all(prompt_file, &n);
+        if (!text)
+            return die("cannot read %s: %s", prompt_file, strerror(errno));
+        if (strlen(text) != n) {
+            free(text);
+            return die("%s: the prompt holds a NUL byte", prompt_file);
+        }
+        prompt = text;
+    }
+    spm *m = NULL;
+    if (load_tokenizer(&m, tok)) {
+        free(text);
+        return 1;
+    }
+    int32_t *ids = malloc((size_t)len * sizeof(int32_t));
+    int32_t *mask = malloc((size_t)len * sizeof(int32_t));
+    int n_tokens = 0, rc = 1;
+    if (!ids || !mask)
+        die("out of memory");
+    else if (spm_encode_wan(m, prompt, ids, (int)len, &n_tokens) != 0)
+        die("%s: cannot encode the prompt (no </s> or <pad>?)", tok);
+    else {
+        for (long i = 0; i < len; i++)
+            mask[i] = i < n_tokens;
+        out_tensor t[2] = {
+            {"ids", ST_I32, 1, {len, 0}, ids},
+            {"mask", ST_I32, 1, {len, 0}, mask},
+        };
+        rc = write_safetensors(out, t, 2);
+    }
+    free(ids);
+    free(mask);
+    free(text);
+    spm_free(m);
+    return rc;
+}
+
+/* ----------------------------------------------------------- umt5 */
+
+/* The real ids of IN: tensor ids I32 [N] (or [1, N]) and, when there, mask
+ * of the same shape, ones then zeros. */
+static int read_ids(const char *path, int32_t **ids_out, int *n_out)
+{
+    st_file f;
+    char err[512];
+    if (st_open(&f, path, err, sizeof(err)) != 0)
+        return die("%s", err);
+    const st_tensor *ids = st_find(&f, "ids"), *mask = st_find(&f, "mask");
+    int rc = 1;
+    int64_t len = 0;
+    if (!ids)
+        die("%s: no tensor ids", path);
+    else if (ids->dtype != ST_I32 ||
+             !(ids->ndim == 1 || (ids->ndim == 2 && ids->shape[0] == 1)))
+        die("%s: tensor ids is %s of %d dimensions, expected I32 [N]", path,
+            st_dtype_name(ids->dtype), ids->ndim);
+    else if ((len = ids->shape[ids->ndim - 1]) < 1)
+        die("%s: tensor ids is empty", path);
+    else if (mask && (mask->dtype != ST_I32 || mask->numel != ids->numel))
+        die("%s: tensor mask is not I32 of the ids' %" PRId64 " values", path,
+            len);
+    else
+        rc = 0;
+    if (rc) {
+        st_close(&f);
+        return rc;
+    }
+    int32_t *v = malloc((size_t)len * sizeof(int32_t));
+    if (!v) {
+        st_close(&f);
+        return die("out of memory");
+    }
+    memcpy(v, ids->data, (size_t)len * sizeof(int32_t));
+    int64_t n = len;
+    if (mask) {
+        const uint8_t *p = mask->data;
+        n = 0;
+        for (int64_t i = 0; i < len && !rc; i++) {
+            int32_t b;
+            memcpy(&b, p + 4 * i, sizeof(b));
+            if (b != 0 && b != 1)
+                rc = die("%s: mask[%" PRId64 "] is %d, not 0 or 1", path, i,
+                         b);
+            else if (b == 1 && n != i)
+                rc = die("%s: mask has a 1 at %" PRId64 " after a 0", path,
+                         i);
+            else
+                n += b;
+        }
+    }
+    st_close(&f);
+    if (!rc && (n < 1 || n > WAN_UMT5_MAX_TOKENS))
+        rc = die("%s: %" PRId64 " real tokens, expected 1 to %d", path, n,
+                 WAN_UMT5_MAX_TOKENS);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    *ids_out = v;
+    *n_out = (int)n;
+    return 0;
+}
+
+static int cmd_umt5(int argc, char **argv)
+{
+    const char *weights = NULL, *ids_path = NULL, *out = NULL;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN), max_dist = 128;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            return usage_error("umt5: %s needs a value or is unknown", a);
+        if (strcmp(a, "--weights") == 0)
+            weights = argv[++i];
+        else if (strcmp(a, "--ids") == 0)
+            ids_path = argv[++i];
+        else if (strcmp(a, "-o") == 0)
+            out = argv[++i];
+        else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+            if (parse_int(argv[++i], 1, 256, &threads))
+                return usage_error("umt5: -t %s is not an integer in "
+                                   "[1, 256]",
+                                   argv[i]);
+        } else if (strcmp(a, "--max-dist") == 0) {
+            if (parse_int(argv[++i], 1, 1 << 20, &max_dist))
+                return usage_error("umt5: --max-dist %s is not an integer in "
+                                   "[1, 1048576]",
+                                   argv[i]);
+        } else
+            return usage_error("umt5: unknown option %s", a);
+    }
+    if (!weights || !ids_path || !out)
+        return usage_error("umt5 needs --weights, --ids and -o");
+    if (threads < 1)
+        threads = 1;
+
+    int32_t *ids = NULL;
+    int n = 0;
+    if (read_ids(ids_path, &ids, &n))
+        return 1;
+    st_file f;
+    char err[512] = "";
+    if (st_open(&f, weights, err, sizeof(err)) != 0) {
+        free(ids);
+        return die("%s", err);
+    }
+    /* the names alone, or under the prefix of ComfyUI's checkpoints */
+    static const char *const prefixes[] = {"",
+                                           "text_encoders.t5xxl.transformer."};
+    wan_umt5_config cfg;
+    const char *prefix = NULL;
+    char first[512] = "";
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        if (wan_umt5_config_from_file(&cfg, &f, prefixes[i], err,
+                                      sizeof(err)) == 0) {
+            prefix = prefixes[i];
+            break;
+        }
+        if (i == 0)
+            snprintf(first, sizeof(first), "%s", err);
+    }
+    cfg.max_dist = (int)max_dist;
+    wan_umt5 *m = NULL;
+    st2v_pool *pool = NULL;
+    float *ctx = NULL;
+    int rc = 1;
+    if (!prefix) {
+        die("%s: not a umT5 encoder: %s", weights, first);
+        goto done;
+    }
+    if (wan_umt5_load(&m, &f, prefix, &cfg, err, sizeof(err)) != 0) {
+        die("%s: %s", weights, err);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= cfg.vocab) {
+            die("%s: ids[%d] = %d is outside the vocabulary [0, %d)",
+                ids_path, i, ids[i], cfg.vocab);
+            goto done;
+        }
+    if (threads > 1 && st2v_pool_new(&pool, (int)threads) != 0) {
+        die("cannot start %ld threads", threads);
+        goto done;
+    }
+    ctx = malloc((size_t)n * cfg.dim * sizeof(float));
+    if (!ctx || wan_umt5_encode(m, pool, ids, n, ctx) != 0) {
+        die("out of memory encoding %d tokens", n);
+        goto done;
+    }
+    out_tensor t = {"context", ST_F32, 2, {n, cfg.dim}, ctx};
+    rc = write_safetensors(out, &t, 1);
+done:
+    free(ctx);
+    st2v_pool_free(pool);
+    wan_umt5_free(m);
+    st_close(&f);
+    free(ids);
+    return rc;
+}
+
+/* ----------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command");
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        }
+    if (strcmp(argv[1], "tokenize") == 0)
+        return cmd_tokenize(argc - 2, argv + 2);
+    if (strcmp(argv[1], "umt5") == 0)
+        return cmd_umt5(argc - 2, argv + 2);
+    return usage_error("unknown command %s", argv[1]);
+}
