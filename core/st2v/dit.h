@@ -29,4 +29,13 @@ int st2v_dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
                      const float *z, int T, int Hl, int Wl, const float *t,
                      int t0, const float *kv, int n);
 
+/* nb forward passes of the same z and t under nb prompts (the guidance
+ * pair: nb = 2) as one batch: v[b] from kv[b] (n[b] tokens). Each v[b]
+ * equals st2v_dit_forward's up to rounding (the same bits where the
+ * linear kernels' results do not depend on the row count). */
+int st2v_dit_forward_batch(const st2v_world *m, st2v_pool *pool, int nb,
+                           float *const *v, const float *z, int T, int Hl,
+                           int Wl, const float *t, int t0,
+                           const float *const *kv, const int *n);
+
 #endif /* ST2V_WORLD_DIT_H */
