@@ -7,7 +7,8 @@
  * files and folders (missing, misshapen or mistyped tensors, truncated
  * files, lying offsets, scaled fp8, a .pth, no tokenizer, an empty
  * folder, a lying config.json, parts of different widths) are refused
- * with one line naming the file or tensor; and a few thousand damaged headers never crash the loader.
+ * with one line naming the file or tensor; and a few thousand damaged headers
+ * never crash the loader.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -23,10 +24,17 @@
 #include "wan/umt5.h"
 
 /* The tiny configs of files_fixtures.py. */
-static const wan_dit_config TINY_DIT = {
-    .dim = 8, .ffn_dim = 16, .num_heads = 2, .num_layers = 2, .in_dim = 4,
-    .out_dim = 4, .text_dim = 8, .freq_dim = 8, .text_len = 8,
-    .patch = {1, 2, 2}, .eps = 1e-6f};
+static const wan_dit_config TINY_DIT = {.dim = 8,
+                                        .ffn_dim = 16,
+                                        .num_heads = 2,
+                                        .num_layers = 2,
+                                        .in_dim = 4,
+                                        .out_dim = 4,
+                                        .text_dim = 8,
+                                        .freq_dim = 8,
+                                        .text_len = 8,
+                                        .patch = {1, 2, 2},
+                                        .eps = 1e-6f};
 #define TINY_DIT_TENSORS (12 + 2 * 27 + 3)
 #define TINY_T5_TENSORS (1 + 2 * 10 + 1)
 
@@ -132,8 +140,8 @@ static int same_dit(const wan_dit_config *a, const wan_dit_config *b)
 }
 
 /* The tensor name of f has shape (s0, s1...) (ndim given). */
-static int has_shape(const st_file *f, const char *name, int ndim,
-                     int64_t s0, int64_t s1)
+static int has_shape(const st_file *f, const char *name, int ndim, int64_t s0,
+                     int64_t s1)
 {
     const st_tensor *t = st_find(f, name);
     return t && t->ndim == ndim && t->shape[0] == s0 &&
@@ -248,8 +256,7 @@ static void dit_config_reads_official_and_diffusers_keys(void)
     CHECK(wan_dit_config_parse(&c, bad, strlen(bad), err, sizeof(err)) ==
               ST2V_ERR_FORMAT,
           "fractional dim refused");
-    CHECK(wan_dit_config_parse(&c, "[", 1, err, sizeof(err)) ==
-              ST2V_ERR_FORMAT,
+    CHECK(wan_dit_config_parse(&c, "[", 1, err, sizeof(err)) == ST2V_ERR_FORMAT,
           "not JSON");
 }
 
@@ -257,11 +264,11 @@ static void dit_config_reads_official_and_diffusers_keys(void)
 
 static void official_folder_opens_under_official_names(void)
 {
-    wan_files *w = expect(
-        tu_fixture("wan/files/official"), 0,
-        "Wan2.1 T2V (dim 8, 2 layers): DiT official f32 (69 tensors)|"
-        "VAE official f32 (194 tensors)|umT5 official bf16 (22 tensors)|"
-        "tokenizer spiece.model");
+    wan_files *w =
+        expect(tu_fixture("wan/files/official"), 0,
+               "Wan2.1 T2V (dim 8, 2 layers): DiT official f32 (69 tensors)|"
+               "VAE official f32 (194 tensors)|umT5 official bf16 (22 tensors)|"
+               "tokenizer spiece.model");
     if (!w)
         return;
     CHECK(same_dit(&w->dit_cfg, &TINY_DIT), "DiT config from config.json");
@@ -272,11 +279,10 @@ static void official_folder_opens_under_official_names(void)
     CHECK(w->vae_cfg.dim == 1 && w->vae_cfg.z_dim == 4, "VAE dim/z");
     CHECK(has_shape(&w->vae, "decoder.upsamples.4.shortcut.weight", 5, 4, 2),
           "VAE shortcut");
-    CHECK(w->t5.n_tensors == TINY_T5_TENSORS, "T5 tensors %d",
-          w->t5.n_tensors);
+    CHECK(w->t5.n_tensors == TINY_T5_TENSORS, "T5 tensors %d", w->t5.n_tensors);
     CHECK(w->layout[WAN_PART_T5] == WAN_LAYOUT_OFFICIAL, "T5 layout");
-    CHECK(strcmp(w->file[WAN_PART_TOKENIZER],
-                 "google/umt5-xxl/spiece.model") == 0,
+    CHECK(strcmp(w->file[WAN_PART_TOKENIZER], "google/umt5-xxl/spiece.model") ==
+              0,
           "tokenizer file %s", w->file[WAN_PART_TOKENIZER]);
     CHECK(spm_vocab_size(w->tokenizer) <= w->t5_cfg.vocab, "vocab");
     check_t5_runs(w);
@@ -285,11 +291,11 @@ static void official_folder_opens_under_official_names(void)
 
 static void comfy_folder_opens_with_prefix_stripped_and_tokenizer_inside(void)
 {
-    wan_files *w = expect(
-        tu_fixture("wan/files/comfy"), 0,
-        "DiT official under model.diffusion_model. bf16 (69 tensors)|"
-        "VAE official f16 (194 tensors)|umT5 HF names f16 (22 tensors)|"
-        "tokenizer inside the umT5 file");
+    wan_files *w =
+        expect(tu_fixture("wan/files/comfy"), 0,
+               "DiT official under model.diffusion_model. bf16 (69 tensors)|"
+               "VAE official f16 (194 tensors)|umT5 HF names f16 (22 tensors)|"
+               "tokenizer inside the umT5 file");
     if (!w)
         return;
     /* no config: the shapes give it, and text_len stays Wan's 512 */
@@ -317,8 +323,7 @@ static void diffusers_folder_opens_sharded_under_official_names(void)
               w->vae_cfg.dim_mult[1] == 1 && w->vae_cfg.dim_mult[3] == 2,
           "VAE config from vae/config.json");
     /* with one residual block per stage, upsamples.2 is an upsampler */
-    CHECK(has_shape(&w->vae, "decoder.upsamples.2.resample.1.weight", 4, 2,
-                    4),
+    CHECK(has_shape(&w->vae, "decoder.upsamples.2.resample.1.weight", 4, 2, 4),
           "decoder.upsamples.2.resample.1.weight");
     /* Diffusers' norm2 is the official norm3: the same bytes */
     st_file shard;
@@ -453,14 +458,20 @@ static void a_shard_missing_from_its_index_is_named(void)
     REQUIRE(make_dir() == 0, "mkdtemp");
     const char *d = "wan/files/diffusers/transformer/";
     char fx[256];
-    snprintf(fx, sizeof(fx), "%sdiffusion_pytorch_model.safetensors."
-                             "index.json", d);
+    snprintf(fx, sizeof(fx),
+             "%sdiffusion_pytorch_model.safetensors."
+             "index.json",
+             d);
     CHECK(link_fixture(fx, "t/diffusion_pytorch_model.safetensors."
-                           "index.json") == 0, "index");
-    snprintf(fx, sizeof(fx), "%sdiffusion_pytorch_model-00001-of-00002."
-                             "safetensors", d);
+                           "index.json") == 0,
+          "index");
+    snprintf(fx, sizeof(fx),
+             "%sdiffusion_pytorch_model-00001-of-00002."
+             "safetensors",
+             d);
     CHECK(link_fixture(fx, "t/diffusion_pytorch_model-00001-of-00002."
-                           "safetensors") == 0, "shard 1");
+                           "safetensors") == 0,
+          "shard 1");
     wan_files_close(expect(tmp_dir, ST2V_ERR_IO,
                            "cannot open t/diffusion_pytorch_model-00002-of-"
                            "00002.safetensors"));
@@ -476,8 +487,8 @@ static void a_broken_extra_file_is_said_only_when_a_part_is_missing(void)
           "link");
     wan_files_close(expect(tmp_dir, 0, "Wan2.1 T2V"));
     unlink(at("models_t5_umt5-xxl-enc-bf16.safetensors"));
-    wan_files_close(expect(tmp_dir, ST2V_ERR_FORMAT,
-                           "loras/x.safetensors: tensor"));
+    wan_files_close(
+        expect(tmp_dir, ST2V_ERR_FORMAT, "loras/x.safetensors: tensor"));
     remove_dir();
 }
 
@@ -521,9 +532,10 @@ static void damaged_headers_never_crash_the_loader(void)
             s = s * 1664525u + 1013904223u;
             size_t pos = (s >> 8) % (8 + hl); /* the length and the header */
             s = s * 1664525u + 1013904223u;
-            buf[pos] = iter % 3 ? (unsigned char)(s >> 24)
-                                : (unsigned char)("0123456789[]{},:\"-e"
-                                                  [(s >> 24) % 19]);
+            buf[pos] =
+                iter % 3
+                    ? (unsigned char)(s >> 24)
+                    : (unsigned char)("0123456789[]{},:\"-e"[(s >> 24) % 19]);
         }
         if (iter % 5 == 0)
             len = (s >> 4) % n; /* truncated too */

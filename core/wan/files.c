@@ -139,18 +139,18 @@ static void join(char *out, size_t size, const char *dir, const char *rel)
 typedef struct htensor {
     char name[ST_MAX_NAME];
     char dtype[12];
-    int esize;                  /* bytes per element */
+    int esize; /* bytes per element */
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     uint64_t numel;
-    const uint8_t *data;        /* numel * esize bytes in the mapping */
+    const uint8_t *data; /* numel * esize bytes in the mapping */
 } htensor;
 
 struct wan_files_map {
     char rel[WAN_FILES_PATH_MAX];
     void *map;
     size_t size;
-    htensor *t;                 /* (n) sorted by name */
+    htensor *t; /* (n) sorted by name */
     int n;
 };
 
@@ -158,9 +158,9 @@ static const struct {
     const char *name;
     int size;
 } DTYPES[] = {
-    {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"F8_E4M3", 1},
-    {"F8_E5M2", 1}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
-    {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1}, {"BOOL", 1},
+    {"F32", 4},     {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"F8_E4M3", 1},
+    {"F8_E5M2", 1}, {"I64", 8}, {"I32", 4},  {"I16", 2}, {"I8", 1},
+    {"U64", 8},     {"U32", 4}, {"U16", 2},  {"U8", 1},  {"BOOL", 1},
 };
 
 static int is_float(const htensor *t, st_dtype *d)
@@ -188,8 +188,8 @@ static qstr q(const char *in)
 
 static int json_u64(const cJSON *v, uint64_t *out)
 {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 &&
-                                v->valuedouble <= 9007199254740992.0) ||
+    if (!cJSON_IsNumber(v) ||
+        !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
         v->valuedouble != floor(v->valuedouble))
         return -1;
     *out = (uint64_t)v->valuedouble;
@@ -311,9 +311,9 @@ static int scan_header(wan_files_map *m, char *err, size_t es)
         int nb = 0;
         for (int i = 0; i < m->n; i++) {
             if (i && strcmp(m->t[i - 1].name, m->t[i].name) == 0)
-                rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                               "tensor \"%s\" appears twice",
-                               q(m->t[i].name).s);
+                rc =
+                    st2v_fail(err, es, ST2V_ERR_FORMAT,
+                              "tensor \"%s\" appears twice", q(m->t[i].name).s);
             if (m->t[i].numel)
                 by[nb++] = &m->t[i];
         }
@@ -349,8 +349,8 @@ static int map_file(wan_files_map *m, const char *dir, const char *rel,
         int e = errno;
         if (fd >= 0)
             close(fd);
-        return st2v_fail(err, es, ST2V_ERR_IO, "cannot open %s: %s",
-                         q(rel).s, strerror(e));
+        return st2v_fail(err, es, ST2V_ERR_IO, "cannot open %s: %s", q(rel).s,
+                         strerror(e));
     }
     if (sb.st_size < 8) {
         close(fd);
@@ -404,8 +404,8 @@ static wan_files_map *new_map(wan_files *w)
 }
 
 /* A whole small file (config.json, index.json, spiece.model) into *out. */
-static int read_small(const char *dir, const char *rel, size_t max,
-                      char **out, size_t *n, char *err, size_t es)
+static int read_small(const char *dir, const char *rel, size_t max, char **out,
+                      size_t *n, char *err, size_t es)
 {
     char path[2 * WAN_FILES_PATH_MAX];
     join(path, sizeof(path), dir, rel);
@@ -415,8 +415,8 @@ static int read_small(const char *dir, const char *rel, size_t max,
         if (f)
             fclose(f);
         return st2v_fail(err, es, f ? ST2V_ERR_FORMAT : ST2V_ERR_IO,
-                         "cannot read %s (or larger than %zu bytes)",
-                         q(rel).s, max);
+                         "cannot read %s (or larger than %zu bytes)", q(rel).s,
+                         max);
     }
     *out = malloc((size_t)sb.st_size + 1);
     *n = *out ? fread(*out, 1, (size_t)sb.st_size, f) : 0;
@@ -449,8 +449,8 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(wm) || !wm->child) {
         cJSON_Delete(root);
-        return st2v_fail(err, es, ST2V_ERR_FORMAT,
-                         "%s: no weight_map object", q(s->rel).s);
+        return st2v_fail(err, es, ST2V_ERR_FORMAT, "%s: no weight_map object",
+                         q(s->rel).s);
     }
     dir_of(dir, sizeof(dir), s->rel);
     s->first = w->n_maps;
@@ -458,17 +458,19 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
         const char *shard = cJSON_GetStringValue(e);
         if (!shard || !*shard || strchr(shard, '/') || shard[0] == '.' ||
             !ends_with(shard, ".safetensors")) {
-            rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                           "%s: tensor %s is in \"%s\", not a .safetensors "
-                           "file beside the index",
-                           q(s->rel).s, q(e->string).s,
-                           q(shard ? shard : "").s);
+            rc =
+                st2v_fail(err, es, ST2V_ERR_FORMAT,
+                          "%s: tensor %s is in \"%s\", not a .safetensors "
+                          "file beside the index",
+                          q(s->rel).s, q(e->string).s, q(shard ? shard : "").s);
             break;
         }
         char rel[WAN_FILES_PATH_MAX];
         if (strlen(dir) + strlen(shard) + 2 > sizeof(rel)) {
-            rc = st2v_fail(err, es, ST2V_ERR_FORMAT, "%s: a shard's path is "
-                           "too long", q(s->rel).s);
+            rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
+                           "%s: a shard's path is "
+                           "too long",
+                           q(s->rel).s);
             break;
         }
         snprintf(rel, sizeof(rel), "%.500s%s%.500s", dir, *dir ? "/" : "",
@@ -635,8 +637,8 @@ static void finish_view(st_file *f, const wan_files *w, const fileset *s)
  * with a float dtype and exactly its shape, into f under its official
  * name. */
 static int bind_specs(st_file *f, const wan_files *w, const place *pl,
-                      const wan_tensor_spec *spec, int n, wan_part p,
-                      char *err, size_t es)
+                      const wan_tensor_spec *spec, int n, wan_part p, char *err,
+                      size_t es)
 {
     const char *pn = wan_part_name(p), *file = pl->set->rel;
     if (!(f->tensors = calloc((size_t)n, sizeof(*f->tensors))))
@@ -686,10 +688,9 @@ static int read_config(const wan_files *w, const listing *l, const place *pl,
         if (rc)
             return rc;
         if (wan_config_kind(text, n) == kind)
-            rc = kind == 1 ? wan_dit_config_parse(cfg, text, n, why,
-                                                  sizeof(why))
-                           : wan_vae_config_parse(cfg, text, n, why,
-                                                  sizeof(why));
+            rc = kind == 1
+                     ? wan_dit_config_parse(cfg, text, n, why, sizeof(why))
+                     : wan_vae_config_parse(cfg, text, n, why, sizeof(why));
         free(text);
         if (rc)
             return st2v_fail(err, es, rc, "%s: %s", q(want).s, why);
@@ -718,8 +719,8 @@ static void dit_from_shapes(wan_dit_config *c, const wan_files *w,
                             const place *pl)
 {
     int64_t v;
-#define TAKE(field, off, dif, nd, d)                                          \
-    if ((v = dim_of(w, pl, off, dif, nd, d)) > 0)                             \
+#define TAKE(field, off, dif, nd, d)                                           \
+    if ((v = dim_of(w, pl, off, dif, nd, d)) > 0)                              \
         c->field = (int)v;
     TAKE(dim, "patch_embedding.weight", "patch_embedding.weight", 5, 0)
     TAKE(in_dim, "patch_embedding.weight", "patch_embedding.weight", 5, 1)
@@ -755,8 +756,8 @@ static void dit_from_shapes(wan_dit_config *c, const wan_files *w,
 }
 
 /* The DiT at pl: config (shapes, then config.json), every tensor. */
-static int check_dit(wan_files *w, const listing *l, const place *pl,
-                     char *err, size_t es)
+static int check_dit(wan_files *w, const listing *l, const place *pl, char *err,
+                     size_t es)
 {
     wan_dit_config c = wan_dit_config_1_3b();
     dit_from_shapes(&c, w, pl);
@@ -785,13 +786,13 @@ static int check_dit(wan_files *w, const listing *l, const place *pl,
 
 /* The VAE at pl: the defaults with z_dim and dim from the shapes, then
  * Diffusers' config.json; every tensor. */
-static int check_vae(wan_files *w, const listing *l, const place *pl,
-                     char *err, size_t es)
+static int check_vae(wan_files *w, const listing *l, const place *pl, char *err,
+                     size_t es)
 {
     wan_vae_config c = wan_vae_config_default();
     int64_t z = dim_of(w, pl, "conv2.weight", "post_quant_conv.weight", 5, 0);
-    int64_t d = dim_of(w, pl, "decoder.head.2.weight",
-                       "decoder.conv_out.weight", 5, 1);
+    int64_t d =
+        dim_of(w, pl, "decoder.head.2.weight", "decoder.conv_out.weight", 5, 1);
     if (z > 0)
         c.z_dim = (int)z;
     if (d > 0)
@@ -815,8 +816,7 @@ static int check_vae(wan_files *w, const listing *l, const place *pl,
 /* Tensors a text-encoder file may carry beside the weights. */
 static int t5_extra(const char *name)
 {
-    return strcmp(name, "spiece_model") == 0 ||
-           strcmp(name, "scaled_fp8") == 0;
+    return strcmp(name, "spiece_model") == 0 || strcmp(name, "scaled_fp8") == 0;
 }
 
 /* The umT5 encoder at pl: every tensor under the prefix, float (scaled
@@ -858,15 +858,15 @@ static int check_t5(wan_files *w, const place *pl, char *err, size_t es)
 
 /* What was found where, before the checks. */
 typedef struct survey {
-    fileset *sets;              /* (n_sets) */
+    fileset *sets; /* (n_sets) */
     int n_sets;
-    place at[WAN_N_PARTS - 1];  /* DiT, VAE, umT5: set NULL = none */
+    place at[WAN_N_PARTS - 1];        /* DiT, VAE, umT5: set NULL = none */
     const char *pth[WAN_N_PARTS - 1]; /* a pickle of the part, or NULL */
-    const char *spiece;         /* spiece.model, or NULL */
-    const char *tokenizer_json; /* tokenizer.json, or NULL */
-    int bad;                    /* the first file that could not be read: */
-    char bad_msg[512];          /* its status and message (said when a part
-                                   is missing: it may have been that part) */
+    const char *spiece;               /* spiece.model, or NULL */
+    const char *tokenizer_json;       /* tokenizer.json, or NULL */
+    int bad;           /* the first file that could not be read: */
+    char bad_msg[512]; /* its status and message (said when a part
+                          is missing: it may have been that part) */
 } survey;
 
 /* Is rel a shard of some index in the listing? (shards are read through
@@ -933,8 +933,8 @@ static int survey_folder(wan_files *w, const listing *l, survey *sv)
             s->first = w->n_maps;
             s->n = 1;
             wan_files_map *m = new_map(w);
-            rc = m ? map_file(m, w->dir, rel, why, sizeof(why))
-                   : ST2V_ERR_NOMEM;
+            rc =
+                m ? map_file(m, w->dir, rel, why, sizeof(why)) : ST2V_ERR_NOMEM;
         }
         if (rc == ST2V_ERR_NOMEM)
             return rc;
@@ -954,8 +954,7 @@ static int survey_folder(wan_files *w, const listing *l, survey *sv)
 
 /* The tokenizer: spiece.model, else the spiece_model tensor of the umT5
  * file; tokenizer.json alone is refused. */
-static int check_tokenizer(wan_files *w, const survey *sv, char *err,
-                           size_t es)
+static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
 {
     const char *pn = wan_part_name(WAN_PART_TOKENIZER);
     char why[400];
@@ -991,8 +990,8 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err,
         rc = spm_load(&w->tokenizer, t->data, (size_t)t->numel, why,
                       sizeof(why));
         if (rc)
-            return st2v_fail(err, es, rc, "%s in %s: %s", pn,
-                             q(t5->set->rel).s, why);
+            return st2v_fail(err, es, rc, "%s in %s: %s", pn, q(t5->set->rel).s,
+                             why);
         return 0;
     }
     if (sv->tokenizer_json)
@@ -1020,8 +1019,7 @@ static const char *dtype_word(const st_file *f)
 static size_t describe(char *buf, size_t size, const wan_files *w,
                        const survey *sv, wan_part p)
 {
-    static const char *const layouts[] = {"official", "Diffusers",
-                                          "HF names"};
+    static const char *const layouts[] = {"official", "Diffusers", "HF names"};
     const st_file *f = p == WAN_PART_DIT   ? &w->dit
                        : p == WAN_PART_VAE ? &w->vae
                                            : &w->t5;
@@ -1060,8 +1058,7 @@ static int cross_check(const wan_files *w, char *err, size_t es)
         return st2v_fail(err, es, ST2V_ERR_FORMAT,
                          "the DiT reads text of width %d but the umT5 "
                          "encoder %s is %d wide",
-                         d->text_dim, q(w->file[WAN_PART_T5]).s,
-                         w->t5_cfg.dim);
+                         d->text_dim, q(w->file[WAN_PART_T5]).s, w->t5_cfg.dim);
     if (d->in_dim != w->vae_cfg.z_dim || d->out_dim != w->vae_cfg.z_dim)
         return st2v_fail(err, es, ST2V_ERR_FORMAT,
                          "the DiT takes %d latent channels and gives %d, but "
@@ -1079,8 +1076,8 @@ static int cross_check(const wan_files *w, char *err, size_t es)
 
 /* ============================================================== open */
 
-static int check_all(wan_files *w, const listing *l, survey *sv,
-                     int *n_parts, char *msg, size_t ms)
+static int check_all(wan_files *w, const listing *l, survey *sv, int *n_parts,
+                     char *msg, size_t ms)
 {
     int rc = survey_folder(w, l, sv);
     if (rc)
@@ -1141,9 +1138,8 @@ static int check_all(wan_files *w, const listing *l, survey *sv,
     if (n_missing && sv->bad)
         return st2v_fail(msg, ms, sv->bad, "%s", sv->bad_msg);
     if (n_missing)
-        return st2v_fail(msg, ms, ST2V_ERR_FORMAT,
-                         "%s: %s%s; missing the %s", q(w->dir).s,
-                         *found ? "found " : "no Wan2.1 files",
+        return st2v_fail(msg, ms, ST2V_ERR_FORMAT, "%s: %s%s; missing the %s",
+                         q(w->dir).s, *found ? "found " : "no Wan2.1 files",
                          found, lack);
     if ((rc = cross_check(w, msg, ms)) != 0)
         return rc;
@@ -1153,8 +1149,8 @@ static int check_all(wan_files *w, const listing *l, survey *sv,
     return 0;
 }
 
-int wan_files_open(wan_files **out, const char *path, int *n_parts,
-                   char *msg, size_t msg_size)
+int wan_files_open(wan_files **out, const char *path, int *n_parts, char *msg,
+                   size_t msg_size)
 {
     int found = 0;
     if (n_parts)

@@ -74,10 +74,10 @@ typedef enum wan_layout {
 typedef struct wan_files_map wan_files_map; /* a mapped file (files.c) */
 
 typedef struct wan_files {
-    char dir[WAN_FILES_PATH_MAX];        /* the folder searched */
+    char dir[WAN_FILES_PATH_MAX];               /* the folder searched */
     char file[WAN_N_PARTS][WAN_FILES_PATH_MAX]; /* each part's file, relative
                                             (a sharded part: its index) */
-    wan_layout layout[WAN_N_PARTS - 1];  /* DiT, VAE, umT5 */
+    wan_layout layout[WAN_N_PARTS - 1];         /* DiT, VAE, umT5 */
     wan_dit_config dit_cfg;
     wan_vae_config vae_cfg;
     wan_umt5_config t5_cfg;
@@ -105,8 +105,8 @@ typedef struct wan_files {
  * be NULL) receives, success or not, how many of the four parts were
  * recognised by their names (a .pth counts): 0 means "not Wan2.1 files",
  * what a family's detect needs. */
-int wan_files_open(wan_files **out, const char *path, int *n_parts,
-                   char *msg, size_t msg_size);
+int wan_files_open(wan_files **out, const char *path, int *n_parts, char *msg,
+                   size_t msg_size);
 void wan_files_close(wan_files *w);
 
 /* "DiT", "VAE", "umT5 text encoder", "tokenizer" */

@@ -24,17 +24,27 @@
 
 wan_dit_config wan_dit_config_1_3b(void)
 {
-    wan_dit_config c = {.dim = 1536, .ffn_dim = 8960, .num_heads = 12,
-                        .num_layers = 30, .in_dim = 16, .out_dim = 16,
-                        .text_dim = 4096, .freq_dim = 256, .text_len = 512,
-                        .patch = {1, 2, 2}, .eps = 1e-6f};
+    wan_dit_config c = {.dim = 1536,
+                        .ffn_dim = 8960,
+                        .num_heads = 12,
+                        .num_layers = 30,
+                        .in_dim = 16,
+                        .out_dim = 16,
+                        .text_dim = 4096,
+                        .freq_dim = 256,
+                        .text_len = 512,
+                        .patch = {1, 2, 2},
+                        .eps = 1e-6f};
     return c;
 }
 
 wan_vae_config wan_vae_config_default(void)
 {
-    wan_vae_config c = {.dim = 96, .z_dim = 16, .dim_mult = {1, 2, 4, 4},
-                        .num_res_blocks = 2, .temporal_down = {0, 1, 1}};
+    wan_vae_config c = {.dim = 96,
+                        .z_dim = 16,
+                        .dim_mult = {1, 2, 4, 4},
+                        .num_res_blocks = 2,
+                        .temporal_down = {0, 1, 1}};
     return c;
 }
 
@@ -47,10 +57,10 @@ static int bad_size(int v, int max)
 
 int wan_dit_config_check(const wan_dit_config *c, char *err, size_t err_size)
 {
-#define SIZE(field, max)                                                     \
-    if (bad_size(c->field, max))                                             \
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,                     \
-                         "DiT config: " #field " %d is out of range [1, %d]", \
+#define SIZE(field, max)                                                       \
+    if (bad_size(c->field, max))                                               \
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,                       \
+                         "DiT config: " #field " %d is out of range [1, %d]",  \
                          c->field, max);
     SIZE(dim, MAX_SIZE)
     SIZE(ffn_dim, MAX_SIZE)
@@ -114,8 +124,8 @@ static int get_int(const cJSON *root, const char *key, int *out)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!v)
         return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 &&
-                                v->valuedouble <= MAX_SIZE) ||
+    if (!cJSON_IsNumber(v) ||
+        !(v->valuedouble >= 0 && v->valuedouble <= MAX_SIZE) ||
         v->valuedouble != floor(v->valuedouble))
         return -1;
     *out = (int)v->valuedouble;
@@ -134,8 +144,8 @@ static int get_ints(const cJSON *root, const char *key, int *out, int n)
     for (const cJSON *e = a->child; e; e = e->next, i++) {
         if (cJSON_IsBool(e))
             v[i] = cJSON_IsTrue(e);
-        else if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 &&
-                                         e->valuedouble <= MAX_SIZE) ||
+        else if (!cJSON_IsNumber(e) ||
+                 !(e->valuedouble >= 0 && e->valuedouble <= MAX_SIZE) ||
                  e->valuedouble != floor(e->valuedouble))
             return -1;
         else
@@ -282,8 +292,8 @@ typedef struct list {
 } list;
 
 /* Append a tensor: its official and Diffusers names, and its shape. */
-static void add(list *l, const char *official, const char *diffusers,
-                int ndim, const int64_t *shape)
+static void add(list *l, const char *official, const char *diffusers, int ndim,
+                const int64_t *shape)
 {
     if (l->nomem)
         return;
@@ -319,8 +329,18 @@ static int finish(list *l, wan_tensor_spec **out, int *n)
 /* ---------------------------------------------------------------- DiT */
 
 /* Shape symbols of the DiT table (negative; non-negative = literal). */
-enum { S_D = -1, S_F = -2, S_TD = -3, S_FD = -4, S_CI = -5, S_HEAD = -6,
-       S_D6 = -7, S_PT = -8, S_PH = -9, S_PW = -10 };
+enum {
+    S_D = -1,
+    S_F = -2,
+    S_TD = -3,
+    S_FD = -4,
+    S_CI = -5,
+    S_HEAD = -6,
+    S_D6 = -7,
+    S_PT = -8,
+    S_PH = -9,
+    S_PW = -10
+};
 
 typedef struct dit_row {
     const char *official, *diffusers;
@@ -330,26 +350,46 @@ typedef struct dit_row {
 
 /* Outside the blocks (model.py WanModel.__init__, Head). */
 static const dit_row DIT_TOP[] = {
-    {"patch_embedding.weight", "patch_embedding.weight", 5,
+    {"patch_embedding.weight",
+     "patch_embedding.weight",
+     5,
      {S_D, S_CI, S_PT, S_PH, S_PW}},
     {"patch_embedding.bias", "patch_embedding.bias", 1, {S_D}},
     {"text_embedding.0.weight",
-     "condition_embedder.text_embedder.linear_1.weight", 2, {S_D, S_TD}},
-    {"text_embedding.0.bias", "condition_embedder.text_embedder.linear_1.bias",
-     1, {S_D}},
+     "condition_embedder.text_embedder.linear_1.weight",
+     2,
+     {S_D, S_TD}},
+    {"text_embedding.0.bias",
+     "condition_embedder.text_embedder.linear_1.bias",
+     1,
+     {S_D}},
     {"text_embedding.2.weight",
-     "condition_embedder.text_embedder.linear_2.weight", 2, {S_D, S_D}},
-    {"text_embedding.2.bias", "condition_embedder.text_embedder.linear_2.bias",
-     1, {S_D}},
+     "condition_embedder.text_embedder.linear_2.weight",
+     2,
+     {S_D, S_D}},
+    {"text_embedding.2.bias",
+     "condition_embedder.text_embedder.linear_2.bias",
+     1,
+     {S_D}},
     {"time_embedding.0.weight",
-     "condition_embedder.time_embedder.linear_1.weight", 2, {S_D, S_FD}},
-    {"time_embedding.0.bias", "condition_embedder.time_embedder.linear_1.bias",
-     1, {S_D}},
+     "condition_embedder.time_embedder.linear_1.weight",
+     2,
+     {S_D, S_FD}},
+    {"time_embedding.0.bias",
+     "condition_embedder.time_embedder.linear_1.bias",
+     1,
+     {S_D}},
     {"time_embedding.2.weight",
-     "condition_embedder.time_embedder.linear_2.weight", 2, {S_D, S_D}},
-    {"time_embedding.2.bias", "condition_embedder.time_embedder.linear_2.bias",
-     1, {S_D}},
-    {"time_projection.1.weight", "condition_embedder.time_proj.weight", 2,
+     "condition_embedder.time_embedder.linear_2.weight",
+     2,
+     {S_D, S_D}},
+    {"time_embedding.2.bias",
+     "condition_embedder.time_embedder.linear_2.bias",
+     1,
+     {S_D}},
+    {"time_projection.1.weight",
+     "condition_embedder.time_proj.weight",
+     2,
      {S_D6, S_D}},
     {"time_projection.1.bias", "condition_embedder.time_proj.bias", 1, {S_D6}},
 };
@@ -398,14 +438,16 @@ static void add_dit_rows(list *l, const wan_dit_config *c, const dit_row *rows,
 {
     const int64_t sym[] = {
         0,
-        c->dim,                                                   /* S_D */
-        c->ffn_dim,                                               /* S_F */
-        c->text_dim,                                              /* S_TD */
-        c->freq_dim,                                              /* S_FD */
-        c->in_dim,                                                /* S_CI */
+        c->dim,      /* S_D */
+        c->ffn_dim,  /* S_F */
+        c->text_dim, /* S_TD */
+        c->freq_dim, /* S_FD */
+        c->in_dim,   /* S_CI */
         (int64_t)c->patch[0] * c->patch[1] * c->patch[2] * c->out_dim,
-        6 * (int64_t)c->dim,                                      /* S_D6 */
-        c->patch[0], c->patch[1], c->patch[2],
+        6 * (int64_t)c->dim, /* S_D6 */
+        c->patch[0],
+        c->patch[1],
+        c->patch[2],
     };
     for (size_t i = 0; i < n; i++) {
         int64_t shape[WAN_MAX_DIMS];
@@ -437,9 +479,8 @@ int wan_dit_tensors(const wan_dit_config *c, wan_tensor_spec **out, int *n)
 /* ---------------------------------------------------------------- VAE */
 
 /* A shape from up to five sizes (trailing zeros end it). */
-static void add_shape(list *l, const char *fo, const char *fd,
-                      int64_t s0, int64_t s1, int64_t s2, int64_t s3,
-                      int64_t s4)
+static void add_shape(list *l, const char *fo, const char *fd, int64_t s0,
+                      int64_t s1, int64_t s2, int64_t s3, int64_t s4)
 {
     const int64_t s[WAN_MAX_DIMS] = {s0, s1, s2, s3, s4};
     int nd = 0;
@@ -451,8 +492,8 @@ static void add_shape(list *l, const char *fo, const char *fd,
 /* A conv's weight (cout, cin, k...) and bias (cout): official name
  * prefix o + ".weight", Diffusers prefix d + ".weight". kt = 0 for a 2-D
  * kernel. */
-static void add_conv(list *l, const char *o, const char *d,
-                     int64_t cout, int64_t cin, int kt, int kh, int kw)
+static void add_conv(list *l, const char *o, const char *d, int64_t cout,
+                     int64_t cin, int kt, int kh, int kw)
 {
     char fo[WAN_NAME_MAX], fd[WAN_NAME_MAX];
     snprintf(fo, sizeof(fo), "%s.weight", o);
@@ -467,8 +508,8 @@ static void add_conv(list *l, const char *o, const char *d,
 }
 
 /* An RMS_norm's gamma: (c, 1, 1, 1) over video, (c, 1, 1) over images. */
-static void add_gamma(list *l, const char *o, const char *d,
-                      int64_t ch, int video)
+static void add_gamma(list *l, const char *o, const char *d, int64_t ch,
+                      int video)
 {
     char fo[WAN_NAME_MAX], fd[WAN_NAME_MAX];
     snprintf(fo, sizeof(fo), "%s.gamma", o);
@@ -480,12 +521,12 @@ static void add_gamma(list *l, const char *o, const char *d,
  * prefix d: residual.{0 norm, 2 conv, 3 norm, 6 conv}, shortcut 1x1x1
  * when the width changes; Diffusers: norm1, conv1, norm2, conv2,
  * conv_shortcut. */
-static void add_resblock(list *l, const char *o, const char *d,
-                         int64_t cin, int64_t cout)
+static void add_resblock(list *l, const char *o, const char *d, int64_t cin,
+                         int64_t cout)
 {
     char po[WAN_NAME_MAX], pd[WAN_NAME_MAX];
-#define PAIR(so, sd)                                                          \
-    snprintf(po, sizeof(po), "%s.%s", o, so),                                 \
+#define PAIR(so, sd)                                                           \
+    snprintf(po, sizeof(po), "%s.%s", o, so),                                  \
         snprintf(pd, sizeof(pd), "%s.%s", d, sd)
     PAIR("residual.0", "norm1");
     add_gamma(l, po, pd, cin, 1);
@@ -506,8 +547,8 @@ static void add_resblock(list *l, const char *o, const char *d,
 static void add_middle(list *l, const char *side, int64_t ch)
 {
     char o[WAN_NAME_MAX], d[WAN_NAME_MAX];
-#define PAIR(so, sd)                                                          \
-    snprintf(o, sizeof(o), "%s.%s", side, so),                                \
+#define PAIR(so, sd)                                                           \
+    snprintf(o, sizeof(o), "%s.%s", side, so),                                 \
         snprintf(d, sizeof(d), "%s.%s", side, sd)
     PAIR("middle.0", "mid_block.resnets.0");
     add_resblock(l, o, d, ch, ch);
@@ -582,8 +623,7 @@ static void add_decoder(list *l, const wan_vae_config *c)
     dims[0] = (int64_t)c->dim * c->dim_mult[S - 1];
     for (int i = 0; i < S; i++)
         dims[i + 1] = (int64_t)c->dim * c->dim_mult[S - 1 - i];
-    add_conv(l, "decoder.conv1", "decoder.conv_in", dims[0], c->z_dim, 3, 3,
-             3);
+    add_conv(l, "decoder.conv1", "decoder.conv_in", dims[0], c->z_dim, 3, 3, 3);
     add_middle(l, "decoder", dims[0]);
     char o[WAN_NAME_MAX], d[WAN_NAME_MAX];
     int k = 0;

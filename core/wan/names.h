@@ -11,10 +11,11 @@
  *   official   Wan-AI's files and Comfy-Org's repackaged ones (the same
  *              names, the latter under an optional prefix that files.c
  *              strips): blocks.N.self_attn.q.weight, decoder.upsamples.K..
- *   Diffusers  Wan-AI/Wan2.1-T2V-*-Diffusers: condition_embedder.*, attn1/attn2.to_q
- *              .. to_out.0, scale_shift_table, proj_out, ffn.net.0.proj,
- *              and norm2 for the official norm3 (the affine norm before
- *              cross-attention; the official norm2 has no weights);
+ *   Diffusers  Wan-AI/Wan2.1-T2V-*-Diffusers: condition_embedder.*,
+ *              attn1/attn2.to_q .. to_out.0, scale_shift_table, proj_out,
+ *              ffn.net.0.proj, and norm2 for the official norm3 (the
+ *              affine norm before cross-attention; the official norm2
+ *              has no weights);
  *              decoder.up_blocks.I.resnets.J, mid_block, conv_in, ...
  * The umT5 encoder's two layouts (official, Hugging Face's UMT5) are
  * umt5.c's business; the tokenizer has no tensors.
@@ -29,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WAN_NAME_MAX 96  /* longest name + NUL, both layouts */
+#define WAN_NAME_MAX 96 /* longest name + NUL, both layouts */
 #define WAN_MAX_DIMS 5
 #define WAN_VAE_STAGES 4 /* len(dim_mult): vae.py hard-codes 4 stages */
 
@@ -45,26 +46,26 @@ typedef struct wan_tensor_spec {
 
 /* The DiT of model.py (WanModel), text to video. */
 typedef struct wan_dit_config {
-    int dim;       /* model width D (1536) */
-    int ffn_dim;   /* feed-forward width F (8960) */
-    int num_heads; /* 12; no tensor shape depends on it */
-    int num_layers;/* 30 */
-    int in_dim;    /* latent channels in (16) */
-    int out_dim;   /* latent channels out (16) */
-    int text_dim;  /* umT5 width (4096) */
-    int freq_dim;  /* sinusoidal time embedding width (256) */
-    int text_len;  /* context rows the DiT reads (512) */
-    int patch[3];  /* (pt, ph, pw) = (1, 2, 2) */
-    float eps;     /* norms' epsilon (1e-6) */
+    int dim;        /* model width D (1536) */
+    int ffn_dim;    /* feed-forward width F (8960) */
+    int num_heads;  /* 12; no tensor shape depends on it */
+    int num_layers; /* 30 */
+    int in_dim;     /* latent channels in (16) */
+    int out_dim;    /* latent channels out (16) */
+    int text_dim;   /* umT5 width (4096) */
+    int freq_dim;   /* sinusoidal time embedding width (256) */
+    int text_len;   /* context rows the DiT reads (512) */
+    int patch[3];   /* (pt, ph, pw) = (1, 2, 2) */
+    float eps;      /* norms' epsilon (1e-6) */
 } wan_dit_config;
 
 /* The VAE of vae.py (WanVAE_): attn_scales = [] (attention in the middle
  * blocks only), temporal upsampling the reverse of the downsampling. */
 typedef struct wan_vae_config {
-    int dim;                             /* base width (96) */
-    int z_dim;                           /* latent channels (16) */
-    int dim_mult[WAN_VAE_STAGES];        /* 1, 2, 4, 4 */
-    int num_res_blocks;                  /* 2 (decoder: 3 per stage) */
+    int dim;                               /* base width (96) */
+    int z_dim;                             /* latent channels (16) */
+    int dim_mult[WAN_VAE_STAGES];          /* 1, 2, 4, 4 */
+    int num_res_blocks;                    /* 2 (decoder: 3 per stage) */
     int temporal_down[WAN_VAE_STAGES - 1]; /* 0, 1, 1 */
 } wan_vae_config;
 
