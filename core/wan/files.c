@@ -672,6 +672,17 @@ static int bind_specs(st_file *f, const wan_files *w, const place *pl,
     return 0;
 }
 
+/* bind_specs of the list that status rc says was made, then freed. */
+static int bind_list(st_file *f, const wan_files *w, const place *pl, int rc,
+                     wan_tensor_spec *spec, int n, wan_part p, char *err,
+                     size_t es)
+{
+    if (!rc)
+        rc = bind_specs(f, w, pl, spec, n, p, err, es);
+    free(spec);
+    return rc;
+}
+
 /* A config.json beside the set of kind (1 DiT, 2 VAE), read over *cfg. */
 static int read_config(const wan_files *w, const listing *l, const place *pl,
                        int kind, void *cfg, char *err, size_t es)
@@ -774,14 +785,11 @@ static int check_dit(wan_files *w, const listing *l, const place *pl, char *err,
                          "DiT %s: an image-to-video model, which st2v does "
                          "not run yet",
                          q(pl->set->rel).s);
-    wan_tensor_spec *spec;
-    int n;
-    if ((rc = wan_dit_tensors(&c, &spec, &n)) != 0)
-        return rc;
-    rc = bind_specs(&w->dit, w, pl, spec, n, WAN_PART_DIT, err, es);
-    free(spec);
+    wan_tensor_spec *spec = NULL;
+    int n = 0;
     w->dit_cfg = c;
-    return rc;
+    rc = wan_dit_tensors(&c, &spec, &n);
+    return bind_list(&w->dit, w, pl, rc, spec, n, WAN_PART_DIT, err, es);
 }
 
 /* The VAE at pl: the defaults with z_dim and dim from the shapes, then
@@ -803,14 +811,11 @@ static int check_vae(wan_files *w, const listing *l, const place *pl, char *err,
     char why[300];
     if ((rc = wan_vae_config_check(&c, why, sizeof(why))) != 0)
         return st2v_fail(err, es, rc, "VAE %s: %s", q(pl->set->rel).s, why);
-    wan_tensor_spec *spec;
-    int n;
-    if ((rc = wan_vae_tensors(&c, &spec, &n)) != 0)
-        return rc;
-    rc = bind_specs(&w->vae, w, pl, spec, n, WAN_PART_VAE, err, es);
-    free(spec);
+    wan_tensor_spec *spec = NULL;
+    int n = 0;
     w->vae_cfg = c;
-    return rc;
+    rc = wan_vae_tensors(&c, &spec, &n);
+    return bind_list(&w->vae, w, pl, rc, spec, n, WAN_PART_VAE, err, es);
 }
 
 /* Tensors a text-encoder file may carry beside the weights. */
