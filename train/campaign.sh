@@ -19,6 +19,10 @@
 #    sitting, checkpointing every 5 minutes.
 # Everything runs in the runtime that recipe/cpu_runtime pick for this CPU
 # (train/step_timing.py measures it).
+# The whole script is one block, read before it runs: bash reads a script
+# as it goes, and an edit of this file during a sitting's run made it
+# execute half a line.
+{
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-/usr/bin/python3}
@@ -50,3 +54,5 @@ fi
     --pairs "$RUN/latents" --dir "$RUN/dit_v3" --lr "${LR:-3e-4}" \
     --minutes "${DIT_MINUTES:-600}"
 echo "campaign: sitting done $(date -u +%FT%TZ)"
+exit
+}
