@@ -2,7 +2,8 @@
 # test_parts.sh - st2v-parts (tools/st2v-parts.c) end to end on the tiny Wan
 # fixtures: `tokenize` against the sentencepiece goldens of
 # tests/fixtures/wan/spm/cases.json (Wan's cleaning, EOS, padding) from
-# spiece.model and from a ComfyUI-style safetensors carrying spiece_model;
+# spiece.model, and the same ids from a ComfyUI-style safetensors carrying
+# spiece_model and from tokenizer.json;
 # `umt5` against the PyTorch goldens of tests/fixtures/wan/umt5 (F32, BF16,
 # mixed and scaled-fp8 weights) to 1e-4; and the refusal of bad input with
 # one line on stderr, a non-zero status and no output file.
@@ -111,12 +112,14 @@ elif cmd == "verify":               # FIX: every output against its golden
             bad.append(i)
     report(n_cases >= 10 and not bad,
            "tokenize: Wan's ids and mask for %d golden cases (differ: %s)" % (n_cases, bad))
-    try:
-        a, b = load(T + "/a.st"), load(T + "/b.st")
-        same = a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
-    except (OSError, KeyError, ValueError):
-        same = False
-    report(same, "tokenize: the spiece_model inside a ComfyUI file gives the same ids")
+    for other, what in (("b", "the spiece_model inside a ComfyUI file"),
+                        ("c", "tokenizer.json")):
+        try:
+            a, b = load(T + "/a.st"), load(T + "/%s.st" % other)
+            same = a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+        except (OSError, KeyError, ValueError):
+            same = False
+        report(same, "tokenize: %s gives the ids of spiece.model" % what)
     g = load(fix + "/wan/umt5/golden.safetensors")
     for name in ("a_f32", "a_bf16", "b_f32", "b_mixed", "a_fp8"):
         for b in (0, 1):
@@ -169,6 +172,7 @@ done <"$TMP/plan.txt"
 P="ＡＢＣ，červená   &amp; 🎈"
 "$BIN" tokenize --tokenizer "$FIX/wan/spm/nfkc.model" --prompt "$P" --len 24 -o "$TMP/a.st"
 "$BIN" tokenize --tokenizer "$TMP/comfy.safetensors" --prompt "$P" --len 24 -o "$TMP/b.st"
+"$BIN" tokenize --tokenizer "$FIX/wan/spm/nfkc.json" --prompt "$P" --len 24 -o "$TMP/c.st"
 
 "$PY" "$TMP/st.py" verify "$TMP" "$FIX" >"$TMP/verify.txt"
 while read -r word rest; do

@@ -191,10 +191,8 @@ static int load_tokenizer(spm **out, const char *path)
         ws++;
     if (n >= 10 && hl >= 2 && hl <= n - 8 && buf[8] == '{')
         rc = spm_load_safetensors(out, buf, n, err, sizeof(err));
-    else if (ws < n && buf[ws] == '{') {
-        snprintf(err, sizeof(err), "tokenizer.json is not read yet");
-        rc = ST2V_ERR_UNSUPPORTED;
-    }
+    else if (ws < n && buf[ws] == '{')
+        rc = spm_load_hf_json(out, buf, n, err, sizeof(err));
     else
         rc = spm_load(out, buf, n, err, sizeof(err));
     free(buf);

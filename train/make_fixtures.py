@@ -24,6 +24,7 @@ from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 from wan.umt5 import write_fixtures as write_umt5  # noqa: E402
 from wan.spm_fixtures import write_fixtures as write_spm  # noqa: E402
+from wan.tokenizer_json import write as write_tokenizer_json  # noqa: E402
 from wan.files_fixtures import write_fixtures as write_wan_files  # noqa: E402
 
 SEED = 1234
@@ -249,6 +250,10 @@ def main():
     write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
     write_umt5(os.path.join(out, "wan", "umt5"))      # Wan's umT5 encoder
     write_spm(os.path.join(out, "wan", "spm"))        # its tokenizer
+    for name in ("nfkc", "nfkc_bytes"):                 # ... as tokenizer.json
+        spm_dir = os.path.join(out, "wan", "spm")
+        write_tokenizer_json(os.path.join(spm_dir, name + ".model"),
+                             os.path.join(spm_dir, name + ".json"))
     write_wan_files(os.path.join(out, "wan", "files"))  # Wan2.1 folders
 
 

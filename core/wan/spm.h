@@ -12,8 +12,10 @@
  * Wan's use of it: the prompt cleaning of wan/modules/tokenizers.py, then
  * EOS `</s>`, truncation and padding with `<pad>` to a fixed length.
  *
- * What it is not: a trainer, a decoder (ids to text), BPE/WORD/CHAR models,
- * or a reader of HF `tokenizer.json`.
+ * Also read from Hugging Face's `tokenizer.json` (spm_json.c), which HF's
+ * converter makes from the same model.
+ *
+ * What it is not: a trainer, a decoder (ids to text), BPE/WORD/CHAR models.
  *
  * Ownership: spm_load() copies what it keeps, so the caller's buffer may be
  * freed right after it returns. One spm is read-only after loading and may
@@ -53,6 +55,17 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz);
  * when the file has none. */
 int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
                          size_t errsz);
+
+/* Load Hugging Face's tokenizer.json of a SentencePiece unigram model (a
+ * Unigram model with Metaspace, Precompiled charsmap and Replace/Strip of
+ * runs of spaces, as HF's converter writes for T5 and umT5): the same spm
+ * as from the spiece.model it was converted from, so encoding gives
+ * sentencepiece's ids. Pieces: unk_id UNKNOWN, special added tokens
+ * CONTROL, other added tokens USER_DEFINED, "<0xXX>" BYTE under
+ * byte_fallback. Anything else (BPE, other normalisers or pre-tokenizers)
+ * is refused with a one-line message naming it. */
+int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
+                     size_t errsz);
 
 void spm_free(spm *m);
 
