@@ -2,9 +2,8 @@
  * files.c - finding, checking and mapping the files of a Wan2.1 model
  * (files.h). In order:
  *   listing     the folder's files, three levels down;
- *   headers     each safetensors file mapped and its header checked
- *               (every dtype, shape, byte range, overlap), U8 and F8
- *               tensors included;
+ *   headers     each safetensors file mapped and its header checked by
+ *               safetensors.c (every dtype, shape, byte range, overlap);
  *   sets        a file, or the shards of a *.safetensors.index.json;
  *   parts       per set, which parts it holds, told by anchor tensors,
  *               in which layout and under which prefix;
@@ -17,14 +16,10 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,7 +30,6 @@
 #define MAX_FILES 4096       /* listed per folder */
 #define MAX_DEPTH 3          /* folders below the one given */
 #define MAX_SHARDS 256       /* per index.json */
-#define MAX_TENSORS 65536    /* per file */
 #define MAX_JSON (16u << 20) /* config.json, index.json */
 #define MAX_SPIECE (64u << 20)
 
@@ -135,45 +129,11 @@ static void join(char *out, size_t size, const char *dir, const char *rel)
 
 /* ============================================================ headers */
 
-/* A tensor of a scanned header, any dtype. */
-typedef struct htensor {
-    char name[ST_MAX_NAME];
-    char dtype[12];
-    int esize; /* bytes per element */
-    int ndim;
-    int64_t shape[ST_MAX_DIMS];
-    uint64_t numel;
-    const uint8_t *data; /* numel * esize bytes in the mapping */
-} htensor;
-
+/* A mapped file. */
 struct wan_files_map {
     char rel[WAN_FILES_PATH_MAX];
-    void *map;
-    size_t size;
-    htensor *t; /* (n) sorted by name */
-    int n;
+    st_file st; /* every header field, dtype, shape and range checked */
 };
-
-static const struct {
-    const char *name;
-    int size;
-} DTYPES[] = {
-    {"F32", 4},     {"F16", 2}, {"BF16", 2}, {"F64", 8}, {"F8_E4M3", 1},
-    {"F8_E5M2", 1}, {"I64", 8}, {"I32", 4},  {"I16", 2}, {"I8", 1},
-    {"U64", 8},     {"U32", 4}, {"U16", 2},  {"U8", 1},  {"BOOL", 1},
-};
-
-static int is_float(const htensor *t, st_dtype *d)
-{
-    static const st_dtype kinds[] = {ST_F32, ST_F16, ST_BF16};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(t->dtype, DTYPES[i].name) == 0) {
-            if (d)
-                *d = kinds[i];
-            return 1;
-        }
-    return 0;
-}
 
 typedef struct {
     char s[100];
@@ -186,187 +146,14 @@ static qstr q(const char *in)
     return r;
 }
 
-static int json_u64(const cJSON *v, uint64_t *out)
-{
-    if (!cJSON_IsNumber(v) ||
-        !(v->valuedouble >= 0 && v->valuedouble <= 9007199254740992.0) ||
-        v->valuedouble != floor(v->valuedouble))
-        return -1;
-    *out = (uint64_t)v->valuedouble;
-    return 0;
-}
-
-static int cmp_htensor(const void *a, const void *b)
-{
-    return strcmp(((const htensor *)a)->name, ((const htensor *)b)->name);
-}
-
-static int cmp_by_data(const void *a, const void *b)
-{
-    const htensor *x = *(const htensor *const *)a;
-    const htensor *y = *(const htensor *const *)b;
-    return x->data < y->data ? -1 : x->data > y->data;
-}
-
-/* One header entry into t; data_size bytes of data at base. */
-static int scan_entry(htensor *t, const cJSON *e, const uint8_t *base,
-                      uint64_t data_size, char *err, size_t es)
-{
-#define FAIL(...) st2v_fail(err, es, ST2V_ERR_FORMAT, __VA_ARGS__)
-    if (!*e->string || strlen(e->string) >= ST_MAX_NAME)
-        return FAIL("a tensor name is empty or longer than %d bytes",
-                    ST_MAX_NAME - 1);
-    strcpy(t->name, e->string);
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
-    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
-    const cJSON *of = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsObject(e) || !cJSON_IsString(dt) || !cJSON_IsArray(sh) ||
-        !cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2)
-        return FAIL("tensor \"%s\": needs a dtype, a shape and two "
-                    "data_offsets",
-                    q(t->name).s);
-    for (size_t i = 0; i < ST2V_ARRAY_SIZE(DTYPES) && !t->esize; i++)
-        if (strcmp(dt->valuestring, DTYPES[i].name) == 0) {
-            t->esize = DTYPES[i].size;
-            strcpy(t->dtype, DTYPES[i].name);
-        }
-    if (!t->esize)
-        return FAIL("tensor \"%s\": unknown dtype \"%s\"", q(t->name).s,
-                    q(dt->valuestring).s);
-    t->ndim = cJSON_GetArraySize(sh);
-    if (t->ndim > ST_MAX_DIMS)
-        return FAIL("tensor \"%s\": %d dimensions, more than %d", q(t->name).s,
-                    t->ndim, ST_MAX_DIMS);
-    uint64_t numel = 1, v, begin, end, nbytes;
-    int over = 0, i = 0, zero = 0;
-    for (const cJSON *d = sh->child; d; d = d->next, i++) {
-        if (json_u64(d, &v))
-            return FAIL("tensor \"%s\": shape entry %d is not a "
-                        "non-negative integer",
-                        q(t->name).s, i);
-        t->shape[i] = (int64_t)v;
-        zero |= v == 0;
-        over |= st2v_mul_overflow(numel, v, &numel) != 0;
-    }
-    if (zero)
-        numel = 0, over = 0;
-    if (over || st2v_mul_overflow(numel, (uint64_t)t->esize, &nbytes))
-        return FAIL("tensor \"%s\": its size overflows 64 bits", q(t->name).s);
-    t->numel = numel;
-    if (json_u64(of->child, &begin) || json_u64(of->child->next, &end) ||
-        begin > end || end > data_size || end - begin != nbytes)
-        return FAIL("tensor \"%s\": data_offsets do not hold its %" PRIu64
-                    " bytes inside the %" PRIu64 "-byte data section",
-                    q(t->name).s, nbytes, data_size);
-    t->data = base + begin;
-    return 0;
-#undef FAIL
-}
-
-/* Parse and check the header of m's mapping. */
-static int scan_header(wan_files_map *m, char *err, size_t es)
-{
-    const uint8_t *p = m->map;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--)
-        n = (n << 8) | p[i];
-    if (n > ST_MAX_HEADER || n > m->size - 8)
-        return st2v_fail(err, es, ST2V_ERR_FORMAT,
-                         "header length %" PRIu64 " exceeds the file (%zu "
-                         "bytes) or the %u-byte limit",
-                         n, m->size, ST_MAX_HEADER);
-    char *text = malloc((size_t)n + 1); /* (n + 1) NUL-terminated copy */
-    if (!text)
-        return ST2V_ERR_NOMEM;
-    memcpy(text, p + 8, (size_t)n);
-    text[n] = 0;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 0);
-    int rc = 0;
-    if (!cJSON_IsObject(root))
-        rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                       "the header is not a JSON object");
-    for (const char *c = end; !rc && c && c < text + n; c++)
-        if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r')
-            rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                           "bytes after the header's JSON (at %zu)",
-                           (size_t)(c - text));
-    int count = 0;
-    for (const cJSON *e = root ? root->child : NULL; !rc && e; e = e->next)
-        count += strcmp(e->string, "__metadata__") != 0;
-    if (!rc && count > MAX_TENSORS)
-        rc = st2v_fail(err, es, ST2V_ERR_FORMAT, "more than %d tensors",
-                       MAX_TENSORS);
-    /* t (count), by (count): the tensors, and pointers sorted by data */
-    const htensor **by = NULL;
-    if (!rc && (!(m->t = calloc((size_t)count + 1, sizeof(*m->t))) ||
-                !(by = malloc(((size_t)count + 1) * sizeof(*by)))))
-        rc = ST2V_ERR_NOMEM;
-    for (const cJSON *e = root ? root->child : NULL; !rc && e; e = e->next)
-        if (strcmp(e->string, "__metadata__") != 0)
-            rc = scan_entry(&m->t[m->n++], e, p + 8 + n, m->size - 8 - n, err,
-                            es);
-    if (!rc) {
-        qsort(m->t, (size_t)m->n, sizeof(*m->t), cmp_htensor);
-        int nb = 0;
-        for (int i = 0; i < m->n; i++) {
-            if (i && strcmp(m->t[i - 1].name, m->t[i].name) == 0)
-                rc =
-                    st2v_fail(err, es, ST2V_ERR_FORMAT,
-                              "tensor \"%s\" appears twice", q(m->t[i].name).s);
-            if (m->t[i].numel)
-                by[nb++] = &m->t[i];
-        }
-        qsort(by, (size_t)nb, sizeof(*by), cmp_by_data);
-        const uint8_t *reach = NULL;
-        for (int i = 0; !rc && i < nb; i++) {
-            if (reach && reach > by[i]->data)
-                rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                               "tensor \"%s\": its bytes overlap another "
-                               "tensor's",
-                               q(by[i]->name).s);
-            const uint8_t *e = by[i]->data + by[i]->numel * by[i]->esize;
-            if (!reach || e > reach)
-                reach = e;
-        }
-    }
-    free(by);
-    cJSON_Delete(root);
-    free(text);
-    return rc;
-}
-
 /* Map dir/rel and check its header into m. */
 static int map_file(wan_files_map *m, const char *dir, const char *rel,
                     char *err, size_t es)
 {
-    char path[2 * WAN_FILES_PATH_MAX];
+    char path[2 * WAN_FILES_PATH_MAX], why[400];
     join(path, sizeof(path), dir, rel);
     snprintf(m->rel, sizeof(m->rel), "%s", rel);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return st2v_fail(err, es, ST2V_ERR_IO, "cannot open %s: %s", q(rel).s,
-                         strerror(e));
-    }
-    if (sb.st_size < 8) {
-        close(fd);
-        return st2v_fail(err, es, ST2V_ERR_FORMAT,
-                         "%s: %lld bytes, shorter than a header", q(rel).s,
-                         (long long)sb.st_size);
-    }
-    m->size = (size_t)sb.st_size;
-    m->map = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m->map == MAP_FAILED) {
-        m->map = NULL;
-        return st2v_fail(err, es, ST2V_ERR_IO, "cannot map %s", q(rel).s);
-    }
-    char why[400];
-    int rc = scan_header(m, why, sizeof(why));
+    int rc = st_open(&m->st, path, why, sizeof(why));
     if (rc)
         st2v_fail(err, es, rc, "%s: %s", q(rel).s, why);
     return rc;
@@ -374,19 +161,19 @@ static int map_file(wan_files_map *m, const char *dir, const char *rel,
 
 static void unmap_file(wan_files_map *m)
 {
-    if (m->map)
-        munmap(m->map, m->size);
-    free(m->t);
+    st_close(&m->st);
     memset(m, 0, sizeof(*m));
 }
 
-static const htensor *find(const wan_files_map *m, const char *name)
+static const st_tensor *find(const wan_files_map *m, const char *name)
 {
-    htensor key;
-    if (strlen(name) >= sizeof(key.name))
-        return NULL;
-    strcpy(key.name, name);
-    return bsearch(&key, m->t, (size_t)m->n, sizeof(*m->t), cmp_htensor);
+    return st_find(&m->st, name);
+}
+
+/* F32, F16 or BF16, what every part's loader reads */
+static int is_16_32(st_dtype d)
+{
+    return d == ST_F32 || d == ST_F16 || d == ST_BF16;
 }
 
 /* A new, zeroed map slot at w->maps[w->n_maps] (the array may move). */
@@ -488,7 +275,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
             wan_files_map *m = new_map(w);
             rc = m ? map_file(m, w->dir, rel, err, es) : ST2V_ERR_NOMEM;
         }
-        const htensor *t = rc ? NULL : find(&w->maps[k], e->string);
+        const st_tensor *t = rc ? NULL : find(&w->maps[k], e->string);
         if (!rc && !t)
             rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
                            "%s names tensor %s in %s, which lacks it",
@@ -498,22 +285,22 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
     /* a tensor in two shards */
     for (int a = s->first; !rc && a < w->n_maps; a++)
         for (int b = a + 1; !rc && b < w->n_maps; b++)
-            for (int i = 0; !rc && i < w->maps[a].n; i++)
-                if (find(&w->maps[b], w->maps[a].t[i].name))
+            for (int i = 0; !rc && i < w->maps[a].st.n_tensors; i++)
+                if (find(&w->maps[b], w->maps[a].st.tensors[i].name))
                     rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
                                    "tensor %s is in both %s and %s",
-                                   q(w->maps[a].t[i].name).s,
+                                   q(w->maps[a].st.tensors[i].name).s,
                                    q(w->maps[a].rel).s, q(w->maps[b].rel).s);
     cJSON_Delete(root);
     return rc;
 }
 
 /* The tensor of a set with this full name, or NULL. */
-static const htensor *set_find(const wan_files *w, const fileset *s,
-                               const char *name)
+static const st_tensor *set_find(const wan_files *w, const fileset *s,
+                                 const char *name)
 {
     for (int k = s->first; k < s->first + s->n; k++) {
-        const htensor *t = find(&w->maps[k], name);
+        const st_tensor *t = find(&w->maps[k], name);
         if (t)
             return t;
     }
@@ -542,7 +329,7 @@ static const char *const WANTED[WAN_N_PARTS] = {
     "diffusion_pytorch_model.safetensors or wan2.1_t2v_1.3B_bf16.safetensors",
     "Wan2.1_VAE.safetensors or wan_2.1_vae.safetensors",
     "models_t5_umt5-xxl-enc-bf16.safetensors or umt5_xxl_fp16.safetensors",
-    "google/umt5-xxl/spiece.model",
+    "google/umt5-xxl/spiece.model or tokenizer.json",
 };
 
 const char *wan_part_name(wan_part p)
@@ -565,9 +352,10 @@ static int holds(const wan_files *w, const fileset *s, wan_part p, place *pl)
 {
     for (int k = s->first; k < s->first + s->n; k++) {
         const wan_files_map *m = &w->maps[k];
-        for (int i = 0; i < m->n; i++)
+        for (int i = 0; i < m->st.n_tensors; i++)
             for (size_t a = 0; a < ST2V_ARRAY_SIZE(ANCHORS); a++) {
-                const char *name = m->t[i].name, *anc = ANCHORS[a].anchor;
+                const char *name = m->st.tensors[i].name,
+                           *anc = ANCHORS[a].anchor;
                 size_t n = strlen(name), k2 = strlen(anc);
                 if (ANCHORS[a].part != p || n < k2 ||
                     strcmp(name + n - k2, anc) != 0 ||
@@ -590,33 +378,31 @@ static const char *strip(const char *name, const char *prefix)
     return strncmp(name, prefix, k) == 0 ? name + k : NULL;
 }
 
-/* The dtype problem of tensor t, if any: scaled FP8 is unsupported, any
- * other non-float dtype malformed. */
-static int check_dtype(const htensor *t, const char *part, const char *file,
-                       char *err, size_t es)
+/* The dtype problem of tensor t, if any: F32, F16 and BF16 are read, and
+ * F8_E4M3 where fp8 (the umT5 encoder: ComfyUI's scaled fp8, which umt5.c
+ * reads with its scale_weight); other F8 is unsupported, any other dtype
+ * malformed. */
+static int check_dtype(const st_tensor *t, int fp8, const char *part,
+                       const char *file, char *err, size_t es)
 {
-    if (is_float(t, NULL))
+    if (is_16_32(t->dtype) || (fp8 && t->dtype == ST_F8_E4M3))
         return 0;
-    if (strncmp(t->dtype, "F8_", 3) == 0)
+    if (t->dtype == ST_F8_E4M3)
         return st2v_fail(err, es, ST2V_ERR_UNSUPPORTED,
-                         "%s %s: tensor %s is %s (scaled fp8), which st2v "
-                         "does not read yet: use the fp16 or bf16 file",
-                         part, q(file).s, q(t->name).s, t->dtype);
+                         "%s %s: tensor %s is F8_E4M3 (scaled fp8), which "
+                         "st2v does not read for this part yet: use the "
+                         "fp16 or bf16 file",
+                         part, q(file).s, q(t->name).s);
     return st2v_fail(err, es, ST2V_ERR_FORMAT,
                      "%s %s: tensor %s is %s, expected F32, F16 or BF16", part,
-                     q(file).s, q(t->name).s, t->dtype);
+                     q(file).s, q(t->name).s, st_dtype_name(t->dtype));
 }
 
-/* dst = a view of t under `name`. */
-static void view(st_tensor *dst, const htensor *t, const char *name)
+/* dst = t under `name`. */
+static void view(st_tensor *dst, const st_tensor *t, const char *name)
 {
-    memset(dst, 0, sizeof(*dst));
+    *dst = *t;
     snprintf(dst->name, sizeof(dst->name), "%s", name);
-    is_float(t, &dst->dtype);
-    dst->ndim = t->ndim;
-    memcpy(dst->shape, t->shape, sizeof(dst->shape));
-    dst->numel = t->numel;
-    dst->data = t->data;
 }
 
 static int cmp_st(const void *a, const void *b)
@@ -629,8 +415,8 @@ static int cmp_st(const void *a, const void *b)
 static void finish_view(st_file *f, const wan_files *w, const fileset *s)
 {
     qsort(f->tensors, (size_t)f->n_tensors, sizeof(*f->tensors), cmp_st);
-    f->map = w->maps[s->first].map;
-    f->map_size = w->maps[s->first].size;
+    f->map = w->maps[s->first].st.map;
+    f->map_size = w->maps[s->first].st.map_size;
 }
 
 /* Every tensor of list spec, found in pl's set under the layout's name,
@@ -648,12 +434,12 @@ static int bind_specs(st_file *f, const wan_files *w, const place *pl,
     for (int i = 0; i < n; i++) {
         char full[2 * ST_MAX_NAME], want[160], got[160];
         snprintf(full, sizeof(full), "%s%s", pl->prefix, spec[i].name[col]);
-        const htensor *t = set_find(w, pl->set, full);
+        const st_tensor *t = set_find(w, pl->set, full);
         if (!t)
             return st2v_fail(err, es, ST2V_ERR_FORMAT,
                              "%s %s: tensor %s is missing", pn, q(file).s,
                              q(full).s);
-        int rc = check_dtype(t, pn, file, err, es);
+        int rc = check_dtype(t, 0, pn, file, err, es);
         if (rc)
             return rc;
         int same = t->ndim == spec[i].ndim;
@@ -717,7 +503,7 @@ static int64_t dim_of(const wan_files *w, const place *pl, const char *off,
     char full[2 * ST_MAX_NAME];
     snprintf(full, sizeof(full), "%s%s", pl->prefix,
              pl->layout == WAN_LAYOUT_DIFFUSERS ? dif : off);
-    const htensor *t = set_find(w, pl->set, full);
+    const st_tensor *t = set_find(w, pl->set, full);
     return t && t->ndim == ndim && t->shape[d] <= (1 << 20) ? t->shape[d] : -1;
 }
 
@@ -752,8 +538,8 @@ static void dit_from_shapes(wan_dit_config *c, const wan_files *w,
     c->num_heads = c->dim % 128 == 0 ? c->dim / 128 : 1;
     int layers = 0;
     for (int k = pl->set->first; k < pl->set->first + pl->set->n; k++)
-        for (int i = 0; i < w->maps[k].n; i++) {
-            const char *r = strip(w->maps[k].t[i].name, pl->prefix);
+        for (int i = 0; i < w->maps[k].st.n_tensors; i++) {
+            const char *r = strip(w->maps[k].st.tensors[i].name, pl->prefix);
             char *end;
             if (r && strncmp(r, "blocks.", 7) == 0 && r[7] >= '0' &&
                 r[7] <= '9') {
@@ -831,17 +617,17 @@ static int check_t5(wan_files *w, const place *pl, char *err, size_t es)
     const char *pn = wan_part_name(WAN_PART_T5), *file = pl->set->rel;
     int total = 0;
     for (int k = pl->set->first; k < pl->set->first + pl->set->n; k++)
-        total += w->maps[k].n;
+        total += w->maps[k].st.n_tensors;
     st_file *f = &w->t5;
     if (!(f->tensors = calloc((size_t)total + 1, sizeof(*f->tensors))))
         return ST2V_ERR_NOMEM;
     for (int k = pl->set->first; k < pl->set->first + pl->set->n; k++)
-        for (int i = 0; i < w->maps[k].n; i++) {
-            const htensor *t = &w->maps[k].t[i];
+        for (int i = 0; i < w->maps[k].st.n_tensors; i++) {
+            const st_tensor *t = &w->maps[k].st.tensors[i];
             const char *r = strip(t->name, pl->prefix);
             if (!r || t5_extra(t->name) || t5_extra(r))
                 continue;
-            int rc = check_dtype(t, pn, file, err, es);
+            int rc = check_dtype(t, 1, pn, file, err, es);
             if (rc)
                 return rc;
             view(&f->tensors[f->n_tensors++], t, r);
@@ -958,7 +744,7 @@ static int survey_folder(wan_files *w, const listing *l, survey *sv)
 }
 
 /* The tokenizer: spiece.model, else the spiece_model tensor of the umT5
- * file; tokenizer.json alone is refused. */
+ * file, else Hugging Face's tokenizer.json. */
 static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
 {
     const char *pn = wan_part_name(WAN_PART_TOKENIZER);
@@ -982,16 +768,16 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
     const place *t5 = &sv->at[WAN_PART_T5];
     char name[2 * ST_MAX_NAME];
     snprintf(name, sizeof(name), "%sspiece_model", t5->set ? t5->prefix : "");
-    const htensor *t = t5->set ? set_find(w, t5->set, name) : NULL;
+    const st_tensor *t = t5->set ? set_find(w, t5->set, name) : NULL;
     if (!t && t5->set)
         t = set_find(w, t5->set, "spiece_model");
     if (t) {
         snprintf(w->file[WAN_PART_TOKENIZER], WAN_FILES_PATH_MAX,
                  "%.900s:spiece_model", t5->set->rel);
-        if (strcmp(t->dtype, "U8") != 0 && strcmp(t->dtype, "I8") != 0)
+        if (t->dtype != ST_U8 && t->dtype != ST_I8)
             return st2v_fail(err, es, ST2V_ERR_FORMAT,
                              "%s %s: tensor spiece_model is %s, expected U8",
-                             pn, q(t5->set->rel).s, t->dtype);
+                             pn, q(t5->set->rel).s, st_dtype_name(t->dtype));
         rc = spm_load(&w->tokenizer, t->data, (size_t)t->numel, why,
                       sizeof(why));
         if (rc)
@@ -999,24 +785,38 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
                              why);
         return 0;
     }
-    if (sv->tokenizer_json)
-        return st2v_fail(err, es, ST2V_ERR_UNSUPPORTED,
-                         "%s: %s is not read yet; put google/umt5-xxl/"
-                         "spiece.model beside it",
-                         pn, q(sv->tokenizer_json).s);
+    if (sv->tokenizer_json) {
+        char *buf = NULL;
+        size_t n = 0;
+        if ((rc = read_small(w->dir, sv->tokenizer_json, MAX_SPIECE, &buf, &n,
+                             err, es)) != 0)
+            return rc;
+        rc = spm_load_hf_json(&w->tokenizer, buf, n, why, sizeof(why));
+        free(buf);
+        snprintf(w->file[WAN_PART_TOKENIZER], WAN_FILES_PATH_MAX, "%s",
+                 sv->tokenizer_json);
+        if (rc)
+            return st2v_fail(err, es, rc, "%s %s: %s", pn,
+                             q(sv->tokenizer_json).s, why);
+        return 0;
+    }
     return 1; /* missing */
 }
 
 /* ============================================================ messages */
 
+/* "f32", "f16", "bf16", "scaled fp8" (any F8 weight), else "mixed". */
 static const char *dtype_word(const st_file *f)
 {
     static const char *const names[] = {"f32", "f16", "bf16"};
-    if (f->n_tensors == 0)
-        return "-";
-    for (int i = 1; i < f->n_tensors; i++)
-        if (f->tensors[i].dtype != f->tensors[0].dtype)
-            return "mixed";
+    int mixed = 0;
+    for (int i = 0; i < f->n_tensors; i++) {
+        if (f->tensors[i].dtype == ST_F8_E4M3)
+            return "scaled fp8";
+        mixed |= f->tensors[i].dtype != f->tensors[0].dtype;
+    }
+    if (f->n_tensors == 0 || mixed || !is_16_32(f->tensors[0].dtype))
+        return "mixed";
     return names[f->tensors[0].dtype];
 }
 
@@ -1031,7 +831,9 @@ static size_t describe(char *buf, size_t size, const wan_files *w,
     if (p == WAN_PART_TOKENIZER)
         return (size_t)snprintf(buf, size, "tokenizer %s (%d pieces)",
                                 sv->spiece ? "spiece.model"
-                                           : "inside the umT5 file",
+                                : strchr(w->file[p], ':')
+                                    ? "inside the umT5 file"
+                                    : "tokenizer.json",
                                 spm_vocab_size(w->tokenizer));
     const place *pl = &sv->at[p];
     char shards[32] = "";

@@ -27,17 +27,18 @@
  *              with its config.json), tokenizer/spiece.model.
  * Any file may sit anywhere down to three folders deep; a file holding
  * several parts serves each. dtypes: F32, F16, BF16, mixed within a file.
- * Refused with a message: scaled FP8 (F8_E4M3 + scale_weight, Comfy's
- * umt5_xxl_fp8_e4m3fn_scaled), any other dtype in a part's file,
- * tokenizer.json alone, image-to-video configs.
+ * Comfy's scaled fp8 umT5 (umt5_xxl_fp8_e4m3fn_scaled: F8_E4M3 weights
+ * with their scale_weight) is read by umt5.c. Refused with a message:
+ * scaled fp8 in the DiT or the VAE (not yet), any other dtype in a part,
+ * image-to-video configs. The tokenizer: spiece.model, else the umT5
+ * file's spiece_model, else Hugging Face's tokenizer.json.
  *
- * The loader trusts nothing: every header is parsed from the mapping with
- * every count, size, byte range and overlap checked (as safetensors.c,
- * which this file cannot use as is: Comfy's files carry U8 and F8 tensors
- * that st_open refuses), every name and shape is checked against the
- * config, the index of a sharded set against its shards, and the configs
- * of the parts against each other (DiT text_dim = umT5 width, DiT in_dim
- * = out_dim = VAE z_dim, tokenizer no larger than the embedding).
+ * The loader trusts nothing: every header is checked by st_open (every
+ * count, size, dtype, byte range and overlap), every name, dtype and
+ * shape against the config, the index of a sharded set against its
+ * shards, and the configs of the parts against each other (DiT text_dim
+ * = umT5 width, DiT in_dim = out_dim = VAE z_dim, tokenizer no larger
+ * than the embedding).
  *
  * Ownership: wan_files owns its mappings; the st_file views inside it are
  * valid until wan_files_close and must not be passed to st_close. Nothing
@@ -100,8 +101,8 @@ typedef struct wan_files {
  * says what was found; on failure *out is NULL and msg says, in one line,
  * which part, file or tensor is missing or wrong, and returns
  * ST2V_ERR_IO (path unreadable), ST2V_ERR_FORMAT (missing, malformed or
- * inconsistent), ST2V_ERR_UNSUPPORTED (a pickle, scaled FP8,
- * tokenizer.json alone, image to video) or ST2V_ERR_NOMEM. *n_parts (may
+ * inconsistent), ST2V_ERR_UNSUPPORTED (a pickle, scaled fp8 in the DiT
+ * or VAE, image to video) or ST2V_ERR_NOMEM. *n_parts (may
  * be NULL) receives, success or not, how many of the four parts were
  * recognised by their names (a .pth counts): 0 means "not Wan2.1 files",
  * what a family's detect needs. */

@@ -26,8 +26,8 @@ matter.
               tokenizer/spiece.model
   broken/     dit_missing_tensor, dit_wrong_shape, dit_wrong_dtype (I32),
               t5_truncated, t5_overlap (lying offsets), t5_past_end,
-              t5_fp8 (Comfy's scaled F8_E4M3), t5_width12 (valid, but
-              12 wide where the DiT reads 8)
+              t5_fp8 (Comfy's scaled F8_E4M3: valid, umt5.c reads it),
+              t5_width12 (valid, but 12 wide where the DiT reads 8)
 """
 
 import json
