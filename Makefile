@@ -125,6 +125,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/st2v
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/st2v
+	install -m 755 scripts/st2v-convert $(DESTDIR)$(BINDIR)/st2v-convert
 	install -m 644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libst2v.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libst2v.so
@@ -133,7 +134,7 @@ install: all
 	install -m 644 -D models/default.safetensors $(DESTDIR)$(DATADIR)/st2v/default.safetensors
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/st2v $(DESTDIR)$(LIBDIR)/libst2v.a \
+	rm -f $(DESTDIR)$(BINDIR)/st2v $(DESTDIR)$(BINDIR)/st2v-convert $(DESTDIR)$(LIBDIR)/libst2v.a \
 	    $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libst2v.so \
 	    $(DESTDIR)$(INCLUDEDIR)/st2v.h $(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc \
 	    $(DESTDIR)$(DATADIR)/st2v/default.safetensors

@@ -410,7 +410,7 @@ static void a_pth_vae_is_refused_with_the_converter_command(void)
     CHECK(write_file("Wan2.1_VAE.pth", "PK\3\4 not read", 14) == 0, "pth");
     char want[512];
     snprintf(want, sizeof(want),
-             "VAE Wan2.1_VAE.pth is a pickle|train/wan/convert_pth.py "
+             "VAE Wan2.1_VAE.pth is a pickle|st2v-convert "
              "'%s/Wan2.1_VAE.pth'",
              tmp_dir);
     wan_files_close(expect(tmp_dir, ST2V_ERR_UNSUPPORTED, want));

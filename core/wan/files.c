@@ -902,9 +902,9 @@ static int check_all(wan_files *w, const listing *l, survey *sv, int *n_parts,
                 return st2v_fail(
                     msg, ms, ST2V_ERR_UNSUPPORTED,
                     "the %s %s is a pickle, which st2v does not read: "
-                    "convert it once with /usr/bin/python3 "
-                    "train/wan/convert_pth.py '%s/%s' (it writes the "
-                    ".safetensors beside it)",
+                    "convert it once with st2v-convert '%s/%s' "
+                    "(scripts/st2v-convert in the source tree; it "
+                    "writes the .safetensors beside it)",
                     wan_part_name((wan_part)p), q(sv->pth[p]).s, q(w->dir).s,
                     q(sv->pth[p]).s);
             missing[p] = 1;

@@ -16,7 +16,7 @@
  *              index.json) beside config.json; Wan2.1_VAE and
  *              models_t5_umt5-xxl-enc-bf16 as safetensors (the .pth
  *              pickles are refused with the command that converts them,
- *              train/wan/convert_pth.py); google/umt5-xxl/spiece.model.
+ *              scripts/st2v-convert); google/umt5-xxl/spiece.model.
  *   Comfy-Org  split_files/{diffusion_models,vae,text_encoders}: official
  *              DiT and VAE names under optional prefixes
  *              (model.diffusion_model., first_stage_model., ...), umT5

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Tests of train/wan/convert_pth.py on tiny fake .pth files it creates:
+"""Tests of scripts/st2v-convert on tiny fake .pth files it creates:
 every tensor comes back bit for bit in its dtype (bf16 included, NaN and
 subnormal patterns too), names are kept, the header is sorted and padded,
 and pickles that are not plain state dicts, existing outputs and unknown
@@ -8,6 +8,8 @@ dtypes are refused.
     /usr/bin/python3 train/wan/test_convert_pth.py
 """
 
+import importlib.machinery
+import importlib.util
 import json
 import os
 import struct
@@ -18,9 +20,12 @@ import tempfile
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from wan import convert_pth  # noqa: E402
+# the converter is the installed command scripts/st2v-convert (no .py)
+CONVERT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                       "st2v-convert")
+convert_pth = importlib.util.module_from_spec(importlib.util.spec_from_loader(
+    "st2v_convert", importlib.machinery.SourceFileLoader("st2v_convert", CONVERT)))
+convert_pth.__spec__.loader.exec_module(convert_pth)
 
 PASSED, FAILED = [0], [0]
 
@@ -136,8 +141,7 @@ def test_refuses_to_overwrite():
 
 
 def test_command_line():
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        "convert_pth.py")
+    here = CONVERT
     with tempfile.TemporaryDirectory() as d:
         src = os.path.join(d, "models_t5_umt5-xxl-enc-bf16.pth")
         torch.save({"token_embedding.weight": torch.ones(4, 2).bfloat16()}, src)
