@@ -40,7 +40,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from wan.convert_pth import tensor_bytes, write_safetensors  # noqa: E402
+from wan.convert import tensor_bytes, write_safetensors  # noqa: E402
 from wan.spm_fixtures import train as train_spm  # noqa: E402
 
 SEED = 2026

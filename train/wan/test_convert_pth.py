@@ -8,8 +8,6 @@ dtypes are refused.
     /usr/bin/python3 train/wan/test_convert_pth.py
 """
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import struct
@@ -20,12 +18,9 @@ import tempfile
 import numpy as np
 import torch
 
-# the converter is the installed command scripts/st2v-convert (no .py)
-CONVERT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
-                       "st2v-convert")
-convert_pth = importlib.util.module_from_spec(importlib.util.spec_from_loader(
-    "st2v_convert", importlib.machinery.SourceFileLoader("st2v_convert", CONVERT)))
-convert_pth.__spec__.loader.exec_module(convert_pth)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from wan.convert import PATH as CONVERT, convert_pth  # noqa: E402
 
 PASSED, FAILED = [0], [0]
 
