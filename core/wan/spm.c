@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "safetensors.h"
+#include "common.h"
 #include "st2v.h"
 
 /* A set of pieces sorted by their bytes (memcmp order, shorter first). */
@@ -52,23 +53,6 @@ struct spm {
     char *normstr; /* (normstr_n) its NUL-separated replacement strings */
     size_t normstr_n;
 };
-
-static int fail(char *err, size_t errsz, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int fail(char *err, size_t errsz, int status, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* A growable byte buffer. */
 typedef struct sbuf {
@@ -485,13 +469,13 @@ static int load_charsmap(spm *m, const uint8_t *p, size_t n, char *err,
     if (n == 0)
         return 0; /* identity normalisation */
     if (n <= 4)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: precompiled_charsmap of %zu bytes is broken",
                     n);
     uint32_t trie_n = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
                       (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     if (trie_n >= n || trie_n > n - 4)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: precompiled_charsmap's trie (%u bytes) "
                     "exceeds its blob (%zu bytes)",
                     trie_n, n);
@@ -500,7 +484,7 @@ static int load_charsmap(spm *m, const uint8_t *p, size_t n, char *err,
     m->normstr_n = n - 4 - trie_n;
     m->normstr = malloc(m->normstr_n + 1);
     if (!m->units || !m->normstr)
-        return fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+        return st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < m->n_units; i++) {
         const uint8_t *u = p + 4 + 4 * i;
         m->units[i] = (uint32_t)u[0] | (uint32_t)u[1] << 8 |
@@ -514,12 +498,12 @@ static int load_charsmap(spm *m, const uint8_t *p, size_t n, char *err,
 int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
 {
     if (!out || (!buf && n))
-        return fail(err, errsz, ST2V_ERR_INVALID_ARG, "spm_load: no buffer");
+        return st2v_fail(err, errsz, ST2V_ERR_INVALID_ARG, "spm_load: no buffer");
     *out = NULL;
     if (n == 0)
-        return fail(err, errsz, ST2V_ERR_FORMAT, "spiece.model: empty file");
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT, "spiece.model: empty file");
     if (n > UINT32_MAX)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: %zu bytes is too large", n);
 
     /* pass 1: count pieces and their bytes, read the specs */
@@ -536,40 +520,40 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
             float score;
             int type;
             if (read_piece(f.data, f.len, &s, &len, &score, &type) < 0)
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: piece %d is malformed", pr.n_pieces);
             if (pr.n_pieces == INT32_MAX - 1)
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: too many pieces");
             pr.n_pieces++;
             pr.text_n += len;
         } else if (f.num == 2 && f.wire == 2) {
             if (read_trainer_spec(&pr, f.data, f.len) < 0)
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: trainer_spec is malformed");
         } else if (f.num == 3 && f.wire == 2) {
             if (read_normalizer_spec(&pr, f.data, f.len) < 0)
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: normalizer_spec is malformed");
         }
     }
     if (rc < 0)
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: not a protobuf ModelProto (malformed at "
                     "byte %zu of %zu)",
                     (size_t)(r.p - (const uint8_t *)buf), n);
     if (pr.model_type != 1)
-        return fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+        return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                     "spiece.model: model type %s, only unigram is supported",
                     pr.model_type == 2   ? "BPE"
                     : pr.model_type == 3 ? "WORD"
                                          : "CHAR");
     if (pr.n_pieces == 0)
-        return fail(err, errsz, ST2V_ERR_FORMAT, "spiece.model: no pieces");
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT, "spiece.model: no pieces");
 
     spm *m = calloc(1, sizeof(*m));
     if (!m)
-        return fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+        return st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
     m->n_pieces = pr.n_pieces;
     m->byte_fallback = pr.byte_fallback;
     m->ws_suffix = pr.ws_suffix;
@@ -582,7 +566,7 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
     m->type = malloc((size_t)pr.n_pieces);
     if (!m->text || !m->off || !m->score || !m->type) {
         spm_free(m);
-        return fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+        return st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
     }
 
     /* pass 2: copy the pieces (the buffer parsed cleanly once) */
@@ -603,7 +587,7 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
             memcpy(m->text + at, s, len);
         at += len;
         if (len == 0 && !status)
-            status = fail(err, errsz, ST2V_ERR_FORMAT,
+            status = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                           "spiece.model: piece %d is empty", i);
         i++;
     }
@@ -623,7 +607,7 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
             if (m->unk_id >= 0) {
                 int first = m->unk_id;
                 spm_free(m);
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: two unknown pieces (%d and %d)",
                             first, i);
             }
@@ -633,7 +617,7 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
             int b = piece_to_byte(p, len);
             if (!m->byte_fallback || b < 0) {
                 spm_free(m);
-                return fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                             "spiece.model: byte piece %d is %s", i,
                             b < 0 ? "not <0xXX>"
                                   : "there without byte_fallback");
@@ -643,13 +627,13 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
     }
     if (m->unk_id < 0) {
         spm_free(m);
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: no unknown piece (<unk>)");
     }
     for (int b = 0; b < 256 && m->byte_fallback; b++)
         if (!byte_seen[b]) {
             spm_free(m);
-            return fail(err, errsz, ST2V_ERR_FORMAT,
+            return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                         "spiece.model: byte_fallback without the byte piece "
                         "<0x%02X>",
                         b);
@@ -668,13 +652,13 @@ int spm_load(spm **out, const void *buf, size_t n, char *err, size_t errsz)
     if (dup != 0) {
         spm_free(m);
         return dup < 0
-                   ? fail(err, errsz, ST2V_ERR_NOMEM, "out of memory")
-                   : fail(err, errsz, ST2V_ERR_FORMAT,
+                   ? st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory")
+                   : st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                           "spiece.model: piece %d is defined twice", dup - 1);
     }
     if (m->normal.n == 0) {
         spm_free(m);
-        return fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                     "spiece.model: no normal pieces");
     }
 
@@ -1569,7 +1553,7 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
                          size_t errsz)
 {
     if (!out || (!buf && n))
-        return fail(err, errsz, ST2V_ERR_INVALID_ARG,
+        return st2v_fail(err, errsz, ST2V_ERR_INVALID_ARG,
                     "spm_load_safetensors: no buffer");
     *out = NULL;
     /* the shared reader checks the whole header, every tensor's dtype,
@@ -1578,13 +1562,13 @@ int spm_load_safetensors(spm **out, const void *buf, size_t n, char *err,
     char why[256];
     int rc = st_open_memory(&f, buf, n, why, sizeof(why));
     if (rc)
-        return fail(err, errsz, rc, "safetensors: %s", why);
+        return st2v_fail(err, errsz, rc, "safetensors: %s", why);
     const st_tensor *t = st_find(&f, "spiece_model");
     if (!t)
-        rc = fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                   "safetensors: no tensor spiece_model (no tokenizer inside)");
     else if ((t->dtype != ST_U8 && t->dtype != ST_I8) || t->ndim != 1)
-        rc = fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                   "safetensors: tensor spiece_model is %s of %d dimensions, "
                   "not a 1-D U8 array",
                   st_dtype_name(t->dtype), t->ndim);

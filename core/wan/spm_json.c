@@ -29,27 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common.h"
 #include "st2v.h"
 #include "wan/spm.h"
 
 #define TJ "tokenizer.json: "
-
-static int tj_fail(char *err, size_t errsz, int status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
-
-static int tj_fail(char *err, size_t errsz, int status, const char *fmt, ...)
-{
-    if (err && errsz) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errsz, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 /* ------------------------------------------------- a protobuf writer */
 
@@ -184,7 +168,7 @@ static int read_one_normalizer(tj_norm *nm, const cJSON *n, char *err,
 {
     const char *t = type_of(n);
     if (!t)
-        return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                        TJ "a normalizer without a type");
     if (strcmp(t, "Precompiled") == 0) {
         const cJSON *c =
@@ -192,16 +176,16 @@ static int read_one_normalizer(tj_norm *nm, const cJSON *n, char *err,
         if (cJSON_IsNull(c))
             return 0;
         if (!cJSON_IsString(c))
-            return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                            TJ "precompiled_charsmap is not a string");
         if (nm->charsmap)
-            return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+            return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                            TJ "two Precompiled normalizers");
         int rc = b64_decode(c->valuestring, &nm->charsmap, &nm->charsmap_n);
         if (rc == -2)
-            return tj_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+            return st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
         if (rc)
-            return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                            TJ "precompiled_charsmap is not base64");
         return 0;
     }
@@ -218,7 +202,7 @@ static int read_one_normalizer(tj_norm *nm, const cJSON *n, char *err,
             nm->remove_extra_ws = 1;
             return 0;
         }
-        return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+        return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                        TJ "a Replace normalizer other than \" {2,}\" -> \" \" "
                           "is not supported");
     }
@@ -226,7 +210,7 @@ static int read_one_normalizer(tj_norm *nm, const cJSON *n, char *err,
         nm->remove_extra_ws = 1; /* the trailing-space half of the same */
         return 0;
     }
-    return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+    return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                    TJ "normalizer %.40s is not supported", t);
 }
 
@@ -236,17 +220,17 @@ static int read_normalizer(tj_norm *nm, const cJSON *n, char *err,
     if (!n || cJSON_IsNull(n))
         return 0;
     if (!cJSON_IsObject(n))
-        return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                        TJ "normalizer is not an object");
     const char *t = type_of(n);
     if (t && strcmp(t, "Sequence") == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
         if (!cJSON_IsArray(list))
-            return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                            TJ "a Sequence normalizer without normalizers");
         for (const cJSON *c = list->child; c; c = c->next) {
             if (!cJSON_IsObject(c))
-                return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+                return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                                TJ "a normalizer is not an object");
             int rc = read_one_normalizer(nm, c, err, errsz);
             if (rc)
@@ -263,7 +247,7 @@ static int read_metaspace(tj_norm *nm, const cJSON *p, char *err,
     const char *rep = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(p, "replacement"));
     if (!rep || strcmp(rep, "\xe2\x96\x81") != 0)
-        return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+        return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                        TJ "Metaspace replacement is not \"\xe2\x96\x81\"");
     const cJSON *aps = cJSON_GetObjectItemCaseSensitive(p, "add_prefix_space");
     const cJSON *sch = cJSON_GetObjectItemCaseSensitive(p, "prepend_scheme");
@@ -275,16 +259,16 @@ static int read_metaspace(tj_norm *nm, const cJSON *p, char *err,
         else if (strcmp(sch->valuestring, "never") == 0)
             add = 0;
         else
-            return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                            TJ "Metaspace prepend_scheme %.20s is unknown",
                            sch->valuestring);
     } else if (sch && !cJSON_IsNull(sch)) {
-        return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                        TJ "Metaspace prepend_scheme is not a string");
     } else if (cJSON_IsBool(aps)) {
         add = cJSON_IsTrue(aps);
     } else if (aps && !cJSON_IsNull(aps)) {
-        return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                        TJ "Metaspace add_prefix_space is not a boolean");
     }
     nm->add_dummy_prefix = add;
@@ -297,7 +281,7 @@ static int read_pre_tokenizer(tj_norm *nm, const cJSON *p, char *err,
 {
     const char *t = cJSON_IsObject(p) ? type_of(p) : NULL;
     if (!t)
-        return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+        return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                        TJ "no Metaspace pre_tokenizer (not a SentencePiece "
                           "tokenizer)");
     if (strcmp(t, "Metaspace") == 0)
@@ -312,7 +296,7 @@ static int read_pre_tokenizer(tj_norm *nm, const cJSON *p, char *err,
             if (ct && strcmp(ct, "Metaspace") == 0)
                 rc = read_metaspace(nm, c, err, errsz);
             else if (!ct || strcmp(ct, "WhitespaceSplit") != 0)
-                rc = tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+                rc = st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                              TJ "pre_tokenizer %.40s is not supported",
                              ct ? ct : "(no type)");
             if (rc)
@@ -321,7 +305,7 @@ static int read_pre_tokenizer(tj_norm *nm, const cJSON *p, char *err,
         if (nm->have_metaspace == 1)
             return 0;
     }
-    return tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+    return st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                    TJ "pre_tokenizer %.40s is not one Metaspace", t);
 }
 
@@ -340,13 +324,13 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
                      size_t errsz)
 {
     if (!out || (!buf && n))
-        return tj_fail(err, errsz, ST2V_ERR_INVALID_ARG,
+        return st2v_fail(err, errsz, ST2V_ERR_INVALID_ARG,
                        "spm_load_hf_json: no buffer");
     *out = NULL;
     cJSON *root = cJSON_ParseWithLength(buf, n);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        return st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                        TJ "not a JSON object");
     }
     int rc = 0, unk = -1, n_vocab = 0;
@@ -359,28 +343,28 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
     const cJSON *bf = cJSON_GetObjectItemCaseSensitive(model, "byte_fallback");
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     if (!mt) {
-        rc = tj_fail(err, errsz, ST2V_ERR_FORMAT, TJ "no model with a type");
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT, TJ "no model with a type");
         goto done;
     }
     if (strcmp(mt, "Unigram") != 0) {
-        rc = tj_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
+        rc = st2v_fail(err, errsz, ST2V_ERR_UNSUPPORTED,
                      TJ "model type %.20s, only Unigram is supported", mt);
         goto done;
     }
     if (!cJSON_IsArray(vocab) || (n_vocab = cJSON_GetArraySize(vocab)) < 1) {
-        rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                      TJ "model.vocab is not a non-empty array");
         goto done;
     }
     if (json_int(cJSON_GetObjectItemCaseSensitive(model, "unk_id"), 0,
                  n_vocab - 1, &unk)) {
-        rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                      TJ "model.unk_id is not a piece id (0 to %d)",
                      n_vocab - 1);
         goto done;
     }
     if (bf && !cJSON_IsBool(bf) && !cJSON_IsNull(bf)) {
-        rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                      TJ "model.byte_fallback is not a boolean");
         goto done;
     }
@@ -389,12 +373,12 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
     /* types: NORMAL unless the added tokens, unk_id or bytes say */
     type = malloc((size_t)n_vocab);
     if (!type) {
-        rc = tj_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+        rc = st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
         goto done;
     }
     memset(type, SPM_NORMAL, (size_t)n_vocab);
     if (added && !cJSON_IsArray(added) && !cJSON_IsNull(added)) {
-        rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+        rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                      TJ "added_tokens is not an array");
         goto done;
     }
@@ -407,7 +391,7 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
         if (json_int(cJSON_GetObjectItemCaseSensitive(a, "id"), 0,
                      n_vocab - 1, &id) ||
             !cJSON_IsString(content) || !cJSON_IsBool(special)) {
-            rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                          TJ "added token %d lacks an id in the vocabulary, "
                             "a content or a special flag",
                          k);
@@ -416,7 +400,7 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
         const cJSON *entry = cJSON_GetArrayItem(vocab, id);
         const char *piece = cJSON_GetStringValue(cJSON_GetArrayItem(entry, 0));
         if (!piece || strcmp(piece, content->valuestring) != 0) {
-            rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                          TJ "added token %d is not vocabulary piece %d", k,
                          id);
             goto done;
@@ -432,7 +416,7 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
         if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 ||
             !cJSON_IsString(p) || !cJSON_IsNumber(s) ||
             !isfinite(s->valuedouble) || fabs(s->valuedouble) > 3.4e38) {
-            rc = tj_fail(err, errsz, ST2V_ERR_FORMAT,
+            rc = st2v_fail(err, errsz, ST2V_ERR_FORMAT,
                          TJ "model.vocab[%d] is not [piece, score]", i);
             goto done;
         }
@@ -483,7 +467,7 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
     if (!pw.oom)
         w_bytes(&w, 3, pw.p, pw.n);
     if (w.oom || pw.oom) {
-        rc = tj_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
+        rc = st2v_fail(err, errsz, ST2V_ERR_NOMEM, "out of memory");
         goto done;
     }
     char why[256] = "";
@@ -492,7 +476,7 @@ int spm_load_hf_json(spm **out, const void *buf, size_t n, char *err,
         /* spm_load names the file it thinks it reads */
         const char *msg = strncmp(why, "spiece.model: ", 14) == 0 ? why + 14
                                                                    : why;
-        tj_fail(err, errsz, rc, TJ "%s", msg);
+        st2v_fail(err, errsz, rc, TJ "%s", msg);
     }
 done:
     free(type);
