@@ -17,7 +17,6 @@
 #include "wan/spm.h"
 
 #include <float.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
