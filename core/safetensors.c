@@ -470,8 +470,7 @@ const char *st_metadata(const st_file *f, const char *key)
 
 /* ------------------------------------------------------ conversion */
 
-/* IEEE half to single, exactly: subnormals normalised, inf and NaN kept. */
-static float f16_to_f32(uint16_t h)
+float st_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
@@ -526,7 +525,7 @@ void st_to_f32(const st_tensor *t, float *dst)
         break;
     case ST_F16:
         for (size_t i = 0; i < n; i++)
-            dst[i] = f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+            dst[i] = st_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
         break;
     case ST_BF16:
         for (size_t i = 0; i < n; i++) {

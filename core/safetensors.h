@@ -81,4 +81,7 @@ int st_dtype_is_float(st_dtype d);
 /* A shape as "[a, b, c]", for messages. */
 void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim);
 
+/* IEEE half to single, exactly: subnormals normalised, inf and NaN kept. */
+float st_f16_to_f32(uint16_t h);
+
 #endif /* ST2V_SAFETENSORS_H */

@@ -80,29 +80,6 @@ int st2v_wview_bind_scale(st2v_wview *v, const st_file *f, const char *name,
 
 /* ========================================================== widening */
 
-/* IEEE half to single, exactly: subnormals normalised, inf and NaN kept. */
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
-    if (exp == 0 && mant == 0) {
-        bits = sign;
-    } else if (exp == 0) {
-        uint32_t e = 113; /* 127 - 15 + 1 */
-        while (!(mant & 0x400)) {
-            mant <<= 1;
-            e--;
-        }
-        bits = sign | (e << 23) | ((mant & 0x3ff) << 13);
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp + 112) << 23) | (mant << 13);
-    }
-    float out;
-    memcpy(&out, &bits, sizeof(out));
-    return out;
-}
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #include <immintrin.h>
@@ -160,7 +137,7 @@ void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
         for (; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, sizeof(h));
-            dst[i] = half_to_float(h);
+            dst[i] = st_f16_to_f32(h);
         }
         break;
     case ST_BF16:
