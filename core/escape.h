@@ -2,7 +2,7 @@
  * escape.h - untrusted text (tensor names, metadata values, paths) made
  * safe to quote in a one-line error message: valid UTF-8 is kept, control
  * characters, quotes, backslashes and invalid bytes become \xNN, and long
- * text is cut with "...". Internal to the loader (safetensors.c, model.c).
+ * text is cut with "...". Internal to the loaders (safetensors.c, model.c, wan/files.c).
  */
 #ifndef ST2V_ESCAPE_H
 #define ST2V_ESCAPE_H
@@ -64,6 +64,19 @@ static inline char *st2v_escape(char *dst, size_t size, const char *src)
     }
     dst[o] = '\0';
     return dst;
+}
+
+/* An untrusted string escaped into a value, so a message can quote it
+ * inline: st2v_quote(name).s. */
+typedef struct {
+    char s[120];
+} st2v_quoted;
+
+static inline st2v_quoted st2v_quote(const char *src)
+{
+    st2v_quoted q;
+    st2v_escape(q.s, sizeof(q.s), src);
+    return q;
 }
 
 #endif /* ST2V_ESCAPE_H */

@@ -65,18 +65,6 @@ int st_dtype_is_float(st_dtype d)
     return d == ST_F32 || d == ST_F16 || d == ST_BF16 || d == ST_F8_E4M3;
 }
 
-/* An untrusted string, escaped for a message (escape.h). */
-typedef struct {
-    char s[120];
-} qname;
-
-static qname quote(const char *in)
-{
-    qname q;
-    st2v_escape(q.s, sizeof(q.s), in);
-    return q;
-}
-
 void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim)
 {
     size_t o = 0;
@@ -137,13 +125,13 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
     if (len >= ST_MAX_NAME)
         return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
                          "tensor \"%s\": name is %zu bytes, longer than %d",
-                         quote(name).s, len, ST_MAX_NAME - 1);
+                         st2v_quote(name).s, len, ST_MAX_NAME - 1);
     memcpy(t->name, name, len + 1);
 #define FAIL(...) st2v_fail(err, err_size, ST2V_ERR_FORMAT, __VA_ARGS__)
 
     if (!cJSON_IsObject(entry))
         return FAIL("tensor \"%s\": header entry is not an object",
-                    quote(name).s);
+                    st2v_quote(name).s);
 
     const cJSON *dtype = NULL, *shape = NULL, *offsets = NULL;
     for (const cJSON *c = entry->child; c; c = c->next) {
@@ -157,34 +145,34 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         else
             return FAIL("tensor \"%s\": unknown key \"%s\" (expected dtype, "
                         "shape, data_offsets)",
-                        quote(name).s, quote(c->string).s);
+                        st2v_quote(name).s, st2v_quote(c->string).s);
         if (*slot)
             return FAIL("tensor \"%s\": key \"%s\" appears twice",
-                        quote(name).s, c->string);
+                        st2v_quote(name).s, c->string);
         *slot = c;
     }
 
     /* dtype */
     if (!dtype || !cJSON_IsString(dtype))
         return FAIL("tensor \"%s\": dtype is missing or not a string",
-                    quote(name).s);
+                    st2v_quote(name).s);
     size_t k = 0;
     while (k < N_DTYPES && strcmp(dtype->valuestring, DTYPES[k].name) != 0)
         k++;
     if (k == N_DTYPES)
         return FAIL("tensor \"%s\": unknown dtype \"%s\" (expected F32, F16, "
                     "BF16, F8_E4M3, U8, I8 or I32)",
-                    quote(name).s, quote(dtype->valuestring).s);
+                    st2v_quote(name).s, st2v_quote(dtype->valuestring).s);
     t->dtype = DTYPES[k].dtype;
 
     /* shape */
     if (!shape || !cJSON_IsArray(shape))
         return FAIL("tensor \"%s\": shape is missing or not an array",
-                    quote(name).s);
+                    st2v_quote(name).s);
     int ndim = cJSON_GetArraySize(shape);
     if (ndim > ST_MAX_DIMS)
         return FAIL("tensor \"%s\": shape has %d dimensions, more than %d",
-                    quote(name).s, ndim, ST_MAX_DIMS);
+                    st2v_quote(name).s, ndim, ST_MAX_DIMS);
     t->ndim = ndim;
     uint64_t numel = 1;
     int overflow = 0, i = 0;
@@ -193,7 +181,7 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         if (json_u64(d, &v) != 0)
             return FAIL("tensor \"%s\": shape entry %d is not a non-negative "
                         "integer",
-                        quote(name).s, i);
+                        st2v_quote(name).s, i);
         t->shape[i] = (int64_t)v;
         if (st2v_mul_overflow(numel, v, &numel) != 0)
             overflow = 1;
@@ -207,7 +195,7 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
     uint64_t nbytes = 0;
     if (overflow || st2v_mul_overflow(numel, st_dtype_size(t->dtype), &nbytes))
         return FAIL("tensor \"%s\": the size of shape %s overflows 64 bits",
-                    quote(name).s, sh);
+                    st2v_quote(name).s, sh);
     t->numel = numel;
 
     /* data_offsets */
@@ -218,19 +206,19 @@ static int parse_tensor(st_tensor *t, const char *name, const cJSON *entry,
         json_u64(offsets->child->next, &end) != 0)
         return FAIL("tensor \"%s\": data_offsets must be two non-negative "
                     "integers",
-                    quote(name).s);
+                    st2v_quote(name).s);
     if (begin > end)
         return FAIL("tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64
                     "] are reversed",
-                    quote(name).s, begin, end);
+                    st2v_quote(name).s, begin, end);
     if (end > data_size)
         return FAIL("tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64
                     "] lie outside the data section (%" PRIu64 " bytes)",
-                    quote(name).s, begin, end, data_size);
+                    st2v_quote(name).s, begin, end, data_size);
     if (end - begin != nbytes)
         return FAIL("tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64
                     "] hold %" PRIu64 " bytes but shape %s of %s needs %" PRIu64,
-                    quote(name).s, begin, end, end - begin, sh,
+                    st2v_quote(name).s, begin, end, end - begin, sh,
                     st_dtype_name(t->dtype), nbytes);
     t->data = data_base + begin;
     return 0;
@@ -305,7 +293,7 @@ static int parse_image(st_file *f, const uint8_t *base, size_t size, char *err,
                 if (!cJSON_IsString(m)) {
                     rc = FAIL("header: __metadata__ value \"%s\" is not a "
                               "string",
-                              quote(m->string).s);
+                              st2v_quote(m->string).s);
                     goto out;
                 }
             }
@@ -346,7 +334,7 @@ static int parse_image(st_file *f, const uint8_t *base, size_t size, char *err,
         if (strcmp(tensors[i - 1].name, tensors[i].name) == 0) {
             free(ranges);
             rc = FAIL("tensor \"%s\" appears twice in the header",
-                      quote(tensors[i].name).s);
+                      st2v_quote(tensors[i].name).s);
             goto out;
         }
     }
@@ -368,8 +356,8 @@ static int parse_image(st_file *f, const uint8_t *base, size_t size, char *err,
         if (reach && reach->end > ranges[i].begin) {
             rc = FAIL("tensor \"%s\": data_offsets [%" PRIu64 ", %" PRIu64
                       "] overlap tensor \"%s\" [%" PRIu64 ", %" PRIu64 "]",
-                      quote(ranges[i].t->name).s, ranges[i].begin,
-                      ranges[i].end, quote(reach->t->name).s, reach->begin,
+                      st2v_quote(ranges[i].t->name).s, ranges[i].begin,
+                      ranges[i].end, st2v_quote(reach->t->name).s, reach->begin,
                       reach->end);
             free(ranges);
             goto out;
@@ -410,12 +398,12 @@ int st_open(st_file *f, const char *path, char *err, size_t err_size)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return st2v_fail(err, err_size, ST2V_ERR_IO, "cannot open \"%s\": %s",
-                         quote(path).s, strerror(errno));
+                         st2v_quote(path).s, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
         return st2v_fail(err, err_size, ST2V_ERR_IO,
-                         "\"%s\" is not a regular file", quote(path).s);
+                         "\"%s\" is not a regular file", st2v_quote(path).s);
     }
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
@@ -423,14 +411,14 @@ int st_open(st_file *f, const char *path, char *err, size_t err_size)
         return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
                          "\"%s\": file is %zu bytes, shorter than the 8-byte "
                          "header length",
-                         quote(path).s, size);
+                         st2v_quote(path).s, size);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd);
     if (map == MAP_FAILED)
         return st2v_fail(err, err_size, ST2V_ERR_IO, "cannot map \"%s\": %s",
-                         quote(path).s, strerror(map_errno));
+                         st2v_quote(path).s, strerror(map_errno));
     f->map = map;
     f->map_size = size;
     int rc = parse_image(f, map, size, err, err_size);

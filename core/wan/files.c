@@ -135,17 +135,6 @@ struct wan_files_map {
     st_file st; /* every header field, dtype, shape and range checked */
 };
 
-typedef struct {
-    char s[100];
-} qstr;
-
-static qstr q(const char *in)
-{
-    qstr r;
-    st2v_escape(r.s, sizeof(r.s), in);
-    return r;
-}
-
 /* Map dir/rel and check its header into m. */
 static int map_file(wan_files_map *m, const char *dir, const char *rel,
                     char *err, size_t es)
@@ -155,7 +144,7 @@ static int map_file(wan_files_map *m, const char *dir, const char *rel,
     snprintf(m->rel, sizeof(m->rel), "%s", rel);
     int rc = st_open(&m->st, path, why, sizeof(why));
     if (rc)
-        st2v_fail(err, es, rc, "%s: %s", q(rel).s, why);
+        st2v_fail(err, es, rc, "%s: %s", st2v_quote(rel).s, why);
     return rc;
 }
 
@@ -202,7 +191,7 @@ static int read_small(const char *dir, const char *rel, size_t max, char **out,
         if (f)
             fclose(f);
         return st2v_fail(err, es, f ? ST2V_ERR_FORMAT : ST2V_ERR_IO,
-                         "cannot read %s (or larger than %zu bytes)", q(rel).s,
+                         "cannot read %s (or larger than %zu bytes)", st2v_quote(rel).s,
                          max);
     }
     *out = malloc((size_t)sb.st_size + 1);
@@ -237,7 +226,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
     if (!cJSON_IsObject(wm) || !wm->child) {
         cJSON_Delete(root);
         return st2v_fail(err, es, ST2V_ERR_FORMAT, "%s: no weight_map object",
-                         q(s->rel).s);
+                         st2v_quote(s->rel).s);
     }
     dir_of(dir, sizeof(dir), s->rel);
     s->first = w->n_maps;
@@ -249,7 +238,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
                 st2v_fail(err, es, ST2V_ERR_FORMAT,
                           "%s: tensor %s is in \"%s\", not a .safetensors "
                           "file beside the index",
-                          q(s->rel).s, q(e->string).s, q(shard ? shard : "").s);
+                          st2v_quote(s->rel).s, st2v_quote(e->string).s, st2v_quote(shard ? shard : "").s);
             break;
         }
         char rel[WAN_FILES_PATH_MAX];
@@ -257,7 +246,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
             rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
                            "%s: a shard's path is "
                            "too long",
-                           q(s->rel).s);
+                           st2v_quote(s->rel).s);
             break;
         }
         snprintf(rel, sizeof(rel), "%.500s%s%.500s", dir, *dir ? "/" : "",
@@ -268,7 +257,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
         if (k == w->n_maps) {
             if (w->n_maps - s->first == MAX_SHARDS) {
                 rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
-                               "%s: more than %d shards", q(s->rel).s,
+                               "%s: more than %d shards", st2v_quote(s->rel).s,
                                MAX_SHARDS);
                 break;
             }
@@ -279,7 +268,7 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
         if (!rc && !t)
             rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
                            "%s names tensor %s in %s, which lacks it",
-                           q(s->rel).s, q(e->string).s, q(rel).s);
+                           st2v_quote(s->rel).s, st2v_quote(e->string).s, st2v_quote(rel).s);
     }
     s->n = w->n_maps - s->first;
     /* a tensor in two shards */
@@ -289,8 +278,8 @@ static int read_index(wan_files *w, fileset *s, char *err, size_t es)
                 if (find(&w->maps[b], w->maps[a].st.tensors[i].name))
                     rc = st2v_fail(err, es, ST2V_ERR_FORMAT,
                                    "tensor %s is in both %s and %s",
-                                   q(w->maps[a].st.tensors[i].name).s,
-                                   q(w->maps[a].rel).s, q(w->maps[b].rel).s);
+                                   st2v_quote(w->maps[a].st.tensors[i].name).s,
+                                   st2v_quote(w->maps[a].rel).s, st2v_quote(w->maps[b].rel).s);
     cJSON_Delete(root);
     return rc;
 }
@@ -392,10 +381,10 @@ static int check_dtype(const st_tensor *t, int fp8, const char *part,
                          "%s %s: tensor %s is F8_E4M3 (scaled fp8), which "
                          "st2v does not read for this part yet: use the "
                          "fp16 or bf16 file",
-                         part, q(file).s, q(t->name).s);
+                         part, st2v_quote(file).s, st2v_quote(t->name).s);
     return st2v_fail(err, es, ST2V_ERR_FORMAT,
                      "%s %s: tensor %s is %s, expected F32, F16 or BF16", part,
-                     q(file).s, q(t->name).s, st_dtype_name(t->dtype));
+                     st2v_quote(file).s, st2v_quote(t->name).s, st_dtype_name(t->dtype));
 }
 
 /* dst = t under `name`. */
@@ -437,8 +426,8 @@ static int bind_specs(st_file *f, const wan_files *w, const place *pl,
         const st_tensor *t = set_find(w, pl->set, full);
         if (!t)
             return st2v_fail(err, es, ST2V_ERR_FORMAT,
-                             "%s %s: tensor %s is missing", pn, q(file).s,
-                             q(full).s);
+                             "%s %s: tensor %s is missing", pn, st2v_quote(file).s,
+                             st2v_quote(full).s);
         int rc = check_dtype(t, 0, pn, file, err, es);
         if (rc)
             return rc;
@@ -450,7 +439,7 @@ static int bind_specs(st_file *f, const wan_files *w, const place *pl,
             st_format_shape(want, sizeof(want), spec[i].shape, spec[i].ndim);
             return st2v_fail(err, es, ST2V_ERR_FORMAT,
                              "%s %s: tensor %s has shape %s, expected %s", pn,
-                             q(file).s, q(full).s, got, want);
+                             st2v_quote(file).s, st2v_quote(full).s, got, want);
         }
         view(&f->tensors[f->n_tensors++], t, spec[i].name[WAN_NAMES_OFFICIAL]);
     }
@@ -490,7 +479,7 @@ static int read_config(const wan_files *w, const listing *l, const place *pl,
                      : wan_vae_config_parse(cfg, text, n, why, sizeof(why));
         free(text);
         if (rc)
-            return st2v_fail(err, es, rc, "%s: %s", q(want).s, why);
+            return st2v_fail(err, es, rc, "%s: %s", st2v_quote(want).s, why);
     }
     return 0;
 }
@@ -563,14 +552,14 @@ static int check_dit(wan_files *w, const listing *l, const place *pl, char *err,
         return rc;
     char why[300];
     if ((rc = wan_dit_config_check(&c, why, sizeof(why))) != 0)
-        return st2v_fail(err, es, rc, "DiT %s: %s", q(pl->set->rel).s, why);
+        return st2v_fail(err, es, rc, "DiT %s: %s", st2v_quote(pl->set->rel).s, why);
     char img[2 * ST_MAX_NAME];
     snprintf(img, sizeof(img), "%simg_emb.proj.0.weight", pl->prefix);
     if (set_find(w, pl->set, img))
         return st2v_fail(err, es, ST2V_ERR_UNSUPPORTED,
                          "DiT %s: an image-to-video model, which st2v does "
                          "not run yet",
-                         q(pl->set->rel).s);
+                         st2v_quote(pl->set->rel).s);
     wan_tensor_spec *spec = NULL;
     int n = 0;
     w->dit_cfg = c;
@@ -596,7 +585,7 @@ static int check_vae(wan_files *w, const listing *l, const place *pl, char *err,
         return rc;
     char why[300];
     if ((rc = wan_vae_config_check(&c, why, sizeof(why))) != 0)
-        return st2v_fail(err, es, rc, "VAE %s: %s", q(pl->set->rel).s, why);
+        return st2v_fail(err, es, rc, "VAE %s: %s", st2v_quote(pl->set->rel).s, why);
     wan_tensor_spec *spec = NULL;
     int n = 0;
     w->vae_cfg = c;
@@ -640,7 +629,7 @@ static int check_t5(wan_files *w, const place *pl, char *err, size_t es)
         rc = wan_umt5_load(&m, f, NULL, &w->t5_cfg, why, sizeof(why));
     wan_umt5_free(m);
     if (rc)
-        return st2v_fail(err, es, rc, "%s %s: %s%s", pn, q(file).s,
+        return st2v_fail(err, es, rc, "%s %s: %s%s", pn, st2v_quote(file).s,
                          *pl->prefix ? "(after the prefix) " : "", why);
     return 0;
 }
@@ -761,7 +750,7 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
         snprintf(w->file[WAN_PART_TOKENIZER], WAN_FILES_PATH_MAX, "%s",
                  sv->spiece);
         if (rc)
-            return st2v_fail(err, es, rc, "%s %s: %s", pn, q(sv->spiece).s,
+            return st2v_fail(err, es, rc, "%s %s: %s", pn, st2v_quote(sv->spiece).s,
                              why);
         return 0;
     }
@@ -777,11 +766,11 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
         if (t->dtype != ST_U8 && t->dtype != ST_I8)
             return st2v_fail(err, es, ST2V_ERR_FORMAT,
                              "%s %s: tensor spiece_model is %s, expected U8",
-                             pn, q(t5->set->rel).s, st_dtype_name(t->dtype));
+                             pn, st2v_quote(t5->set->rel).s, st_dtype_name(t->dtype));
         rc = spm_load(&w->tokenizer, t->data, (size_t)t->numel, why,
                       sizeof(why));
         if (rc)
-            return st2v_fail(err, es, rc, "%s in %s: %s", pn, q(t5->set->rel).s,
+            return st2v_fail(err, es, rc, "%s in %s: %s", pn, st2v_quote(t5->set->rel).s,
                              why);
         return 0;
     }
@@ -797,7 +786,7 @@ static int check_tokenizer(wan_files *w, const survey *sv, char *err, size_t es)
                  sv->tokenizer_json);
         if (rc)
             return st2v_fail(err, es, rc, "%s %s: %s", pn,
-                             q(sv->tokenizer_json).s, why);
+                             st2v_quote(sv->tokenizer_json).s, why);
         return 0;
     }
     return 1; /* missing */
@@ -842,7 +831,7 @@ static size_t describe(char *buf, size_t size, const wan_files *w,
     return (size_t)snprintf(buf, size, "%s %s%s%s %s (%d tensors%s)",
                             p == WAN_PART_T5 ? "umT5" : wan_part_name(p),
                             layouts[w->layout[p]], *pl->prefix ? " under " : "",
-                            q(pl->prefix).s, dtype_word(f), f->n_tensors,
+                            st2v_quote(pl->prefix).s, dtype_word(f), f->n_tensors,
                             shards);
 }
 
@@ -865,18 +854,18 @@ static int cross_check(const wan_files *w, char *err, size_t es)
         return st2v_fail(err, es, ST2V_ERR_FORMAT,
                          "the DiT reads text of width %d but the umT5 "
                          "encoder %s is %d wide",
-                         d->text_dim, q(w->file[WAN_PART_T5]).s, w->t5_cfg.dim);
+                         d->text_dim, st2v_quote(w->file[WAN_PART_T5]).s, w->t5_cfg.dim);
     if (d->in_dim != w->vae_cfg.z_dim || d->out_dim != w->vae_cfg.z_dim)
         return st2v_fail(err, es, ST2V_ERR_FORMAT,
                          "the DiT takes %d latent channels and gives %d, but "
                          "the VAE %s has %d",
-                         d->in_dim, d->out_dim, q(w->file[WAN_PART_VAE]).s,
+                         d->in_dim, d->out_dim, st2v_quote(w->file[WAN_PART_VAE]).s,
                          w->vae_cfg.z_dim);
     if (spm_vocab_size(w->tokenizer) > w->t5_cfg.vocab)
         return st2v_fail(err, es, ST2V_ERR_FORMAT,
                          "the tokenizer %s has %d pieces, more than the %d "
                          "rows of the umT5 embedding",
-                         q(w->file[WAN_PART_TOKENIZER]).s,
+                         st2v_quote(w->file[WAN_PART_TOKENIZER]).s,
                          spm_vocab_size(w->tokenizer), w->t5_cfg.vocab);
     return 0;
 }
@@ -905,8 +894,8 @@ static int check_all(wan_files *w, const listing *l, survey *sv, int *n_parts,
                     "convert it once with st2v-convert '%s/%s' "
                     "(scripts/st2v-convert in the source tree; it "
                     "writes the .safetensors beside it)",
-                    wan_part_name((wan_part)p), q(sv->pth[p]).s, q(w->dir).s,
-                    q(sv->pth[p]).s);
+                    wan_part_name((wan_part)p), st2v_quote(sv->pth[p]).s, st2v_quote(w->dir).s,
+                    st2v_quote(sv->pth[p]).s);
             missing[p] = 1;
             continue;
         }
@@ -946,7 +935,7 @@ static int check_all(wan_files *w, const listing *l, survey *sv, int *n_parts,
         return st2v_fail(msg, ms, sv->bad, "%s", sv->bad_msg);
     if (n_missing)
         return st2v_fail(msg, ms, ST2V_ERR_FORMAT, "%s: %s%s; missing the %s",
-                         q(w->dir).s, *found ? "found " : "no Wan2.1 files",
+                         st2v_quote(w->dir).s, *found ? "found " : "no Wan2.1 files",
                          found, lack);
     if ((rc = cross_check(w, msg, ms)) != 0)
         return rc;
@@ -974,11 +963,11 @@ int wan_files_open(wan_files **out, const char *path, int *n_parts, char *msg,
     int rc = 0;
     if (stat(path, &sb) != 0) {
         rc = st2v_fail(msg, msg_size, ST2V_ERR_IO, "cannot read %s: %s",
-                       q(path).s, strerror(errno));
+                       st2v_quote(path).s, strerror(errno));
     } else if (S_ISDIR(sb.st_mode)) {
         snprintf(w->dir, sizeof(w->dir), "%s", path);
         if ((rc = list_dir(&l, path, "", 0)) == ST2V_ERR_IO)
-            rc = st2v_fail(msg, msg_size, rc, "cannot list %s", q(path).s);
+            rc = st2v_fail(msg, msg_size, rc, "cannot list %s", st2v_quote(path).s);
     } else { /* one file: its folder, listing only it */
         dir_of(w->dir, sizeof(w->dir), path);
         if (!*w->dir)
@@ -994,7 +983,7 @@ int wan_files_open(wan_files **out, const char *path, int *n_parts, char *msg,
     if (n_parts)
         *n_parts = found;
     if (rc == ST2V_ERR_NOMEM)
-        st2v_fail(msg, msg_size, rc, "out of memory reading %s", q(path).s);
+        st2v_fail(msg, msg_size, rc, "out of memory reading %s", st2v_quote(path).s);
     free(sv.sets);
     list_free(&l);
     if (rc) {
