@@ -85,6 +85,8 @@ typedef struct st2v_cost {
 typedef struct st2v_arch {
     const char *name;          /* "st2v", "wan2.1": in messages and info */
     const char *wants;         /* what a path of this family holds */
+    const char *default_negative; /* the negative prompt when the user
+                                     gives none (NULL: unconditional) */
 
     /* Look at path without loading: a file (folder NULL), or a folder
      * and its listing. */

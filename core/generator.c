@@ -260,6 +260,15 @@ static int encode_text(st2v_generator *g, const char *text, void **slot)
     return 0;
 }
 
+/* The negative prompt to encode: the user's, else the family's default
+ * (Wan's), else "" (unconditional). */
+static const char *negative_text(const st2v_generator *g)
+{
+    if (!st2v_nonblank(g->negative) && g->arch->default_negative)
+        return g->arch->default_negative;
+    return g->negative;
+}
+
 /* Encode what changed: pending prompts and cfg take effect here. */
 static int update_conditioning(st2v_generator *g)
 {
@@ -287,7 +296,7 @@ static int update_conditioning(st2v_generator *g)
         g->pos_ok = 1;
     }
     if (g->cfg_scale != 1.0f && !g->neg_ok) {
-        if ((rc = encode_text(g, g->negative, &g->neg)))
+        if ((rc = encode_text(g, negative_text(g), &g->neg)))
             return gen_fail(g, rc, "encoding the negative prompt: %s",
                             st2v_strerror(rc));
         g->neg_ok = 1;

@@ -175,7 +175,9 @@ typedef void (*st2v_progress_fn)(void *user_data, const st2v_progress *p);
 
 typedef struct st2v_params {
     const char *prompt;            /* required, non-empty after trimming */
-    const char *negative_prompt;   /* NULL or "" = unconditional */
+    const char *negative_prompt;   /* NULL or "" = the model's default
+                                      (Wan: its official one; st2v:
+                                      unconditional) */
     uint64_t seed;
     int steps;                     /* 0 = model default; 1..1000 */
     float cfg;                     /* < 0 = model default; 0..100 */

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "wan/family.h"
+#include "wan/spm.h"
 #include "test_util.h"
 
 /* ------------------------------------------------------------ folders */
@@ -90,24 +92,6 @@ static int write_safetensors(const char *rel, const char *const *names)
 
 static const char *const wan_dit[] = {
     "blocks.0.self_attn.q.weight", "patch_embedding.weight", NULL};
-static const char *const comfy_dit[] = {
-    "model.diffusion_model.blocks.0.self_attn.q.weight", NULL};
-static const char *const comfy_t5[] = {
-    "encoder.block.0.layer.0.SelfAttention.q.weight", "spiece_model", NULL};
-static const char *const comfy_vae[] = {"decoder.conv1.weight", NULL};
-
-/* The official Wan2.1-T2V-1.3B folder, pickles as stand-in bytes. */
-static int write_official_wan(int with_vae)
-{
-    static const char pickle[] = "PK\003\004 not really a torch zip";
-    return write_safetensors("diffusion_pytorch_model.safetensors", wan_dit) ||
-           write_bytes("models_t5_umt5-xxl-enc-bf16.pth", pickle,
-                       sizeof(pickle)) ||
-           (with_vae &&
-            write_bytes("Wan2.1_VAE.pth", pickle, sizeof(pickle))) ||
-           write_bytes("google/umt5-xxl/spiece.model", "x", 1) ||
-           write_bytes("config.json", "{}", 2);
-}
 
 static int load(const char *path, st2v_model **m, char *err, size_t n)
 {
@@ -165,82 +149,139 @@ static void a_folder_without_a_model_says_what_it_holds_and_what_is_wanted(void)
     remove_dir();
 }
 
+/* A fixture folder of train/wan/files_fixtures.py, copied so that its
+ * parts can be removed or replaced. */
+static int copy_fixture_folder(const char *name)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "cp -r '%s'/. '%s'",
+             tu_fixture(name), tmp_dir);
+    return system(cmd);
+}
+
 static void a_complete_wan_folder_is_recognised_and_refused_until_part_2(void)
 {
+    st2v_model *m;
+    char err[2048] = "";
+    int rc = load(tu_fixture("wan/files/official"), &m, err, sizeof(err));
+    CHECK(rc == ST2V_ERR_UNSUPPORTED, "rc %d: %s", rc, err);
+    CHECK(m == NULL, "a model came back");
+    CHECK(strstr(err, "Wan2.1") && strstr(err, "DiT official") &&
+              strstr(err, "VAE official") && strstr(err, "umT5") &&
+              strstr(err, "tokenizer spiece.model"),
+          "what was found: %s", err);
+    CHECK(strstr(err, "cannot run yet"), "what is still to come: %s", err);
+    CHECK(!strchr(err, '\n'), "not one line: %s", err);
+}
+
+static void a_wan_folder_with_pickles_and_no_vae_names_both(void)
+{
     REQUIRE(make_dir() == 0, "mkdtemp");
-    REQUIRE(write_official_wan(1) == 0, "write");
+    REQUIRE(copy_fixture_folder("wan/files/official") == 0, "copy");
+    static const char pickle[] = "PK\003\004 not really a torch zip";
+    REQUIRE(unlink(at("Wan2.1_VAE.safetensors")) == 0 &&
+                write_bytes("models_t5_umt5-xxl-enc-bf16.pth", pickle,
+                            sizeof(pickle)) == 0,
+            "replace");
     st2v_model *m;
     char err[2048] = "";
     int rc = load(tmp_dir, &m, err, sizeof(err));
-    CHECK(rc == ST2V_ERR_UNSUPPORTED, "rc %d: %s", rc, err);
-    CHECK(m == NULL, "a model came back");
-    CHECK(strstr(err, "Wan2.1") &&
-              strstr(err, "DiT diffusion_pytorch_model.safetensors") &&
-              strstr(err, "text encoder models_t5_umt5-xxl-enc-bf16.pth") &&
-              strstr(err, "VAE Wan2.1_VAE.pth") &&
-              strstr(err, "tokenizer google/umt5-xxl/spiece.model"),
-          "what was found: %s", err);
-    CHECK(strstr(err, "part 2"), "what is still to come: %s", err);
-    CHECK(strstr(err, "scripts/st2v-convert"), "how to convert .pth: %s",
-          err);
+    CHECK(rc < 0 && m == NULL, "rc %d: %s", rc, err);
+    CHECK(strstr(err, "VAE"), "the missing VAE: %s", err);
     CHECK(!strchr(err, '\n'), "not one line: %s", err);
+    REQUIRE(copy_fixture_folder("wan/files/official") == 0, "copy");
+    rc = load(tmp_dir, &m, err, sizeof(err));
+    /* a .pth beside its converted .safetensors is ignored */
+    CHECK(rc == ST2V_ERR_UNSUPPORTED && strstr(err, "cannot run yet"),
+          "rc %d: %s", rc, err);
+    REQUIRE(unlink(at("models_t5_umt5-xxl-enc-bf16.safetensors")) == 0,
+            "unlink");
+    rc = load(tmp_dir, &m, err, sizeof(err));
+    CHECK(rc == ST2V_ERR_UNSUPPORTED && strstr(err, "scripts/st2v-convert"),
+          "how to convert .pth: rc %d: %s", rc, err);
     remove_dir();
 }
 
-static void a_wan_folder_missing_its_vae_names_the_missing_part(void)
+static void a_wan_folder_of_wrong_shapes_names_the_tensor(void)
 {
     REQUIRE(make_dir() == 0, "mkdtemp");
-    REQUIRE(write_official_wan(0) == 0, "write");
+    REQUIRE(copy_fixture_folder("wan/files/official") == 0, "copy");
+    REQUIRE(unlink(at("diffusion_pytorch_model.safetensors")) == 0 &&
+                write_safetensors("diffusion_pytorch_model.safetensors",
+                                  wan_dit) == 0,
+            "replace");
     st2v_model *m;
     char err[2048] = "";
     int rc = load(tmp_dir, &m, err, sizeof(err));
-    CHECK(rc == ST2V_ERR_IO, "rc %d: %s", rc, err);
-    CHECK(strstr(err, "Wan2.1 folder") &&
-              strstr(err, "DiT diffusion_pytorch_model.safetensors"),
-          "what was found: %s", err);
-    CHECK(strstr(err, "lacks its VAE Wan2.1_VAE.pth"), "what is missing: %s",
-          err);
-    CHECK(!strstr(err, "lacks its DiT") && !strstr(err, "lacks its text") &&
-              !strstr(err, "VAE Wan2.1_VAE.pth, tokenizer"),
-          "found parts called missing: %s", err);
+    CHECK(rc == ST2V_ERR_FORMAT && m == NULL, "rc %d: %s", rc, err);
+    CHECK(strstr(err, "diffusion_pytorch_model.safetensors") &&
+              strstr(err, "patch_embedding.weight") && strstr(err, "shape"),
+          "names the file and tensor: %s", err);
     remove_dir();
 }
 
 static void comfy_files_are_recognised_with_the_tokenizer_inside(void)
 {
-    REQUIRE(make_dir() == 0, "mkdtemp");
-    REQUIRE(write_safetensors("split_files/diffusion_models/"
-                              "wan2.1_t2v_1.3B_bf16.safetensors",
-                              comfy_dit) == 0 &&
-                write_safetensors("split_files/text_encoders/"
-                                  "umt5_xxl_fp8_e4m3fn_scaled.safetensors",
-                                  comfy_t5) == 0 &&
-                write_safetensors("split_files/vae/wan_2.1_vae.safetensors",
-                                  comfy_vae) == 0,
-            "write");
     st2v_model *m;
     char err[2048] = "";
-    int rc = load(tmp_dir, &m, err, sizeof(err));
+    int rc = load(tu_fixture("wan/files/comfy"), &m, err, sizeof(err));
     CHECK(rc == ST2V_ERR_UNSUPPORTED, "rc %d: %s", rc, err);
-    CHECK(strstr(err, "tokenizer split_files/text_encoders/umt5_xxl_fp8"),
+    CHECK(strstr(err, "tokenizer inside the umT5 file"),
           "the tokenizer inside the text encoder: %s", err);
     CHECK(!strstr(err, "st2v-convert"), "nothing to convert: %s", err);
-    remove_dir();
 }
 
 static void a_single_wan_file_is_named_and_refused(void)
 {
-    REQUIRE(make_dir() == 0, "mkdtemp");
-    REQUIRE(write_safetensors("wan2.1_t2v_1.3B_fp16.safetensors",
-                              comfy_dit) == 0,
-            "write");
     st2v_model *m;
     char err[2048] = "";
-    int rc = load(at("wan2.1_t2v_1.3B_fp16.safetensors"), &m, err,
-                  sizeof(err));
-    CHECK(rc == ST2V_ERR_UNSUPPORTED, "rc %d: %s", rc, err);
-    CHECK(strstr(err, "a Wan2.1 DiT") && strstr(err, "folder"), "%s", err);
-    remove_dir();
+    int rc = load(tu_fixture("wan/files/comfy/split_files/diffusion_models/"
+                             "wan2.1_t2v_tiny_bf16.safetensors"),
+                  &m, err, sizeof(err));
+    CHECK(rc < 0 && m == NULL, "rc %d: %s", rc, err);
+    CHECK(strstr(err, "VAE") && strstr(err, "tokenizer"),
+          "names the parts a lone DiT lacks: %s", err);
+    CHECK(!strchr(err, '\n'), "not one line: %s", err);
+}
+
+/* The family's encode_text is the tokenizer then umT5 on the real tokens;
+ * the default negative prompt (Chinese, with full-width commas) encodes. */
+static void wan_text_goes_through_the_tokenizer_and_umt5(void)
+{
+    wan_model *w = NULL;
+    char err[1024] = "";
+    int rc = wan_model_open(&w, tu_fixture("wan/files/official"), err,
+                            sizeof(err));
+    REQUIRE(rc == 0, "rc %d: %s", rc, err);
+    const char *texts[] = {"a red ball rolls  left &amp; right",
+                           wan_default_negative, ""};
+    for (int k = 0; k < 3; k++) {
+        void *cond = NULL;
+        rc = st2v_arch_wan.encode_text(w, NULL, texts[k], &cond);
+        CHECK(rc == 0 && cond, "encode %d: rc %d", k, rc);
+        if (!cond)
+            continue;
+        const wan_cond *c = cond;
+        int32_t ids[WAN_UMT5_MAX_TOKENS];
+        int n = 0;
+        CHECK(spm_encode_wan(w->files->tokenizer, texts[k], ids,
+                             WAN_UMT5_MAX_TOKENS, &n) == 0 && n == c->n,
+              "%d: %d tokens, cond has %d", k, n, c->n);
+        const int dim = w->files->t5_cfg.dim;
+        float *ref = malloc(sizeof(float) * (size_t)n * dim);
+        REQUIRE(ref, "malloc");
+        CHECK(wan_umt5_encode(w->t5, NULL, ids, n, ref) == 0, "umt5");
+        CHECK(memcmp(ref, c->ctx, sizeof(float) * (size_t)n * dim) == 0,
+              "%d: the rows are umT5's of the tokens", k);
+        free(ref);
+        st2v_arch_wan.cond_free(cond);
+    }
+    CHECK(st2v_arch_wan.default_negative == wan_default_negative &&
+              strstr(wan_default_negative, "最差质量"),
+          "Wan's default negative prompt is the official one");
+    CHECK(st2v_arch_world.default_negative == NULL,
+          "the world model's stays unconditional");
+    wan_model_free(w);
 }
 
 static void a_file_of_no_family_gets_the_st2v_loaders_reason(void)
@@ -419,9 +460,11 @@ int main(void)
     RUN(a_folder_with_one_st2v_model_file_loads_as_the_st2v_family);
     RUN(a_folder_without_a_model_says_what_it_holds_and_what_is_wanted);
     RUN(a_complete_wan_folder_is_recognised_and_refused_until_part_2);
-    RUN(a_wan_folder_missing_its_vae_names_the_missing_part);
+    RUN(a_wan_folder_with_pickles_and_no_vae_names_both);
+    RUN(a_wan_folder_of_wrong_shapes_names_the_tensor);
     RUN(comfy_files_are_recognised_with_the_tokenizer_inside);
     RUN(a_single_wan_file_is_named_and_refused);
+    RUN(wan_text_goes_through_the_tokenizer_and_umt5);
     RUN(a_file_of_no_family_gets_the_st2v_loaders_reason);
     RUN(load_params_default_to_mapped_f32_and_in_memory_loads_the_same);
     RUN(bf16_compute_loads_the_st2v_family_and_a_bad_dtype_is_refused);
