@@ -50,7 +50,7 @@ static const char usage_text[] =
     "      --cfg X            guidance scale 0..100 (default: model's)\n"
     "      --sampler NAME     %s (default: model's)\n"
     "      --shift X          schedule shift, > 0 (default: model's)\n"
-    "  -m, --model FILE       model file (default: $ST2V_MODEL or the\n"
+    "  -m, --model PATH       model file or folder (default: $ST2V_MODEL or the\n"
     "                         installed model)\n"
     "  -t, --threads N        worker threads, 0 = all cores (default 0)\n"
     "      --image PNG        condition the first frames on an image\n"

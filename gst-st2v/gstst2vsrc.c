@@ -207,7 +207,7 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Model file (default: the installed default model, or "
+          "Model file or folder (default: the installed default model, or "
           "$ST2V_MODEL)", DEFAULT_MODEL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));

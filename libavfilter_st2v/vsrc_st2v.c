@@ -120,7 +120,7 @@ static const AVOption st2v_options[] = {
         ST2V_SAMPLERS(SAMPLER_CONST)
         ST2V_SAMPLER_ALIASES(SAMPLER_CONST)
     { "shift",           "timestep shift, 0 = the model's default",          OFFSET(shift),           AV_OPT_TYPE_FLOAT,      { .dbl = 0 },     0, 100, FLAGS },
-    { "model",           "model file (default: the installed default model)", OFFSET(model_path),     AV_OPT_TYPE_STRING,     { .str = NULL },  0, 0, FLAGS },
+    { "model",           "model file or folder (default: the installed default model)", OFFSET(model_path),     AV_OPT_TYPE_STRING,     { .str = NULL },  0, 0, FLAGS },
     { "threads",         "worker threads, 0 = all cores",                    OFFSET(threads),         AV_OPT_TYPE_INT,        { .i64 = 0 },     0, 256, FLAGS },
     { "image",           "PNG image to start from (image to video)",         OFFSET(image_path),      AV_OPT_TYPE_STRING,     { .str = NULL },  0, 0, FLAGS },
     { "alpha",           "render on a green screen and key it out: RGBA with a transparent background", OFFSET(alpha), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, FLAGS },
