@@ -23,6 +23,7 @@ from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E
 from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
 from wan.umt5 import write_fixtures as write_umt5  # noqa: E402
+from wan.dit import write_fixtures as write_wan_dit  # noqa: E402
 from wan.spm_fixtures import write_fixtures as write_spm  # noqa: E402
 from wan.tokenizer_json import write as write_tokenizer_json  # noqa: E402
 from wan.files_fixtures import write_fixtures as write_wan_files  # noqa: E402
@@ -249,6 +250,7 @@ def main():
     m64, cfg = write_tiny(pt2, tiny_config(pt=2), mixed=False)
     write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
     write_umt5(os.path.join(out, "wan", "umt5"))      # Wan's umT5 encoder
+    write_wan_dit(os.path.join(out, "wan", "dit"))    # Wan's DiT
     write_spm(os.path.join(out, "wan", "spm"))        # its tokenizer
     for name in ("nfkc", "nfkc_bytes"):                 # ... as tokenizer.json
         spm_dir = os.path.join(out, "wan", "spm")

@@ -1040,6 +1040,10 @@ TESTS = [
 from wan.test_umt5 import TESTS as WAN_UMT5_TESTS  # noqa: E402
 TESTS += WAN_UMT5_TESTS
 
+# Wan's DiT (train/wan/dit.py), self-tested in train/wan/test_dit.py
+from wan.test_dit import TESTS as WAN_DIT_TESTS  # noqa: E402
+TESTS += WAN_DIT_TESTS
+
 
 if __name__ == "__main__":
     for t in TESTS:
