@@ -330,7 +330,10 @@ def tensor_shapes(cfg):
 
 def save(model, path, dtype="F32"):
     sd = model.state_dict()
-    meta = {"generator": "train/wan/dit.py", "config": json.dumps(model.cfg, sort_keys=True)}
+    # the official config.json keys (patch_size) too: wan_dit_config_parse
+    meta = {"generator": "train/wan/dit.py",
+            "config": json.dumps(dict(model.cfg, patch_size=model.cfg["patch"],
+                                      model_type="t2v"), sort_keys=True)}
     safetensors_io.save(path, {n: v.to(torch.float32) for n, v in sd.items()}, meta,
                         {n: dtype for n in sd})
 

@@ -1,0 +1,46 @@
+/*
+ * attention.h - multi-head softmax attention tiled with an online softmax
+ * (flash style): queries in blocks of ST2V_FA_QBLOCK rows meet the keys in
+ * blocks of ST2V_FA_KBLOCK, each block's scores one cblas_sgemm, the
+ * running row maximum and sum rescaling what was accumulated before. No
+ * score matrix larger than one (query block x key block) tile exists, so
+ * memory does not grow with nq * nk: the Wan DiT's 14,040-token
+ * self-attention needs 0.4 MB of scratch per thread.
+ *
+ * Determinism: tasks are (head, query block) pairs, each computed alone
+ * from the sizes, so results are bit-identical for any pool (NULL =
+ * serial), as in ops.h.
+ *
+ * Not here: the projections, norms and RoPE around it (each model's file);
+ * ops.h's st2v_op_attention, which holds a whole (rows x nk) score block
+ * and suits short key sequences.
+ */
+#ifndef ST2V_ATTENTION_H
+#define ST2V_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+
+/* Query rows and keys per tile. */
+#define ST2V_FA_QBLOCK 128
+#define ST2V_FA_KBLOCK 256
+
+/* Scratch floats st2v_flash_attention() needs with this pool for heads of
+ * hd: one tile of scores, one accumulator and two row vectors per thread. */
+size_t st2v_flash_attention_scratch(const st2v_pool *pool, int hd);
+
+/* Head j reads columns j*hd .. (j+1)*hd-1 of the rows of q (nq rows,
+ * stride ldq), k and v (nk rows, strides ldk, ldv) and writes the same
+ * columns of out (nq rows, stride ldo):
+ *   out_j = softmax(q_j k_j^T / sqrt(hd) + key_bias) v_j,
+ * key_bias (nk) added to every row's logits, or NULL for none. out must
+ * not overlap q, k or v. nq, nk >= 1. */
+void st2v_flash_attention(st2v_pool *pool, float *out, int64_t ldo,
+                          const float *q, int64_t ldq, const float *k,
+                          int64_t ldk, const float *v, int64_t ldv, int nq,
+                          int nk, int heads, int hd, const float *key_bias,
+                          float *scratch);
+
+#endif /* ST2V_ATTENTION_H */

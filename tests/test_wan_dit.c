@@ -1,0 +1,538 @@
+/*
+ * test_wan_dit.c - the Wan2.1 DiT (core/wan/dit.c) against the PyTorch
+ * reference train/wan/dit.py, and the flash attention it runs on
+ * (core/attention.c) against a naive one.
+ *
+ * tests/fixtures/wan/dit holds two tiny configs ("a": 2 heads of 20, RoPE
+ * 8/6/6, in 6 / out 5 channels, 2 layers; "b": 2 heads of 22, RoPE
+ * 10/6/6) in F32 and, for "a", BF16 weights, and golden.safetensors with
+ * per case the inputs, the time and text embeddings, the tokens after the
+ * patch embedding and after block 0, and the velocity, computed in float64
+ * from the weights exactly as stored (so the BF16 file gets the same 1e-4
+ * tolerance); "b_f32" has no padding (n = text_len), "b_cfg" is the other
+ * half of a CFG pair on the same latent; full.* is one 1536-wide
+ * self-attention (12 heads of 128, RoPE 44/42/42). Also: independence
+ * from the thread count, the refusal of missing, misshapen and fp8
+ * tensors by name, and of bad sizes.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attention.h"
+#include "common.h"
+#include "pool.h"
+#include "test_util.h"
+#include "wan/dit.h"
+
+static const wan_dit_config CFG_A = {.dim = 40, .ffn_dim = 56,
+                                     .num_heads = 2, .num_layers = 2,
+                                     .in_dim = 6, .out_dim = 5,
+                                     .text_dim = 24, .freq_dim = 32,
+                                     .text_len = 16, .patch = {1, 2, 2},
+                                     .eps = 1e-6f};
+static const wan_dit_config CFG_B = {.dim = 44, .ffn_dim = 40,
+                                     .num_heads = 2, .num_layers = 2,
+                                     .in_dim = 4, .out_dim = 4,
+                                     .text_dim = 12, .freq_dim = 16,
+                                     .text_len = 10, .patch = {1, 2, 2},
+                                     .eps = 1e-6f};
+
+/* A case of the golden file: its weights, config and latent grid. */
+typedef struct dit_case {
+    const char *name, *weights;
+    const wan_dit_config *cfg;
+    int F, H, W;
+} dit_case;
+
+static const dit_case CASES[] = {
+    {"a_f32", "wan/dit/a_f32.safetensors", &CFG_A, 3, 8, 12},
+    {"a_bf16", "wan/dit/a_bf16.safetensors", &CFG_A, 3, 8, 12},
+    {"b_f32", "wan/dit/b_f32.safetensors", &CFG_B, 5, 6, 4},
+    {"b_cfg", "wan/dit/b_f32.safetensors", &CFG_B, 5, 6, 4},
+};
+
+/* ------------------------------------------------------------ helpers */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static float frand(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f -
+           1.0f;
+}
+
+/* A golden tensor "<case>.<what>". */
+static float *golden(const st_file *g, const char *c, const char *what,
+                     size_t *n)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%s.%s", c, what);
+    return tu_tensor(g, name, n);
+}
+
+static wan_dit *load(const st_file *f, const wan_dit_config *cfg,
+                     const char *prefix)
+{
+    wan_dit *m = NULL;
+    char err[512] = "";
+    int st = wan_dit_load(&m, f, prefix, cfg, err, sizeof(err));
+    CHECK(st == 0, "wan_dit_load: %d %s", st, err);
+    return m;
+}
+
+/* What to do to one tensor when rebuilding a file. */
+enum { KEEP, DROP, TRANSPOSE, AS_FP8 };
+
+/* A copy of f as a safetensors image in memory: tensor `which` dropped,
+ * its first two dims swapped, or relabelled F8_E4M3 (its first numel
+ * bytes); every name prefixed with `prefix`. malloc'ed. */
+static uint8_t *rebuild(const st_file *f, const char *which, int what,
+                        const char *prefix, size_t *size)
+{
+    size_t hcap = 256 + (size_t)f->n_tensors * 512, hn = 0, data = 0;
+    char *h = malloc(hcap);
+    size_t *keep_nb = calloc((size_t)f->n_tensors, sizeof(size_t));
+    if (!h || !keep_nb) {
+        free(h);
+        free(keep_nb);
+        return NULL;
+    }
+    hn += (size_t)snprintf(h + hn, hcap - hn, "{");
+    for (int i = 0; i < f->n_tensors; i++) {
+        const st_tensor *t = &f->tensors[i];
+        const int hit = which && strcmp(t->name, which) == 0;
+        if (hit && what == DROP)
+            continue;
+        int64_t sh[ST_MAX_DIMS];
+        memcpy(sh, t->shape, sizeof(sh));
+        if (hit && what == TRANSPOSE && t->ndim >= 2) {
+            sh[0] = t->shape[1];
+            sh[1] = t->shape[0];
+        }
+        const int fp8 = hit && what == AS_FP8;
+        size_t nb = (size_t)t->numel * (fp8 ? 1 : st_dtype_size(t->dtype));
+        keep_nb[i] = nb;
+        hn += (size_t)snprintf(h + hn, hcap - hn,
+                               "%s\"%s%s\":{\"dtype\":\"%s\",\"shape\":[",
+                               hn > 1 ? "," : "", prefix ? prefix : "",
+                               t->name,
+                               fp8 ? "F8_E4M3" : st_dtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            hn += (size_t)snprintf(h + hn, hcap - hn, "%s%lld",
+                                   d ? "," : "", (long long)sh[d]);
+        hn += (size_t)snprintf(h + hn, hcap - hn,
+                               "],\"data_offsets\":[%zu,%zu]}", data,
+                               data + nb);
+        data += nb;
+    }
+    hn += (size_t)snprintf(h + hn, hcap - hn, "}");
+    while (hn % 8)
+        h[hn++] = ' ';
+    uint8_t *buf = malloc(8 + hn + data);
+    if (buf) {
+        for (int i = 0; i < 8; i++)
+            buf[i] = (uint8_t)((uint64_t)hn >> (8 * i));
+        memcpy(buf + 8, h, hn);
+        size_t off = 8 + hn;
+        for (int i = 0; i < f->n_tensors; i++) {
+            if (!keep_nb[i])
+                continue;
+            memcpy(buf + off, f->tensors[i].data, keep_nb[i]);
+            off += keep_nb[i];
+        }
+        *size = off;
+    }
+    free(h);
+    free(keep_nb);
+    return buf;
+}
+
+/* ---------------------------------------------------- flash attention */
+
+/* out = softmax(q k^T / sqrt(hd) + bias) v per head, in double. */
+static void naive_attention(float *out, int64_t ldo, const float *q,
+                            int64_t ldq, const float *k, int64_t ldk,
+                            const float *v, int64_t ldv, int nq, int nk,
+                            int heads, int hd, const float *bias)
+{
+    double *s = malloc((size_t)nk * sizeof(double));
+    for (int h = 0; h < heads; h++)
+        for (int i = 0; i < nq; i++) {
+            double mx = -INFINITY, sum = 0.0;
+            for (int j = 0; j < nk; j++) {
+                double d = 0.0;
+                for (int e = 0; e < hd; e++)
+                    d += (double)q[i * ldq + h * hd + e] *
+                         k[j * ldk + h * hd + e];
+                s[j] = d / sqrt((double)hd) + (bias ? bias[j] : 0.0);
+                mx = s[j] > mx ? s[j] : mx;
+            }
+            for (int j = 0; j < nk; j++)
+                sum += (s[j] = exp(s[j] - mx));
+            for (int e = 0; e < hd; e++) {
+                double o = 0.0;
+                for (int j = 0; j < nk; j++)
+                    o += s[j] * v[j * ldv + h * hd + e];
+                out[i * ldo + h * hd + e] = (float)(o / sum);
+            }
+        }
+    free(s);
+}
+
+/* One shape: flash (pool NULL and 2 threads) against the naive form. */
+static void flash_case(int nq, int nk, int heads, int hd, int pad, float amp,
+                       int with_bias)
+{
+    const int64_t ld = (int64_t)heads * hd + pad;
+    float *q = malloc((size_t)nq * ld * sizeof(float));
+    float *k = malloc((size_t)nk * ld * sizeof(float));
+    float *v = malloc((size_t)nk * ld * sizeof(float));
+    float *bias = malloc((size_t)nk * sizeof(float));
+    float *want = calloc((size_t)nq * ld, sizeof(float));
+    float *got = calloc((size_t)nq * ld, sizeof(float));
+    float *got2 = calloc((size_t)nq * ld, sizeof(float));
+    st2v_pool *pool = NULL;
+    REQUIRE(q && k && v && bias && want && got && got2 &&
+                st2v_pool_new(&pool, 2) == 0,
+            "alloc");
+    for (int64_t i = 0; i < nq * ld; i++)
+        q[i] = amp * frand();
+    for (int64_t i = 0; i < nk * ld; i++) {
+        k[i] = frand();
+        v[i] = frand();
+    }
+    for (int j = 0; j < nk; j++)
+        bias[j] = j % 7 == 3 ? 3.0f * frand() : 0.0f;
+    const float *b = with_bias ? bias : NULL;
+    naive_attention(want, ld, q, ld, k, ld, v, ld, nq, nk, heads, hd, b);
+    float *scr = st2v_alloc_floats(st2v_flash_attention_scratch(pool, hd));
+    REQUIRE(scr, "scratch");
+    st2v_flash_attention(NULL, got, ld, q, ld, k, ld, v, ld, nq, nk, heads,
+                         hd, b, scr);
+    st2v_flash_attention(pool, got2, ld, q, ld, k, ld, v, ld, nq, nk, heads,
+                         hd, b, scr);
+    double e = tu_max_rel_err(got, want, (size_t)nq * ld);
+    printf("     flash nq %d nk %d heads %d hd %d amp %g bias %d: max rel "
+           "err %.3g\n", nq, nk, heads, hd, (double)amp, with_bias, e);
+    CHECK(e < 1e-5, "flash vs naive: %.3g", e);
+    CHECK(memcmp(got, got2, (size_t)nq * ld * sizeof(float)) == 0,
+          "flash: 2 threads differ from 1");
+    st2v_free(scr);
+    st2v_pool_free(pool);
+    free(q);
+    free(k);
+    free(v);
+    free(bias);
+    free(want);
+    free(got);
+    free(got2);
+}
+
+static void flash_attention_matches_naive_attention(void)
+{
+    /* odd lengths, not multiples of the tiles, several heads, strides
+     * wider than the heads, a key bias, sharp logits */
+    flash_case(1, 1, 1, 8, 0, 1.0f, 0);
+    flash_case(131, 517, 3, 20, 5, 1.0f, 0);
+    flash_case(129, 257, 2, 22, 0, 1.0f, 1);
+    flash_case(300, 8, 4, 16, 3, 1.0f, 1);
+    flash_case(77, 600, 2, 128, 0, 12.0f, 0);
+}
+
+/* ------------------------------------------------------------- goldens */
+
+static void run_case_parts(const st_file *g, const dit_case *c)
+{
+    st_file f;
+    if (tu_open(&f, c->weights))
+        return;
+    wan_dit *m = load(&f, c->cfg, NULL);
+    size_t nx, nctx, n_e, n_e0, n_c, n_tok;
+    float *x = golden(g, c->name, "x", &nx);
+    float *t = golden(g, c->name, "t", NULL);
+    float *ctx = golden(g, c->name, "context", &nctx);
+    float *we = golden(g, c->name, "e", &n_e);
+    float *we0 = golden(g, c->name, "e0", &n_e0);
+    float *wc = golden(g, c->name, "ctx", &n_c);
+    float *wtok = golden(g, c->name, "tokens", &n_tok);
+    float *wb0 = golden(g, c->name, "block0", NULL);
+    const int D = c->cfg->dim, n = (int)(nctx / (size_t)c->cfg->text_dim);
+    float *e = malloc(n_e * sizeof(float)), *e0 = malloc(n_e0 * sizeof(float));
+    float *cr = malloc((size_t)(n + 1) * D * sizeof(float));
+    float *tok = malloc(n_tok * sizeof(float));
+    if (m && x && t && ctx && we && we0 && wc && wtok && wb0 && e && e0 &&
+        cr && tok) {
+        char what[64];
+        CHECK(wan_dit_time_embed(m, t[0], e, e0) == 0, "time_embed");
+        snprintf(what, sizeof(what), "%s time e", c->name);
+        CHECK_GOLDEN(what, e, we, n_e);
+        snprintf(what, sizeof(what), "%s time e0", c->name);
+        CHECK_GOLDEN(what, e0, we0, n_e0);
+        int rows = 0;
+        CHECK(wan_dit_text_embed(m, NULL, ctx, n, cr, &rows) == 0, "text");
+        CHECK((size_t)rows * D == n_c, "text rows %d", rows);
+        snprintf(what, sizeof(what), "%s text ctx", c->name);
+        CHECK_GOLDEN(what, cr, wc, n_c);
+        CHECK(wan_dit_tokens(m, NULL, x, c->F, c->H, c->W, t[0], ctx, n, 0,
+                             tok) == 0, "tokens 0");
+        snprintf(what, sizeof(what), "%s patch tokens", c->name);
+        CHECK_GOLDEN(what, tok, wtok, n_tok);
+        CHECK(wan_dit_tokens(m, NULL, x, c->F, c->H, c->W, t[0], ctx, n, 1,
+                             tok) == 0, "tokens 1");
+        snprintf(what, sizeof(what), "%s block 0", c->name);
+        CHECK_GOLDEN(what, tok, wb0, n_tok);
+    }
+    free(x), free(t), free(ctx), free(we), free(we0), free(wc), free(wtok);
+    free(wb0), free(e), free(e0), free(cr), free(tok);
+    wan_dit_free(m);
+    st_close(&f);
+}
+
+static void time_text_patch_and_block_match_the_reference(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/dit/golden.safetensors"))
+        return;
+    for (size_t i = 0; i < ST2V_ARRAY_SIZE(CASES); i++)
+        run_case_parts(&g, &CASES[i]);
+    st_close(&g);
+}
+
+static void whole_dit_matches_the_reference_f32_and_bf16(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/dit/golden.safetensors"))
+        return;
+    st2v_pool *pool = NULL;
+    REQUIRE(st2v_pool_new(&pool, 2) == 0, "pool");
+    for (size_t i = 0; i < ST2V_ARRAY_SIZE(CASES); i++) {
+        const dit_case *c = &CASES[i];
+        st_file f;
+        if (tu_open(&f, c->weights))
+            continue;
+        wan_dit *m = load(&f, c->cfg, NULL);
+        size_t nctx, nout;
+        float *x = golden(&g, c->name, "x", NULL);
+        float *t = golden(&g, c->name, "t", NULL);
+        float *ctx = golden(&g, c->name, "context", &nctx);
+        float *want = golden(&g, c->name, "out", &nout);
+        float *got = malloc(nout * sizeof(float));
+        float *got2 = malloc(nout * sizeof(float));
+        if (m && x && t && ctx && want && got && got2) {
+            const int n = (int)(nctx / (size_t)c->cfg->text_dim);
+            CHECK(wan_dit_forward(m, NULL, x, c->F, c->H, c->W, t[0], ctx, n,
+                                  got) == 0, "forward");
+            char what[64];
+            snprintf(what, sizeof(what), "%s velocity", c->name);
+            CHECK_GOLDEN(what, got, want, nout);
+            CHECK(wan_dit_forward(m, pool, x, c->F, c->H, c->W, t[0], ctx, n,
+                                  got2) == 0, "forward, pool");
+            CHECK(memcmp(got, got2, nout * sizeof(float)) == 0,
+                  "%s: 2 threads differ from serial", c->name);
+        }
+        free(x), free(t), free(ctx), free(want), free(got), free(got2);
+        wan_dit_free(m);
+        st_close(&f);
+    }
+    st2v_pool_free(pool);
+    st_close(&g);
+}
+
+static void cfg_pair_in_one_pass_equals_two_forwards(void)
+{
+    st_file g, f;
+    if (tu_open(&g, "wan/dit/golden.safetensors"))
+        return;
+    if (tu_open(&f, "wan/dit/b_f32.safetensors")) {
+        st_close(&g);
+        return;
+    }
+    wan_dit *m = load(&f, &CFG_B, NULL);
+    size_t n0, n1, nout;
+    float *x = golden(&g, "b_f32", "x", NULL);
+    float *x2 = golden(&g, "b_cfg", "x", NULL);
+    float *t = golden(&g, "b_f32", "t", NULL);
+    float *c0 = golden(&g, "b_f32", "context", &n0);
+    float *c1 = golden(&g, "b_cfg", "context", &n1);
+    float *w0 = golden(&g, "b_f32", "out", &nout);
+    float *w1 = golden(&g, "b_cfg", "out", NULL);
+    float *o0 = malloc(nout * sizeof(float)), *o1 = malloc(nout * sizeof(float));
+    float *s0 = malloc(nout * sizeof(float)), *s1 = malloc(nout * sizeof(float));
+    if (m && x && x2 && t && c0 && c1 && w0 && w1 && o0 && o1 && s0 && s1) {
+        CHECK(memcmp(x, x2, nout * sizeof(float)) == 0, "one latent");
+        const float *ctx[2] = {c0, c1};
+        const int n[2] = {(int)(n0 / 12), (int)(n1 / 12)};
+        float *out[2] = {o0, o1};
+        CHECK(wan_dit_forward_multi(m, NULL, x, 5, 6, 4, t[0], 2, ctx, n,
+                                    out) == 0, "multi");
+        CHECK_GOLDEN("cfg pair cond", o0, w0, nout);
+        CHECK_GOLDEN("cfg pair uncond", o1, w1, nout);
+        CHECK(wan_dit_forward(m, NULL, x, 5, 6, 4, t[0], c0, n[0], s0) == 0 &&
+                  wan_dit_forward(m, NULL, x, 5, 6, 4, t[0], c1, n[1], s1) ==
+                      0,
+              "single");
+        CHECK(memcmp(o0, s0, nout * sizeof(float)) == 0 &&
+                  memcmp(o1, s1, nout * sizeof(float)) == 0,
+              "the pair differs from two single forwards");
+    }
+    free(x), free(x2), free(t), free(c0), free(c1), free(w0), free(w1);
+    free(o0), free(o1), free(s0), free(s1);
+    wan_dit_free(m);
+    st_close(&f);
+    st_close(&g);
+}
+
+static void full_width_self_attention_matches_the_reference(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/dit/golden.safetensors"))
+        return;
+    size_t n;
+    float *q = tu_tensor(&g, "full.q", &n), *k = tu_tensor(&g, "full.k", NULL);
+    float *v = tu_tensor(&g, "full.v", NULL);
+    float *wq = tu_tensor(&g, "full.norm_q", NULL);
+    float *wk = tu_tensor(&g, "full.norm_k", NULL);
+    float *want = tu_tensor(&g, "full.out", NULL);
+    float *got = malloc(n * sizeof(float));
+    if (q && k && v && wq && wk && want && got) {
+        const int grid[3] = {2, 2, 2};
+        CHECK(n == 8 * 1536, "size %zu", n);
+        CHECK(wan_dit_self_attention(NULL, got, q, k, v, grid, 12, 128, wq,
+                                     wk, 1e-6f) == 0, "attention");
+        CHECK_GOLDEN("full width 1536 attention", got, want, n);
+    }
+    free(q), free(k), free(v), free(wq), free(wk), free(want), free(got);
+    st_close(&g);
+}
+
+/* ------------------------------------------------------------- errors */
+
+static void config_is_read_from_the_tensor_shapes(void)
+{
+    st_file f;
+    if (tu_open(&f, "wan/dit/a_f32.safetensors"))
+        return;
+    wan_dit_config c = wan_dit_config_1_3b();
+    c.num_heads = 2;
+    c.text_len = 16;
+    char err[256] = "";
+    CHECK(wan_dit_config_from_file(&c, &f, NULL, err, sizeof(err)) == 0, "%s",
+          err);
+    CHECK(memcmp(&c, &CFG_A, sizeof(c)) == 0,
+          "config: dim %d ffn %d layers %d in %d out %d text %d freq %d",
+          c.dim, c.ffn_dim, c.num_layers, c.in_dim, c.out_dim, c.text_dim,
+          c.freq_dim);
+    st_close(&f);
+}
+
+/* Load a rebuilt a_f32 and expect status st with `needle` in the error. */
+static void expect_refusal(const char *which, int what, int want_st,
+                           const char *needle)
+{
+    st_file f, bad;
+    if (tu_open(&f, "wan/dit/a_f32.safetensors"))
+        return;
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, which, what, NULL, &size);
+    char err[512] = "";
+    if (img && st_open_memory(&bad, img, size, err, sizeof(err)) == 0) {
+        wan_dit *m = NULL;
+        int st = wan_dit_load(&m, &bad, NULL, &CFG_A, err, sizeof(err));
+        CHECK(st == want_st && !m, "%s: status %d, expected %d", which, st,
+              want_st);
+        CHECK(strstr(err, needle) != NULL, "message \"%s\" lacks \"%s\"", err,
+              needle);
+        printf("     refused: %s\n", err);
+        wan_dit_free(m);
+        st_close(&bad);
+    } else {
+        CHECK(0, "rebuild: %s", err);
+    }
+    free(img);
+    st_close(&f);
+}
+
+static void missing_misshapen_and_fp8_tensors_are_refused_by_name(void)
+{
+    expect_refusal("blocks.1.cross_attn.norm_k.weight", DROP,
+                   ST2V_ERR_FORMAT, "blocks.1.cross_attn.norm_k.weight: missing");
+    expect_refusal("blocks.0.ffn.2.weight", TRANSPOSE, ST2V_ERR_FORMAT,
+                   "blocks.0.ffn.2.weight: shape [56, 40], expected [40, 56]");
+    expect_refusal("head.modulation", DROP, ST2V_ERR_FORMAT,
+                   "head.modulation: missing");
+    expect_refusal("blocks.0.self_attn.q.weight", AS_FP8,
+                   ST2V_ERR_UNSUPPORTED, "blocks.0.self_attn.q.weight: F8_E4M3");
+}
+
+static void a_prefix_is_honoured(void)
+{
+    st_file f, pf;
+    if (tu_open(&f, "wan/dit/a_f32.safetensors"))
+        return;
+    size_t size = 0;
+    uint8_t *img = rebuild(&f, NULL, KEEP, "model.diffusion_model.", &size);
+    char err[256] = "";
+    if (img && st_open_memory(&pf, img, size, err, sizeof(err)) == 0) {
+        wan_dit *m = load(&pf, &CFG_A, "model.diffusion_model.");
+        CHECK(m != NULL, "prefixed load");
+        wan_dit_free(m);
+        wan_dit *none = NULL;
+        CHECK(wan_dit_load(&none, &pf, NULL, &CFG_A, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  strstr(err, "patch_embedding.weight: missing"),
+              "unprefixed names: %s", err);
+        st_close(&pf);
+    }
+    free(img);
+    st_close(&f);
+}
+
+static void bad_sizes_are_refused(void)
+{
+    st_file f;
+    if (tu_open(&f, "wan/dit/a_f32.safetensors"))
+        return;
+    wan_dit *m = load(&f, &CFG_A, NULL);
+    float *x = calloc(6 * 3 * 8 * 12, sizeof(float));
+    float *ctx = calloc(17 * 24, sizeof(float));
+    float *out = calloc(5 * 3 * 8 * 12, sizeof(float));
+    if (m && x && ctx && out) {
+        CHECK(wan_dit_forward(m, NULL, x, 3, 7, 12, 5, ctx, 4, out) ==
+                  ST2V_ERR_INVALID_ARG, "odd H");
+        CHECK(wan_dit_forward(m, NULL, x, 3, 8, 12, 5, ctx, 0, out) ==
+                  ST2V_ERR_INVALID_ARG, "n 0");
+        CHECK(wan_dit_forward(m, NULL, x, 3, 8, 12, 5, ctx, 17, out) ==
+                  ST2V_ERR_INVALID_ARG, "n > text_len");
+        CHECK(wan_dit_forward(m, NULL, x, 3, 8, 12, 5, ctx, 16, out) == 0,
+              "n = text_len");
+        wan_dit_config c = CFG_A;
+        c.dim = 41;
+        wan_dit *bad = NULL;
+        char err[256] = "";
+        CHECK(wan_dit_load(&bad, &f, NULL, &c, err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT && !bad,
+              "dim 41 with 2 heads: %s", err);
+    }
+    free(x), free(ctx), free(out);
+    wan_dit_free(m);
+    st_close(&f);
+}
+
+int main(void)
+{
+    RUN(flash_attention_matches_naive_attention);
+    RUN(time_text_patch_and_block_match_the_reference);
+    RUN(whole_dit_matches_the_reference_f32_and_bf16);
+    RUN(cfg_pair_in_one_pass_equals_two_forwards);
+    RUN(full_width_self_attention_matches_the_reference);
+    RUN(config_is_read_from_the_tensor_shapes);
+    RUN(missing_misshapen_and_fp8_tensors_are_refused_by_name);
+    RUN(a_prefix_is_honoured);
+    RUN(bad_sizes_are_refused);
+    return tu_summary();
+}
