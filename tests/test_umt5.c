@@ -9,6 +9,7 @@
  * position buckets, independence from the thread count, and the refusal of
  * missing or misshapen tensors and of bad ids.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -587,6 +588,134 @@ static void umt5_rejects_bad_ids_and_lengths(void)
     st_close(&f);
 }
 
+/* ------------------------------------------- one block at full width */
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The hashed encoder of train/wan/umt5.py (HASHED_WIDTH): tensor k in
+ * sorted-name order, element i = ((splitmix64(k << 40 | i) >> 56) - 128)
+ * * 2^-shift, exact in BF16; a safetensors image in memory. */
+static uint8_t *hashed_width_file(const wan_umt5_config *c, size_t *size)
+{
+    struct { const char *name; int64_t d0, d1; int shift; } t[] = {
+        {"token_embedding.weight", c->vocab, c->dim, 6},
+        {"norm.weight", c->dim, 0, 7},
+        {"blocks.0.norm1.weight", c->dim, 0, 7},
+        {"blocks.0.norm2.weight", c->dim, 0, 7},
+        {"blocks.0.attn.q.weight", c->heads * c->head_dim, c->dim, 12},
+        {"blocks.0.attn.k.weight", c->heads * c->head_dim, c->dim, 12},
+        {"blocks.0.attn.v.weight", c->heads * c->head_dim, c->dim, 12},
+        {"blocks.0.attn.o.weight", c->dim, c->heads * c->head_dim, 12},
+        {"blocks.0.ffn.gate.0.weight", c->ffn, c->dim, 12},
+        {"blocks.0.ffn.fc1.weight", c->ffn, c->dim, 12},
+        {"blocks.0.ffn.fc2.weight", c->dim, c->ffn, 13},
+        {"blocks.0.pos_embedding.embedding.weight", c->buckets, c->heads, 5},
+    };
+    enum { N = sizeof(t) / sizeof(t[0]) };
+    const char *sorted[N];
+    for (int k = 0; k < N; k++)
+        sorted[k] = t[k].name;
+    qsort(sorted, N, sizeof(sorted[0]), cmp_name);
+    char h[4096];
+    size_t hn = 0, data = 0;
+    hn += (size_t)snprintf(h, sizeof(h), "{");
+    for (int k = 0; k < N; k++) {
+        size_t nb = 2 * (size_t)t[k].d0 * (size_t)(t[k].d1 ? t[k].d1 : 1);
+        hn += (size_t)snprintf(h + hn, sizeof(h) - hn,
+                               "%s\"%s\":{\"dtype\":\"BF16\",\"shape\":[%lld",
+                               k ? "," : "", t[k].name, (long long)t[k].d0);
+        if (t[k].d1)
+            hn += (size_t)snprintf(h + hn, sizeof(h) - hn, ",%lld",
+                                   (long long)t[k].d1);
+        hn += (size_t)snprintf(h + hn, sizeof(h) - hn,
+                               "],\"data_offsets\":[%zu,%zu]}", data,
+                               data + nb);
+        data += nb;
+    }
+    hn += (size_t)snprintf(h + hn, sizeof(h) - hn, "}");
+    while (hn % 8)
+        h[hn++] = ' ';
+    uint8_t *buf = malloc(8 + hn + data);
+    if (!buf)
+        return NULL;
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)hn >> (8 * i));
+    memcpy(buf + 8, h, hn);
+    uint16_t *w = (uint16_t *)(buf + 8 + hn); /* hn % 8 == 0: aligned */
+    for (int k = 0; k < N; k++) {
+        uint64_t key = 0;
+        while (strcmp(sorted[key], t[k].name) != 0)
+            key++;
+        int64_t n = t[k].d0 * (t[k].d1 ? t[k].d1 : 1);
+        float step = ldexpf(1.0f, -t[k].shift);
+        for (int64_t i = 0; i < n; i++) {
+            int q = (int)(splitmix64(key << 40 | (uint64_t)i) >> 56) - 128;
+            float v = (float)q * step;
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            w[i] = (uint16_t)(bits >> 16); /* exact: 8 significant bits */
+        }
+        w += n;
+    }
+    *size = 8 + hn + data;
+    return buf;
+}
+
+/* One block of the real width (4096, 64 heads of 64, ffn 10240, 32
+ * buckets; vocabulary 64) in BF16, from hashed weights (285 MB, made in
+ * memory), against train/wan/umt5.py's float64 golden of 9 tokens. */
+static void umt5_matches_reference_at_full_width_for_one_block(void)
+{
+    wan_umt5_config c = wan_umt5_xxl_config();
+    c.vocab = 64;
+    c.layers = 1;
+    size_t size = 0, n = 0, numel = 0;
+    uint8_t *buf = hashed_width_file(&c, &size);
+    REQUIRE(buf, "malloc");
+    st_file f, g;
+    char err[512] = "";
+    REQUIRE(st_open_memory(&f, buf, size, err, sizeof(err)) == 0, "%s", err);
+    REQUIRE(st_open(&g, tu_fixture("wan/umt5/golden.safetensors"), err,
+                    sizeof(err)) == 0,
+            "%s", err);
+    wan_umt5 *m = NULL;
+    CHECK(wan_umt5_load(&m, &f, NULL, &c, err, sizeof(err)) == 0, "load: %s",
+          err);
+    float *ids_f = tu_tensor(&g, "hashed_width.ids", &n);
+    float *want = tu_tensor(&g, "hashed_width.out", &numel);
+    float *got = calloc(numel ? numel : 1, sizeof(float));
+    int32_t ids[16];
+    if (m && ids_f && want && got && n <= 16 && numel == n * (size_t)c.dim) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] = (int32_t)ids_f[i];
+        st2v_pool *pool = NULL;
+        CHECK(st2v_pool_new(&pool, 2) == 0, "pool");
+        CHECK(wan_umt5_encode(m, pool, ids, (int)n, got) == 0, "encode");
+        st2v_pool_free(pool);
+        CHECK_GOLDEN("umt5 one block, width 4096", got, want, numel);
+    } else {
+        CHECK(0, "golden hashed_width.* missing or misshapen (make fixtures)");
+    }
+    free(ids_f);
+    free(want);
+    free(got);
+    wan_umt5_free(m);
+    st_close(&g);
+    st_close(&f);
+    free(buf);
+}
+
 /* Opt-in (ST2V_UMT5_FULL=DIR, written by `train/wan/umt5.py --full-width
  * DIR`, 2.5 GB): one block of the real encoder's width, 64 heads and
  * vocabulary in BF16, against its float64 golden; prints the time. */
@@ -748,6 +877,7 @@ int main(void)
     RUN(umt5_gives_identical_bits_for_1_2_and_3_threads);
     RUN(umt5_refuses_missing_and_misshapen_tensors);
     RUN(umt5_rejects_bad_ids_and_lengths);
+    RUN(umt5_matches_reference_at_full_width_for_one_block);
     RUN(umt5_matches_reference_at_full_width);
     RUN(wtensor_widens_every_f16_and_bf16_value_exactly);
     RUN(wtensor_widens_every_e4m3_value_exactly);
