@@ -23,6 +23,7 @@
 
 #include "folder.h"
 #include "pool.h"
+#include "sampler.h"
 #include "st2v.h"
 
 /* --------------------------------------------------------- capabilities */
@@ -44,6 +45,8 @@ typedef struct st2v_arch_caps {
                                   window into the next (< window) */
     int max_text_tokens;       /* context window of the text encoder */
     unsigned flags;            /* ST2V_ARCH_* */
+    st2v_schedule_kind schedule; /* the samplers' sigmas and model times
+                                    (sampler.h); 0: the world model's */
 } st2v_arch_caps;
 
 /* --------------------------------------------------------- the calls */
@@ -62,7 +65,8 @@ typedef struct st2v_detect {
 typedef struct st2v_velocity_call {
     int T, Hl, Wl;
     const float *x;            /* (Cz, T, Hl, Wl) normalised latent */
-    const float *t;            /* (T / pt) timestep per temporal patch, 0..1 */
+    const float *t;            /* (T / pt) timestep per temporal patch, 0..1
+                                  (caps.schedule says which) */
     int n;                     /* 1: cond[0] only; 2: the guidance pair */
     const void *cond[2];       /* from encode_text: prompt, negative prompt */
     float *v[2];               /* (Cz, T, Hl, Wl) velocity under cond[i] */

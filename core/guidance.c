@@ -74,6 +74,7 @@ int st2v_sample_window(const st2v_model *m, st2v_pool *pool,
     }
     st2v_sample_job sj = {
         .sampler = job->sampler,
+        .schedule = caps->schedule,
         .steps = job->steps,
         .shift = job->shift,
         .Cz = caps->latent_channels,

@@ -15,7 +15,8 @@
 
 /* One latent window to sample. */
 typedef struct st2v_window_job {
-    st2v_sampler sampler;      /* EULER, HEUN or DPMPP_2M */
+    st2v_sampler sampler;      /* EULER, HEUN, DPMPP_2M or UNIPC; the
+                                  schedule is the model's (caps.schedule) */
     int steps;
     float cfg;                 /* 1 = conditional pass only */
     float shift;

@@ -1,6 +1,7 @@
 /*
- * sampler.c - rectified-flow sampling (docs/model-format.md, section 8):
- * the shifted schedule and the Euler, Heun and DPM-Solver++(2M) steps.
+ * sampler.c - rectified-flow sampling (docs/model-format.md, section 8;
+ * docs/wan.md, "Sampling"): the shifted schedules of the world model and
+ * of Wan2.1, and the Euler, Heun, DPM-Solver++(2M) and UniPC-bh2 steps.
  *
  * The model (DiT plus guidance) is a callback; this file only moves a
  * latent window from t = 1 to t = 0. Leading context frames are clean: they
@@ -92,6 +93,62 @@ void st2v_schedule(float *t, int steps, float shift)
     t[steps] = 0.0f;
 }
 
+/* Wan2.1's sigma of step i of n from the top s0, shifted, in float64 as
+ * numpy computes linspace(s0, 0, n + 1)[i] and the shift. */
+static double wan_sigma(double s0, int i, int n, double shift)
+{
+    double step = (0.0 - s0) / (double)n;
+    double s = (double)i * step + s0;
+    return shift * s / (1.0 + (shift - 1.0) * s);
+}
+
+/* The top of sampler s's linspace: UniPC's is its training schedule's
+ * first sigma, float32(1 - 1/1000); fm_solvers.py's is 1. */
+static double wan_top(st2v_sampler s)
+{
+    return s == ST2V_SAMPLER_UNIPC ? (double)0.999f : 1.0;
+}
+
+/* The DiT's timestep of sigma si: 1000 si truncated, as int64 casts. */
+static int32_t wan_timestep(double si)
+{
+    return (int32_t)(si * 1000.0);
+}
+
+void st2v_schedule_wan(float *sigma, int32_t *ts, int steps, float shift,
+                       st2v_sampler s)
+{
+    for (int i = 0; i < steps; i++) {
+        double si = wan_sigma(wan_top(s), i, steps, (double)shift);
+        sigma[i] = (float)si;
+        ts[i] = wan_timestep(si);
+    }
+    sigma[steps] = 0.0f;
+}
+
+int st2v_sample_schedule(st2v_schedule_kind kind, st2v_sampler s, int steps,
+                         float shift, float *sigma, float *tm)
+{
+    if (steps < 1 || (int)s <= ST2V_SAMPLER_DEFAULT ||
+        (int)s > ST2V_SAMPLER_LAST)
+        return ST2V_ERR_INVALID_ARG;
+    switch (kind) {
+    case ST2V_SCHEDULE_WORLD:
+        st2v_schedule(sigma, steps, shift);
+        memcpy(tm, sigma, ((size_t)steps + 1) * sizeof(float));
+        return 0;
+    case ST2V_SCHEDULE_WAN:
+        for (int i = 0; i < steps; i++) {
+            double si = wan_sigma(wan_top(s), i, steps, (double)shift);
+            sigma[i] = (float)si;
+            tm[i] = (float)((double)wan_timestep(si) / 1000.0);
+        }
+        sigma[steps] = tm[steps] = 0.0f;
+        return 0;
+    }
+    return ST2V_ERR_INVALID_ARG;
+}
+
 /* ------------------------------------------------------------ helpers */
 
 typedef struct sampler_state {
@@ -136,12 +193,15 @@ static int after_step(const st2v_sample_job *job, int step)
 
 /* ------------------------------------------------------------ samplers */
 
-static int sample_euler(sampler_state *st, const float *t, float *x,
-                        float *v)
+/* Every sampler below steps x over the solver's times t (steps + 1) and
+ * calls the model at the model times tm (steps + 1) of the same steps. */
+
+static int sample_euler(sampler_state *st, const float *t, const float *tm,
+                        float *x, float *v)
 {
     const st2v_sample_job *job = st->job;
     for (int i = 0; i < job->steps; i++) {
-        int rc = velocity_at(st, v, x, t[i]);
+        int rc = velocity_at(st, v, x, tm[i]);
         if (rc < 0)
             return rc;
         float dt = t[i + 1] - t[i];
@@ -152,21 +212,21 @@ static int sample_euler(sampler_state *st, const float *t, float *x,
     return 0;
 }
 
-static int sample_heun(sampler_state *st, const float *t, float *x, float *v,
-                       float *xp, float *v2)
+static int sample_heun(sampler_state *st, const float *t, const float *tm,
+                       float *x, float *v, float *xp, float *v2)
 {
     const st2v_sample_job *job = st->job;
     /* The context frames of x' stay those of x. */
     for (int64_t k = 0; k < st->n; k++)
         xp[k] = x[k];
     for (int i = 0; i < job->steps; i++) {
-        int rc = velocity_at(st, v, x, t[i]);
+        int rc = velocity_at(st, v, x, tm[i]);
         if (rc < 0)
             return rc;
         float dt = t[i + 1] - t[i];
         if (t[i + 1] > 0.0f) {
             FOR_GENERATED(st, k, xp[k] = x[k] + dt * v[k]);
-            if ((rc = velocity_at(st, v2, xp, t[i + 1])) < 0)
+            if ((rc = velocity_at(st, v2, xp, tm[i + 1])) < 0)
                 return rc;
             FOR_GENERATED(st, k, x[k] = x[k] + dt * ((v[k] + v2[k]) * 0.5f));
         } else {
@@ -188,13 +248,14 @@ static double dpm_lambda(double t)
     return log((1.0 - t) / t);
 }
 
-static int sample_dpmpp_2m(sampler_state *st, const float *t, float *x,
-                           float *v, float *x0_prev)
+static int sample_dpmpp_2m(sampler_state *st, const float *t,
+                           const float *tm, float *x, float *v,
+                           float *x0_prev)
 {
     const st2v_sample_job *job = st->job;
     double h_prev = INFINITY;
     for (int i = 0; i < job->steps; i++) {
-        int rc = velocity_at(st, v, x, t[i]);
+        int rc = velocity_at(st, v, x, tm[i]);
         if (rc < 0)
             return rc;
         double ti = t[i], tn = t[i + 1];
@@ -239,6 +300,117 @@ static int sample_dpmpp_2m(sampler_state *st, const float *t, float *x,
     return 0;
 }
 
+/* UniPC-bh2 (Zhao et al. 2023) on the data prediction D = x - t v, as
+ * Wan2.1's fm_solvers_unipc.py runs it: order 2 (order 1 at the first and
+ * the last step), B(h) = e^{-h} - 1, and the UniC corrector of step i - 1
+ * before step i (i > 0) from the model output at the predicted point. One
+ * update from s0 to t, with h = lambda(t) - lambda(s0):
+ *
+ *   x <- a x + b D0 + c (D1 - D0) + d (Dn - D0)
+ *
+ * a = t / s0, b = -alpha_t (e^{-h} - 1) (the first-order step), D1 the
+ * data prediction one step before D0, Dn (corrector only) the one at t. */
+typedef struct unipc_coefs {
+    float a, b, c, d;
+} unipc_coefs;
+
+/* rk = (lambda(s_prev) - lambda(s0)) / h, or 0 when s_prev is the schedule's
+ * t = 1 (lambda = -inf): its D1 term vanishes. */
+static double unipc_rk(double s_prev, double s0, double h)
+{
+    double rk = (dpm_lambda(s_prev) - dpm_lambda(s0)) / h;
+    return isfinite(rk) ? rk : 0.0;
+}
+
+/* The predictor UniP from s0 to t; order 2 uses D1 at s_prev. */
+static unipc_coefs unip_coefs(int order, double s_prev, double s0, double t)
+{
+    double h = dpm_lambda(t) - dpm_lambda(s0);
+    double bh = expm1(-h); /* h phi_1(-h) = B(h) for bh2 */
+    unipc_coefs k = {(float)(t / s0), (float)(-(1.0 - t) * bh), 0.0f, 0.0f};
+    if (order == 2) {
+        double rk = unipc_rk(s_prev, s0, h);
+        if (rk != 0.0) /* rho_p = 1/2; the term is B(h) rho D1 / rk */
+            k.c = (float)(-(1.0 - t) * bh * 0.5 / rk);
+    }
+    return k;
+}
+
+/* The corrector UniC of the step s0 -> t, of the predictor's order. Its
+ * rho solves [[1, 1], [rk, 1]] rho = (b1, b2), b_k = k! phi_k(-h) / B(h);
+ * order 1 takes rho = 1/2. */
+static unipc_coefs unic_coefs(int order, double s_prev, double s0, double t)
+{
+    double h = dpm_lambda(t) - dpm_lambda(s0), hh = -h;
+    double bh = expm1(hh);
+    unipc_coefs k = {(float)(t / s0), (float)(-(1.0 - t) * bh), 0.0f, 0.0f};
+    double rho0 = 0.0, rho1 = 0.5, rk = 0.0;
+    if (order == 2) {
+        double phi1 = bh / hh - 1.0;
+        double phi2 = phi1 / hh - 0.5;
+        double b1 = phi1 / bh, b2 = 2.0 * phi2 / bh;
+        rk = unipc_rk(s_prev, s0, h);
+        rho0 = rk != 0.0 ? (b1 - b2) / (1.0 - rk) : 0.0;
+        rho1 = b1 - rho0;
+    }
+    if (rk != 0.0)
+        k.c = (float)(-(1.0 - t) * bh * rho0 / rk);
+    k.d = (float)(-(1.0 - t) * bh * rho1);
+    return k;
+}
+
+static int sample_unipc(sampler_state *st, const float *t, const float *tm,
+                        float *x, float *bufs[4])
+{
+    const st2v_sample_job *job = st->job;
+    const int n = job->steps;
+    float *m = bufs[0];        /* v, then D of this step */
+    float *m1 = bufs[1];       /* D of the step before */
+    float *m2 = bufs[2];       /* D two steps before */
+    float *xl = bufs[3];       /* x before the last predictor */
+    int order = 0;             /* of the last predictor */
+    for (int i = 0; i < n; i++) {
+        int rc = velocity_at(st, m, x, tm[i]);
+        if (rc < 0)
+            return rc;
+        const float ti = t[i];
+        FOR_GENERATED(st, k, m[k] = x[k] - ti * m[k]);
+        if (i > 0) {
+            unipc_coefs c = unic_coefs(order, i > 1 ? t[i - 2] : 1.0,
+                                       t[i - 1], t[i]);
+            if (c.c != 0.0f)
+                FOR_GENERATED(st, k, x[k] = c.a * xl[k] + c.b * m1[k] +
+                                            c.c * (m2[k] - m1[k]) +
+                                            c.d * (m[k] - m1[k]));
+            else
+                FOR_GENERATED(st, k, x[k] = c.a * xl[k] + c.b * m1[k] +
+                                            c.d * (m[k] - m1[k]));
+        }
+        /* warm-up at the first step, lower_order_final at the last */
+        order = (i == 0 || i == n - 1) ? 1 : 2;
+        unipc_coefs p = unip_coefs(order, i > 0 ? t[i - 1] : 1.0, t[i],
+                                   t[i + 1]);
+        /* (m1 is not yet written at the first step: no 0 * garbage) */
+        if (p.c != 0.0f)
+            FOR_GENERATED(st, k, {
+                xl[k] = x[k];
+                x[k] = p.a * x[k] + p.b * m[k] + p.c * (m1[k] - m[k]);
+            });
+        else
+            FOR_GENERATED(st, k, {
+                xl[k] = x[k];
+                x[k] = p.a * x[k] + p.b * m[k];
+            });
+        float *free_buf = m2;
+        m2 = m1;
+        m1 = m;
+        m = free_buf;
+        if ((rc = after_step(job, i + 1)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- API */
 
 int st2v_sample(const st2v_sample_job *job, float *x)
@@ -251,7 +423,11 @@ int st2v_sample(const st2v_sample_job *job, float *x)
         return ST2V_ERR_INVALID_ARG;
     if (job->sampler != ST2V_SAMPLER_EULER &&
         job->sampler != ST2V_SAMPLER_HEUN &&
-        job->sampler != ST2V_SAMPLER_DPMPP_2M)
+        job->sampler != ST2V_SAMPLER_DPMPP_2M &&
+        job->sampler != ST2V_SAMPLER_UNIPC)
+        return ST2V_ERR_INVALID_ARG;
+    if (job->schedule != ST2V_SCHEDULE_WORLD &&
+        job->schedule != ST2V_SCHEDULE_WAN)
         return ST2V_ERR_INVALID_ARG;
 
     sampler_state st = {0};
@@ -264,10 +440,13 @@ int st2v_sample(const st2v_sample_job *job, float *x)
     if (job->n_context == job->T)
         return 0;
 
-    int n_bufs = job->sampler == ST2V_SAMPLER_HEUN ? 3 : 2;
-    if (job->sampler == ST2V_SAMPLER_EULER)
-        n_bufs = 1;
-    float *t = malloc(((size_t)job->steps + 1) * sizeof(float));
+    static const int n_bufs_of[] = {
+        [ST2V_SAMPLER_EULER] = 1, [ST2V_SAMPLER_HEUN] = 3,
+        [ST2V_SAMPLER_DPMPP_2M] = 2, [ST2V_SAMPLER_UNIPC] = 4,
+    };
+    int n_bufs = n_bufs_of[job->sampler];
+    /* t (steps + 1) solver times, then tm (steps + 1) model times */
+    float *t = malloc(2 * ((size_t)job->steps + 1) * sizeof(float));
     float *tt = malloc((size_t)st.n_tp * sizeof(float));
     float *buf = st2v_alloc_floats((size_t)st.n * (size_t)n_bufs);
     int rc;
@@ -276,20 +455,28 @@ int st2v_sample(const st2v_sample_job *job, float *x)
         goto done;
     }
     st.tt = tt;
-    st2v_schedule(t, job->steps, job->shift);
+    float *tm = t + job->steps + 1;
+    if ((rc = st2v_sample_schedule(job->schedule, job->sampler, job->steps,
+                                   job->shift, t, tm)) < 0)
+        goto done;
 
-    float *v = buf;                   /* (Cz, T, Hl, Wl) */
-    float *b1 = buf + st.n;           /* Heun: x'; DPM: previous x0 */
-    float *b2 = buf + 2 * st.n;       /* Heun: v(x') */
+    /* each (Cz, T, Hl, Wl) */
+    float *bufs[4] = {buf, NULL, NULL, NULL};
+    for (int b = 1; b < n_bufs; b++)
+        bufs[b] = buf + b * st.n;
+    float *v = bufs[0];
     switch (job->sampler) {
-    case ST2V_SAMPLER_HEUN:
-        rc = sample_heun(&st, t, x, v, b1, b2);
+    case ST2V_SAMPLER_HEUN: /* x', v(x') */
+        rc = sample_heun(&st, t, tm, x, v, bufs[1], bufs[2]);
         break;
-    case ST2V_SAMPLER_DPMPP_2M:
-        rc = sample_dpmpp_2m(&st, t, x, v, b1);
+    case ST2V_SAMPLER_DPMPP_2M: /* the previous x0 */
+        rc = sample_dpmpp_2m(&st, t, tm, x, v, bufs[1]);
+        break;
+    case ST2V_SAMPLER_UNIPC:
+        rc = sample_unipc(&st, t, tm, x, bufs);
         break;
     default:
-        rc = sample_euler(&st, t, x, v);
+        rc = sample_euler(&st, t, tm, x, v);
         break;
     }
 done:

@@ -143,8 +143,9 @@ typedef enum st2v_sampler {
     ST2V_SAMPLER_EULER,
     ST2V_SAMPLER_HEUN,
     ST2V_SAMPLER_DPMPP_2M,
+    ST2V_SAMPLER_UNIPC,
 } st2v_sampler;
-#define ST2V_SAMPLER_LAST ST2V_SAMPLER_DPMPP_2M
+#define ST2V_SAMPLER_LAST ST2V_SAMPLER_UNIPC
 
 /* The samplers, named once: X(ID, name, description) for each
  * ST2V_SAMPLER_<ID> but DEFAULT, then the accepted aliases. The library's
@@ -153,14 +154,15 @@ typedef enum st2v_sampler {
 #define ST2V_SAMPLERS(X)                                                      \
     X(EULER, "euler", "Euler (first order)")                                  \
     X(HEUN, "heun", "Heun (second order, two model calls a step)")            \
-    X(DPMPP_2M, "dpm++2m", "DPM-Solver++(2M) (second order, multistep)")
+    X(DPMPP_2M, "dpm++2m", "DPM-Solver++(2M) (second order, multistep)")      \
+    X(UNIPC, "unipc", "UniPC-bh2 (second order, multistep, corrected)")
 #define ST2V_SAMPLER_ALIASES(X) X(DPMPP_2M, "dpmpp_2m", "the same as dpm++2m")
 
 /* Parse a sampler name or alias ("euler", "heun", "dpm++2m", "dpmpp_2m",
- * "default"); returns a negative status for an unknown name. */
+ * "unipc", "default"); returns a negative status for an unknown name. */
 ST2V_API int st2v_sampler_from_name(const char *name, st2v_sampler *out);
 ST2V_API const char *st2v_sampler_name(st2v_sampler s);
-/* The sampler names for messages: "euler, heun or dpm++2m". */
+/* The sampler names for messages: "euler, heun, dpm++2m or unipc". */
 ST2V_API const char *st2v_sampler_names(void);
 
 typedef struct st2v_progress {

@@ -436,8 +436,8 @@ static void the_generator_obeys_the_capabilities_it_is_given(void)
 
 static void sampler_names_come_from_one_table(void)
 {
-    CHECK(strcmp(st2v_sampler_names(), "euler, heun or dpm++2m") == 0, "%s",
-          st2v_sampler_names());
+    CHECK(strcmp(st2v_sampler_names(), "euler, heun, dpm++2m or unipc") == 0,
+          "%s", st2v_sampler_names());
     int n = 0;
 #define ROUND_TRIP(id, name, desc)                                            \
     do {                                                                      \

@@ -202,11 +202,23 @@ static void dpmpp_2m_converges_and_beats_euler(void)
     CHECK(ed < ee, "dpm++2m %g not better than euler %g at 8 steps", ed, ee);
 }
 
+/* UniPC on the world model's schedule, which starts at t = 1 (lambda =
+ * -inf): the terms of the step from t = 1 vanish as they should. */
+static void unipc_converges_and_beats_dpmpp_2m(void)
+{
+    double eu, ed;
+    check_converges(ST2V_SAMPLER_UNIPC, "unipc", &eu);
+    field f = make_field();
+    ed = run_sampler(ST2V_SAMPLER_DPMPP_2M, 8, 1.0f, &f, NULL);
+    CHECK(eu < ed, "unipc %g not better than dpm++2m %g at 8 steps", eu, ed);
+}
+
 static void every_sampler_works_with_a_shifted_schedule(void)
 {
     static const st2v_sampler all[] = {ST2V_SAMPLER_EULER, ST2V_SAMPLER_HEUN,
-                                       ST2V_SAMPLER_DPMPP_2M};
-    for (size_t i = 0; i < 3; i++) {
+                                       ST2V_SAMPLER_DPMPP_2M,
+                                       ST2V_SAMPLER_UNIPC};
+    for (size_t i = 0; i < 4; i++) {
         field f = make_field();
         double e16 = run_sampler(all[i], 16, 3.0f, &f, NULL);
         field g = make_field();
@@ -228,6 +240,10 @@ static void samplers_make_the_documented_number_of_model_calls(void)
     f = make_field();
     run_sampler(ST2V_SAMPLER_DPMPP_2M, 6, 2.0f, &f, NULL);
     CHECK(f.calls == 6, "dpm++2m: %d calls", f.calls);
+    f = make_field();
+    run_sampler(ST2V_SAMPLER_UNIPC, 6, 2.0f, &f, NULL);
+    CHECK(f.calls == 6 && st2v_sampler_calls(ST2V_SAMPLER_UNIPC, 6) == 6,
+          "unipc: %d calls", f.calls);
 }
 
 /* With a point mass as data (s = 0) the data prediction is exact at every
@@ -297,6 +313,7 @@ int main(void)
     RUN(euler_converges_to_the_exact_flow);
     RUN(heun_converges_and_beats_euler);
     RUN(dpmpp_2m_converges_and_beats_euler);
+    RUN(unipc_converges_and_beats_dpmpp_2m);
     RUN(every_sampler_works_with_a_shifted_schedule);
     RUN(samplers_make_the_documented_number_of_model_calls);
     RUN(dpmpp_2m_with_one_step_returns_the_data_prediction);
