@@ -5,8 +5,10 @@
 # spiece.model, and the same ids from a ComfyUI-style safetensors carrying
 # spiece_model and from tokenizer.json;
 # `umt5` against the PyTorch goldens of tests/fixtures/wan/umt5 (F32, BF16,
-# mixed and scaled-fp8 weights) to 1e-4; and the refusal of bad input with
-# one line on stderr, a non-zero status and no output file.
+# mixed and scaled-fp8 weights) to 1e-4; `dit` against the goldens of
+# tests/fixtures/wan/dit (F32, BF16, the CFG pair) to 1e-4; and the refusal
+# of bad input with one line on stderr, a non-zero status and no output
+# file.
 #
 #   tests/test_parts.sh          (from the repository root; B=build-dir)
 #
@@ -35,7 +37,8 @@ cat >"$TMP/st.py" <<'EOF'
 import json, struct, sys
 import numpy as np
 
-DT = {"F32": "<f4", "F16": "<f2", "I32": "<i4", "U8": "u1"}
+DT = {"F32": "<f4", "F16": "<f2", "I32": "<i4", "U8": "u1",
+      "BF16": "<u2"}                # BF16: the raw bits
 
 def load(path):
     b = open(path, "rb").read()
@@ -208,6 +211,64 @@ check "umt5: an unknown option is refused" \
     refused umt5 --weights "$W" --ids "$IN" --bogus 1
 check "umt5: a max-dist below the exact buckets is refused" \
     refused umt5 --weights "$W" --ids "$IN" --max-dist 2
+
+# --------------------------------------------------------------- dit
+# the goldens of tests/fixtures/wan/dit: F32 and BF16 weights, a file without
+# padding (n = text_len) and the CFG pair (context_neg) in one call
+cat >"$TMP/dit.py" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from st import load, save
+cmd, T, fix = sys.argv[2], sys.argv[3], sys.argv[4]
+g = load(fix + "/wan/dit/golden.safetensors")
+cases = {"a_f32": ("a_f32", None), "a_bf16": ("a_bf16", None), "b_f32": ("b_f32", "b_cfg")}
+for case, (w, neg) in cases.items():
+    if cmd == "prepare":
+        t = {"x": ("F32", g[case + ".x"]), "t": ("F32", g[case + ".t"]),
+             "context": ("F32", g[case + ".context"])}
+        if neg:
+            t["context_neg"] = ("F32", g[neg + ".context"])
+        save("%s/dit_in_%s.st" % (T, case), t)
+        continue
+    for out, c in (("velocity", case), ("velocity_neg", neg)):
+        if c is None:
+            continue
+        want = g[c + ".out"].astype(np.float64)
+        try:
+            got = load("%s/dit_out_%s.st" % (T, case))[out].astype(np.float64)
+            err = np.abs(got - want).max() / np.abs(want).max() if got.shape == want.shape else np.inf
+        except (OSError, KeyError, ValueError):
+            err = np.inf
+        print("     golden st2v-parts dit %-8s %-12s max rel err %.3g" % (case, out, err))
+        print(("PASS " if err <= 1e-4 else "FAIL ") + "dit %s %s matches the reference to 1e-4" % (case, out))
+EOF
+"$PY" "$TMP/dit.py" "$TMP" prepare "$TMP" "$FIX"
+for c in a_f32 a_bf16 b_f32; do
+    w=$c
+    [ "$c" = a_bf16 ] || w=${c%_*}_f32
+    "$BIN" dit --weights "$FIX/wan/dit/$w.safetensors" --inputs "$TMP/dit_in_$c.st" \
+        -t 2 -o "$TMP/dit_out_$c.st"
+done
+"$PY" "$TMP/dit.py" "$TMP" verify "$TMP" "$FIX" >"$TMP/dit_verify.txt"
+while read -r word rest; do
+    case $word in
+    PASS) ok "$rest" ;;
+    FAIL) fail "$rest" ;;
+    *) echo "$word $rest" ;;
+    esac
+done <"$TMP/dit_verify.txt"
+grep -q "^PASS dit b_f32 velocity_neg" "$TMP/dit_verify.txt" ||
+    fail "dit: the verification ran to its end"
+DW=$FIX/wan/dit/a_f32.safetensors
+check "dit: weights of another part are refused" \
+    refused dit --weights "$FIX/wan/umt5/a_f32.safetensors" --inputs "$TMP/dit_in_a_f32.st"
+check "dit: a latent of the wrong channels is refused" \
+    refused dit --weights "$FIX/wan/dit/b_f32.safetensors" --inputs "$TMP/dit_in_a_f32.st"
+check "dit: inputs without x are refused" \
+    refused dit --weights "$DW" --inputs "$FIX/wan/dit/a_f32.safetensors"
+check "dit: --heads that do not divide the width are refused" \
+    refused dit --weights "$DW" --inputs "$TMP/dit_in_a_f32.st" --heads 3
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

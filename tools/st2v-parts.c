@@ -15,10 +15,20 @@
  *       the umT5 encoder on the real tokens of IN (ids I32 [N] and, when
  *       present, mask I32 [N]: ones, then zeros). OUT: context F32 [n, dim]
  *       for the n real tokens (Wan's DiT adds the zero rows).
+ *   st2v-parts dit --weights FILE --inputs IN.safetensors [-t THREADS]
+ *              [--heads N] [--text-len N] -o OUT.safetensors
+ *       the Wan DiT (F32/F16/BF16 weights, official names, optionally under
+ *       model.diffusion_model.) on IN: x F32 [in_dim, F, H, W] (the
+ *       latent), t F32 [1] (the timestep, 0 .. 1000), context F32
+ *       [n, text_dim] (umT5's real rows) and, when present, context_neg
+ *       F32 [m, text_dim] (the CFG pair's second prompt, run in the same
+ *       call). OUT: velocity F32 [out_dim, F, H, W] (and velocity_neg).
+ *       The config comes from the tensor shapes; num_heads (default dim /
+ *       128) and text_len (default 512), which no tensor carries, from the
+ *       file's "config" metadata when it has one, else from the options.
  *
  * Errors are one line on stderr and a non-zero status (2 for usage), and
- * no output file is left behind. Not here yet: the DiT and the VAE (part 2
- * of issue 20).
+ * no output file is left behind.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,6 +41,7 @@
 #include "pool.h"
 #include "safetensors.h"
 #include "st2v.h"
+#include "wan/dit.h"
 #include "wan/spm.h"
 #include "wan/umt5.h"
 
@@ -41,6 +52,8 @@ static const char USAGE[] =
     "FILE) [--len N] -o OUT.safetensors\n"
     "       " PROG " umt5 --weights FILE --ids IN.safetensors [-t THREADS] "
     "[--max-dist N] -o OUT.safetensors\n"
+    "       " PROG " dit --weights FILE --inputs IN.safetensors [-t THREADS] "
+    "[--heads N] [--text-len N] -o OUT.safetensors\n"
     "\n"
     "Runs one part of a model on safetensors inputs and writes safetensors.\n"
     "  tokenize  Wan's umT5 tokenisation (cleaning, </s>, <pad> up to --len,\n"
@@ -49,7 +62,13 @@ static const char USAGE[] =
     "  umt5      the umT5 encoder (F32/F16/BF16/scaled F8 weights, official or\n"
     "            Hugging Face names) on the real tokens of ids/mask\n"
     "            -> context (F32 [n, dim]); --max-dist: where the position\n"
-    "            buckets end (no tensor says; 128 in umT5-XXL)\n";
+    "            buckets end (no tensor says; 128 in umT5-XXL)\n"
+    "  dit       the Wan DiT (F32/F16/BF16 weights, official names) on x\n"
+    "            (F32 [in_dim, F, H, W]), t (F32 [1]), context (F32 [n,\n"
+    "            text_dim]) and optional context_neg -> velocity (and\n"
+    "            velocity_neg), F32 [out_dim, F, H, W]; --heads, --text-len:\n"
+    "            what no tensor says (defaults: the file's config metadata,\n"
+    "            else dim / 128 and 512)\n";
 
 /* One line on stderr; returns 1 (the exit status of a failure). */
 static int die(const char *fmt, ...)
@@ -115,7 +134,7 @@ typedef struct out_tensor {
     const char *name;
     st_dtype dtype;
     int ndim;
-    int64_t shape[2];
+    int64_t shape[4];
     const void *data;
 } out_tensor;
 
@@ -441,6 +460,202 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ dit */
+
+/* Tensor name of IN as F32 of ndim dims (each > 0), or NULL after saying
+ * why (when required). */
+static const st_tensor *input(const st_file *f, const char *path,
+                              const char *name, int ndim, int required,
+                              int *rc)
+{
+    const st_tensor *t = st_find(f, name);
+    if (!t) {
+        if (required)
+            *rc = die("%s: no tensor %s", path, name);
+        return NULL;
+    }
+    int ok = t->dtype == ST_F32 && t->ndim == ndim;
+    for (int d = 0; ok && d < ndim; d++)
+        ok = t->shape[d] > 0 && t->shape[d] <= (1 << 20);
+    if (!ok) {
+        char sh[96];
+        st_format_shape(sh, sizeof(sh), t->shape, t->ndim);
+        *rc = die("%s: tensor %s is %s %s, expected F32 of %d non-empty "
+                  "dimensions",
+                  path, name, st_dtype_name(t->dtype), sh, ndim);
+        return NULL;
+    }
+    return t;
+}
+
+/* The config of the DiT in f: the 1.3B's, the file's "config" metadata
+ * over it, the shapes over that, then the options. */
+static int dit_config(wan_dit_config *cfg, const st_file *f, const char *path,
+                      const char *prefix, long heads, long text_len)
+{
+    char err[512] = "";
+    wan_dit_config c = wan_dit_config_1_3b();
+    const char *meta = st_metadata(f, "config");
+    int from_meta = meta && wan_dit_config_parse(&c, meta, strlen(meta), err,
+                                                 sizeof(err)) == 0;
+    if (wan_dit_config_from_file(&c, f, prefix, err, sizeof(err)) != 0)
+        return die("%s: not a Wan DiT: %s", path, err);
+    if (!from_meta)
+        c.num_heads = c.dim % 128 == 0 ? c.dim / 128 : 1;
+    if (heads > 0)
+        c.num_heads = (int)heads;
+    if (text_len > 0)
+        c.text_len = (int)text_len;
+    if (wan_dit_config_check(&c, err, sizeof(err)) != 0)
+        return die("%s: %s", path, err);
+    *cfg = c;
+    return 0;
+}
+
+/* x, t, context and context_neg of IN, checked against cfg; *B = 1 or 2. */
+static int dit_inputs(const st_file *in, const char *path,
+                      const wan_dit_config *cfg, const st_tensor **tx,
+                      const st_tensor **tt, const st_tensor *cs[2], int *B)
+{
+    int rc = 0;
+    if (!(*tx = input(in, path, "x", 4, 1, &rc)) ||
+        !(*tt = input(in, path, "t", 1, 1, &rc)) ||
+        !(cs[0] = input(in, path, "context", 2, 1, &rc)))
+        return rc;
+    cs[1] = input(in, path, "context_neg", 2, 0, &rc);
+    if (rc)
+        return rc;
+    *B = cs[1] ? 2 : 1;
+    const int64_t *s = (*tx)->shape;
+    if (s[0] != cfg->in_dim || s[1] % cfg->patch[0] || s[2] % cfg->patch[1] ||
+        s[3] % cfg->patch[2])
+        return die("%s: x is [%" PRId64 ", %" PRId64 ", %" PRId64
+                   ", %" PRId64 "], expected %d channels and sizes "
+                   "divisible by the patch (%d, %d, %d)",
+                   path, s[0], s[1], s[2], s[3], cfg->in_dim, cfg->patch[0],
+                   cfg->patch[1], cfg->patch[2]);
+    for (int b = 0; b < *B; b++)
+        if (cs[b]->shape[1] != cfg->text_dim ||
+            cs[b]->shape[0] > cfg->text_len)
+            return die("%s: %s is [%" PRId64 ", %" PRId64 "], expected at "
+                       "most %d rows of %d",
+                       path, b ? "context_neg" : "context", cs[b]->shape[0],
+                       cs[b]->shape[1], cfg->text_len, cfg->text_dim);
+    return 0;
+}
+
+/* The DiT m on the inputs, the velocities written to out. */
+static int dit_run(const wan_dit *m, const wan_dit_config *cfg, long threads,
+                   const st_tensor *tx, const st_tensor *tt,
+                   const st_tensor *const cs[2], int B, const char *out)
+{
+    const int F = (int)tx->shape[1], H = (int)tx->shape[2],
+              W = (int)tx->shape[3];
+    const size_t nv = (size_t)cfg->out_dim * (size_t)F * H * W;
+    st2v_pool *pool = NULL;
+    float *x = malloc((size_t)tx->numel * sizeof(float));
+    float *ctx[2] = {NULL, NULL}, *vel[2] = {NULL, NULL};
+    int n[2] = {0, 0}, rc = 1, ok = x != NULL;
+    for (int b = 0; b < B; b++) {
+        n[b] = (int)cs[b]->shape[0];
+        ctx[b] = malloc((size_t)cs[b]->numel * sizeof(float));
+        vel[b] = malloc(nv * sizeof(float));
+        ok = ok && ctx[b] && vel[b];
+    }
+    float t = 0.0f;
+    if (!ok)
+        die("out of memory");
+    else if (threads > 1 && st2v_pool_new(&pool, (int)threads) != 0)
+        die("cannot start %ld threads", threads);
+    else {
+        st_to_f32(tx, x);
+        st_to_f32(tt, &t);
+        for (int b = 0; b < B; b++)
+            st_to_f32(cs[b], ctx[b]);
+        if (wan_dit_forward_multi(m, pool, x, F, H, W, t, B,
+                                  (const float *const *)ctx, n, vel) != 0)
+            die("out of memory running the DiT on %d x %d x %d", F, H, W);
+        else {
+            out_tensor o[2] = {
+                {"velocity", ST_F32, 4, {cfg->out_dim, F, H, W}, vel[0]},
+                {"velocity_neg", ST_F32, 4, {cfg->out_dim, F, H, W}, vel[1]},
+            };
+            rc = write_safetensors(out, o, B);
+        }
+    }
+    st2v_pool_free(pool);
+    free(x);
+    for (int b = 0; b < 2; b++) {
+        free(ctx[b]);
+        free(vel[b]);
+    }
+    return rc;
+}
+
+static int cmd_dit(int argc, char **argv)
+{
+    const char *weights = NULL, *in_path = NULL, *out = NULL;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN), heads = 0, text_len = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i + 1 >= argc)
+            return usage_error("dit: %s needs a value or is unknown", a);
+        if (strcmp(a, "--weights") == 0)
+            weights = argv[++i];
+        else if (strcmp(a, "--inputs") == 0)
+            in_path = argv[++i];
+        else if (strcmp(a, "-o") == 0)
+            out = argv[++i];
+        else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+            if (parse_int(argv[++i], 1, 256, &threads))
+                return usage_error("dit: -t %s is not an integer in [1, 256]",
+                                   argv[i]);
+        } else if (strcmp(a, "--heads") == 0) {
+            if (parse_int(argv[++i], 1, 4096, &heads))
+                return usage_error("dit: --heads %s is not an integer in "
+                                   "[1, 4096]",
+                                   argv[i]);
+        } else if (strcmp(a, "--text-len") == 0) {
+            if (parse_int(argv[++i], 1, 1 << 16, &text_len))
+                return usage_error("dit: --text-len %s is not an integer in "
+                                   "[1, 65536]",
+                                   argv[i]);
+        } else
+            return usage_error("dit: unknown option %s", a);
+    }
+    if (!weights || !in_path || !out)
+        return usage_error("dit needs --weights, --inputs and -o");
+
+    st_file f, in;
+    char err[512] = "";
+    if (st_open(&f, weights, err, sizeof(err)) != 0)
+        return die("%s", err);
+    if (st_open(&in, in_path, err, sizeof(err)) != 0) {
+        st_close(&f);
+        return die("%s", err);
+    }
+    /* the names alone, or under the prefix of ComfyUI's checkpoints */
+    const char *prefix =
+        st_find(&f, "model.diffusion_model.patch_embedding.weight")
+            ? "model.diffusion_model."
+            : "";
+    wan_dit_config cfg;
+    wan_dit *m = NULL;
+    const st_tensor *tx = NULL, *tt = NULL, *cs[2] = {NULL, NULL};
+    int B = 1;
+    int rc = dit_config(&cfg, &f, weights, prefix, heads, text_len);
+    if (!rc)
+        rc = dit_inputs(&in, in_path, &cfg, &tx, &tt, cs, &B);
+    if (!rc && wan_dit_load(&m, &f, prefix, &cfg, err, sizeof(err)) != 0)
+        rc = die("%s: %s", weights, err);
+    if (!rc)
+        rc = dit_run(m, &cfg, threads, tx, tt, cs, B, out);
+    wan_dit_free(m);
+    st_close(&in);
+    st_close(&f);
+    return rc;
+}
+
 /* ----------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -456,5 +671,7 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc - 2, argv + 2);
     if (strcmp(argv[1], "umt5") == 0)
         return cmd_umt5(argc - 2, argv + 2);
+    if (strcmp(argv[1], "dit") == 0)
+        return cmd_dit(argc - 2, argv + 2);
     return usage_error("unknown command %s", argv[1]);
 }
