@@ -6,7 +6,8 @@
 # spiece_model and from tokenizer.json;
 # `umt5` against the PyTorch goldens of tests/fixtures/wan/umt5 (F32, BF16,
 # mixed and scaled-fp8 weights) to 1e-4; `dit` against the goldens of
-# tests/fixtures/wan/dit (F32, BF16, the CFG pair) to 1e-4; and the refusal
+# tests/fixtures/wan/dit (F32, BF16, the CFG pair) to 1e-4; `vae` against
+# tests/fixtures/wan/vae (before and after the clamp, uint8); and the refusal
 # of bad input with one line on stderr, a non-zero status and no output
 # file.
 #
@@ -269,6 +270,61 @@ check "dit: inputs without x are refused" \
     refused dit --weights "$DW" --inputs "$FIX/wan/dit/a_f32.safetensors"
 check "dit: --heads that do not divide the width are refused" \
     refused dit --weights "$DW" --inputs "$TMP/dit_in_a_f32.st" --heads 3
+
+# --------------------------------------------------------------- vae
+# the goldens of tests/fixtures/wan/vae: 4 latent frames decoded as a stream,
+# before the clamp (--raw), clamped, and as uint8 (--u8: at most one step
+# off, on fewer than 1 in 1000 values, where truncation meets rounding)
+cat >"$TMP/vae.py" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+from st import load, save
+cmd, T, fix = sys.argv[2], sys.argv[3], sys.argv[4]
+g = load(fix + "/wan/vae/golden.safetensors")
+if cmd == "prepare":
+    save(T + "/vae_in.st", {"latent": ("F32", g["z"])})
+    save(T + "/vae_in8.st", {"latent": ("F32", g["z"][:8])})
+    sys.exit(0)
+for out, key, tol in (("raw", "out", 1e-4), ("clamped", "clamped", 1e-4), ("u8", "u8", 1)):
+    want = g[key].astype(np.float64)
+    try:
+        got = load("%s/vae_%s.st" % (T, out))["video"].astype(np.float64)
+        if got.shape != want.shape:
+            err = np.inf
+        elif tol == 1:
+            d = np.abs(got - want)
+            err = d.max() if (d > 0).mean() < 1e-3 else np.inf
+        else:
+            err = np.abs(got - want).max() / np.abs(want).max()
+    except (OSError, KeyError, ValueError):
+        err = np.inf
+    print("     golden st2v-parts vae %-8s max err %.3g" % (out, err))
+    print(("PASS " if err <= tol else "FAIL ") + "vae %s matches the reference (%g)" % (out, tol))
+EOF
+"$PY" "$TMP/vae.py" "$TMP" prepare "$TMP" "$FIX"
+VW=$FIX/wan/vae/f32.safetensors
+"$BIN" vae --weights "$VW" --latent "$TMP/vae_in.st" --raw -t 2 -o "$TMP/vae_raw.st"
+"$BIN" vae --weights "$VW" --latent "$TMP/vae_in.st" -o "$TMP/vae_clamped.st"
+"$BIN" vae --weights "$VW" --latent "$TMP/vae_in.st" --u8 -t 3 -o "$TMP/vae_u8.st"
+"$PY" "$TMP/vae.py" "$TMP" verify "$TMP" "$FIX" >"$TMP/vae_verify.txt"
+while read -r word rest; do
+    case $word in
+    PASS) ok "$rest" ;;
+    FAIL) fail "$rest" ;;
+    *) echo "$word $rest" ;;
+    esac
+done <"$TMP/vae_verify.txt"
+grep -q "^PASS vae u8" "$TMP/vae_verify.txt" ||
+    fail "vae: the verification ran to its end"
+check "vae: weights of another part are refused" \
+    refused vae --weights "$FIX/wan/umt5/a_f32.safetensors" --latent "$TMP/vae_in.st"
+check "vae: a latent of 8 channels is refused" \
+    refused vae --weights "$VW" --latent "$TMP/vae_in8.st"
+check "vae: inputs without latent are refused" \
+    refused vae --weights "$VW" --latent "$VW"
+check "vae: --raw with --u8 is refused" \
+    refused vae --weights "$VW" --latent "$TMP/vae_in.st" --raw --u8
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

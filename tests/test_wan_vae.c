@@ -313,6 +313,32 @@ static void vae_refuses_missing_and_misshapen_tensors_by_name(void)
     expect_refusal(NULL, NULL, &c, NULL, ST2V_ERR_INVALID_ARG, "z_dim 8");
 }
 
+static void vae_reads_its_config_from_the_shapes(void)
+{
+    const char *files[] = {"f32", "bf16"};
+    for (int i = 0; i < 2; i++) {
+        st_file f;
+        char path[64], err[512] = "";
+        snprintf(path, sizeof(path), "wan/vae/%s.safetensors", files[i]);
+        if (tu_open(&f, path) != 0)
+            return;
+        wan_vae_config c, want = fixture_config();
+        memset(&c, 0xff, sizeof(c));
+        CHECK(wan_vae_config_from_file(&c, &f, NULL, err, sizeof(err)) == 0,
+              "%s", err);
+        CHECK(memcmp(&c, &want, sizeof(c)) == 0,
+              "%s: dim %d z %d mult %d %d %d %d res %d down %d %d %d",
+              files[i], c.dim, c.z_dim, c.dim_mult[0], c.dim_mult[1],
+              c.dim_mult[2], c.dim_mult[3], c.num_res_blocks,
+              c.temporal_down[0], c.temporal_down[1], c.temporal_down[2]);
+        CHECK(wan_vae_config_from_file(&c, &f, "vae.", err, sizeof(err)) ==
+                      ST2V_ERR_FORMAT &&
+                  strstr(err, "tensor vae.conv2.weight: missing"),
+              "\"%s\"", err);
+        st_close(&f);
+    }
+}
+
 static void vae_rejects_bad_sizes(void)
 {
     st_file f;
@@ -363,6 +389,7 @@ int main(void)
     RUN(vae_clamps_and_maps_to_uint8_as_wan_saves_video);
     RUN(vae_gives_identical_bits_for_1_2_and_3_threads_and_after_reset);
     RUN(vae_refuses_missing_and_misshapen_tensors_by_name);
+    RUN(vae_reads_its_config_from_the_shapes);
     RUN(vae_rejects_bad_sizes);
     RUN(vae_cache_holds_two_input_frames_of_every_causal_conv);
     return tu_summary();

@@ -26,6 +26,14 @@
  *       The config comes from the tensor shapes; num_heads (default dim /
  *       128) and text_len (default 512), which no tensor carries, from the
  *       file's "config" metadata when it has one, else from the options.
+ *   st2v-parts vae --weights FILE --latent IN.safetensors [-t THREADS]
+ *              [--raw | --u8] -o OUT.safetensors
+ *       the Wan VAE decoder (F32/F16/BF16 weights, official names, or under
+ *       first_stage_model.; the config from the shapes) on IN: latent F32
+ *       [16, T, Hl, Wl] (or [1, 16, T, Hl, Wl]), one latent frame at a time
+ *       as a stream. OUT: video F32 [3, 1 + 4 (T - 1), 8 Hl, 8 Wl] in
+ *       [-1, 1] (--raw: before the clamp; --u8: U8 as Wan saves video),
+ *       written as the frames are decoded.
  *
  * Errors are one line on stderr and a non-zero status (2 for usage), and
  * no output file is left behind.
@@ -44,6 +52,7 @@
 #include "wan/dit.h"
 #include "wan/spm.h"
 #include "wan/umt5.h"
+#include "wan/vae.h"
 
 #define PROG "st2v-parts"
 
@@ -52,6 +61,8 @@ static const char USAGE[] =
     "FILE) [--len N] -o OUT.safetensors\n"
     "       " PROG " umt5 --weights FILE --ids IN.safetensors [-t THREADS] "
     "[--max-dist N] -o OUT.safetensors\n"
+    "       " PROG " vae --weights FILE --latent IN.safetensors [-t THREADS] "
+    "[--raw | --u8] -o OUT.safetensors\n"
     "       " PROG " dit --weights FILE --inputs IN.safetensors [-t THREADS] "
     "[--heads N] [--text-len N] -o OUT.safetensors\n"
     "\n"
@@ -63,6 +74,9 @@ static const char USAGE[] =
     "            Hugging Face names) on the real tokens of ids/mask\n"
     "            -> context (F32 [n, dim]); --max-dist: where the position\n"
     "            buckets end (no tensor says; 128 in umT5-XXL)\n"
+    "  vae       the Wan VAE decoder, streaming, on latent (F32 [16, T, Hl,\n"
+    "            Wl]) -> video (F32 [3, 1 + 4 (T-1), 8 Hl, 8 Wl], clamped;\n"
+    "            --raw: not clamped; --u8: U8 as Wan saves video)\n"
     "  dit       the Wan DiT (F32/F16/BF16 weights, official names) on x\n"
     "            (F32 [in_dim, F, H, W]), t (F32 [1]), context (F32 [n,\n"
     "            text_dim]) and optional context_neg -> velocity (and\n"
@@ -656,6 +670,199 @@ static int cmd_dit(int argc, char **argv)
     return rc;
 }
 
+/* ------------------------------------------------------------ vae */
+
+/* The VAE in f: its config from the shapes, under no prefix or Comfy's
+ * first_stage_model. (vae.h). */
+static int vae_open(wan_vae **m, const st_file *f, const char *path)
+{
+    static const char *const prefixes[] = {"", "first_stage_model."};
+    char err[512] = "", first[512] = "";
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        wan_vae_config cfg;
+        if (wan_vae_config_from_file(&cfg, f, prefixes[i], err,
+                                     sizeof(err)) != 0) {
+            if (i == 0)
+                snprintf(first, sizeof(first), "%s", err);
+            continue;
+        }
+        if (wan_vae_load(m, f, prefixes[i], &cfg, err, sizeof(err)) != 0)
+            return die("%s: %s", path, err);
+        return 0;
+    }
+    return die("%s: not a Wan VAE: %s", path, first);
+}
+
+/* Write, at the start of fp, the header of one tensor "video" of dtype
+ * (F32 or U8) and shape (3, F, H, W); *data: where its bytes start. */
+static int vae_header(FILE *fp, const char *dtype, int64_t F, int64_t H,
+                      int64_t W, size_t es, long *data)
+{
+    char h[512];
+    const uint64_t bytes = (uint64_t)3 * F * H * W * es;
+    int n = snprintf(h, sizeof(h),
+                     "{\"__metadata__\":{\"generator\":\"st2v-parts\"},"
+                     "\"video\":{\"dtype\":\"%s\",\"shape\":[3,%" PRId64
+                     ",%" PRId64 ",%" PRId64 "],\"data_offsets\":[0,%" PRIu64
+                     "]}}",
+                     dtype, F, H, W, bytes);
+    while (n % 8)
+        h[n++] = ' ';
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)((uint64_t)n >> (8 * i));
+    *data = 8 + n;
+    return fwrite(len, 1, 8, fp) == 8 && fwrite(h, 1, (size_t)n, fp) ==
+                                             (size_t)n ? 0 : -1;
+}
+
+static int cmd_vae(int argc, char **argv)
+{
+    const char *weights = NULL, *lat_path = NULL, *out = NULL;
+    long threads = sysconf(_SC_NPROCESSORS_ONLN);
+    int raw = 0, u8 = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--raw") == 0) {
+            raw = 1;
+            continue;
+        }
+        if (strcmp(a, "--u8") == 0) {
+            u8 = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return usage_error("vae: %s needs a value or is unknown", a);
+        if (strcmp(a, "--weights") == 0)
+            weights = argv[++i];
+        else if (strcmp(a, "--latent") == 0)
+            lat_path = argv[++i];
+        else if (strcmp(a, "-o") == 0)
+            out = argv[++i];
+        else if (strcmp(a, "-t") == 0 || strcmp(a, "--threads") == 0) {
+            if (parse_int(argv[++i], 1, 256, &threads))
+                return usage_error("vae: -t %s is not an integer in [1, 256]",
+                                   argv[i]);
+        } else
+            return usage_error("vae: unknown option %s", a);
+    }
+    if (!weights || !lat_path || !out)
+        return usage_error("vae needs --weights, --latent and -o");
+    if (raw && u8)
+        return usage_error("vae: --raw and --u8 exclude each other");
+    if (threads < 1)
+        threads = 1;
+
+    st_file f, lf;
+    char err[512] = "";
+    if (st_open(&f, weights, err, sizeof(err)) != 0)
+        return die("%s", err);
+    wan_vae *m = NULL;
+    if (vae_open(&m, &f, weights)) {
+        st_close(&f);
+        return 1;
+    }
+    st_close(&f); /* the decoder holds float32 copies */
+    if (st_open(&lf, lat_path, err, sizeof(err)) != 0) {
+        wan_vae_free(m);
+        return die("%s", err);
+    }
+    const int Z = wan_vae_get_config(m)->z_dim;
+    const st_tensor *lt = st_find(&lf, "latent");
+    wan_vae_state *s = NULL;
+    st2v_pool *pool = NULL;
+    float *zt = NULL, *rgb = NULL;
+    uint8_t *bytes = NULL;
+    FILE *fp = NULL;
+    int rc = 1;
+    const int64_t *sh = lt ? lt->shape + (lt->ndim == 5) : NULL;
+    if (!lt) {
+        die("%s: no tensor latent", lat_path);
+        goto done;
+    }
+    if (lt->dtype != ST_F32 || !(lt->ndim == 4 || (lt->ndim == 5 &&
+                                                   lt->shape[0] == 1)) ||
+        sh[0] != Z || sh[1] < 1 || sh[1] > 100000 || sh[2] < 1 ||
+        sh[3] < 1) {
+        char d[96];
+        st_format_shape(d, sizeof(d), lt->shape, lt->ndim);
+        die("%s: latent is %s %s, expected F32 [%d, T, Hl, Wl]", lat_path,
+            st_dtype_name(lt->dtype), d, Z);
+        goto done;
+    }
+    const int64_t T = sh[1], hl = sh[2], wl = sh[3], hw = hl * wl;
+    const int64_t H = hl * WAN_VAE_SCALE, W = wl * WAN_VAE_SCALE;
+    const int64_t F = 1 + (T - 1) * wan_vae_frames_per_latent(m, 0);
+    if (hl > (1 << 12) || wl > (1 << 12) ||
+        wan_vae_state_new(&s, m, (int)hl, (int)wl) != 0) {
+        die("%s: cannot decode latents of %" PRId64 " x %" PRId64
+            " (too large, or out of memory)",
+            lat_path, hl, wl);
+        goto done;
+    }
+    if (threads > 1 && st2v_pool_new(&pool, (int)threads) != 0) {
+        die("cannot start %ld threads", threads);
+        goto done;
+    }
+    const size_t es = u8 ? 1 : 4, fr = (size_t)(H * W); /* pixels a frame */
+    zt = malloc((size_t)Z * hw * sizeof(float));
+    rgb = malloc(3 * 16 * fr * sizeof(float));
+    bytes = u8 ? malloc(3 * 16 * fr) : NULL;
+    if (!zt || !rgb || (u8 && !bytes)) {
+        die("out of memory");
+        goto done;
+    }
+    long data = 0;
+    if (!(fp = fopen(out, "wb")) ||
+        vae_header(fp, u8 ? "U8" : "F32", F, H, W, es, &data) != 0) {
+        die("cannot write %s: %s", out, strerror(errno));
+        goto done;
+    }
+    /* frames leave as they are decoded: chunk t's frames of channel c go
+     * to (c, f0 .. f0 + n) of the (3, F, H, W) tensor */
+    for (int64_t t = 0, f0 = 0; t < T; t++) {
+        for (int c = 0; c < Z; c++)
+            memcpy(zt + c * hw, lt->data + ((c * T + t) * hw) * 4,
+                   (size_t)hw * sizeof(float));
+        int n = 0;
+        int st = raw ? wan_vae_decode_frame_raw(s, pool, zt, rgb, &n)
+                     : wan_vae_decode_frame(s, pool, zt, rgb, &n);
+        if (st) {
+            die("decoding latent frame %" PRId64 ": %s", t,
+                st2v_strerror(st));
+            goto done;
+        }
+        const void *src = rgb;
+        if (u8) {
+            wan_vae_to_u8(bytes, rgb, 3 * (size_t)n * fr);
+            src = bytes;
+        }
+        for (int c = 0; c < 3; c++)
+            if (fseek(fp, data + (long)(((c * F + f0) * (int64_t)fr) * es),
+                      SEEK_SET) != 0 ||
+                fwrite((const uint8_t *)src + (size_t)c * n * fr * es, es,
+                       (size_t)n * fr, fp) != (size_t)n * fr) {
+                die("cannot write %s: %s", out, strerror(errno));
+                goto done;
+            }
+        f0 += n;
+    }
+    rc = 0;
+done:
+    if (fp && fclose(fp) != 0 && rc == 0)
+        rc = die("cannot write %s: %s", out, strerror(errno));
+    if (fp && rc)
+        remove(out);
+    free(zt);
+    free(rgb);
+    free(bytes);
+    st2v_pool_free(pool);
+    wan_vae_state_free(s);
+    wan_vae_free(m);
+    st_close(&lf);
+    return rc;
+}
+
 /* ----------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -671,6 +878,8 @@ int main(int argc, char **argv)
         return cmd_tokenize(argc - 2, argv + 2);
     if (strcmp(argv[1], "umt5") == 0)
         return cmd_umt5(argc - 2, argv + 2);
+    if (strcmp(argv[1], "vae") == 0)
+        return cmd_vae(argc - 2, argv + 2);
     if (strcmp(argv[1], "dit") == 0)
         return cmd_dit(argc - 2, argv + 2);
     return usage_error("unknown command %s", argv[1]);

@@ -372,6 +372,76 @@ static int load_all(loader *L, wan_vae *m)
     return L->st;
 }
 
+/* Tensor prefix + name, which must have ndim dimensions; NULL and a
+ * message otherwise (quiet: NULL without one). */
+static const st_tensor *find_nd(const st_file *f, const char *prefix,
+                                const char *name, int ndim, char *err,
+                                size_t es, int quiet)
+{
+    char full[ST_MAX_NAME];
+    snprintf(full, sizeof(full), "%s%s", prefix, name);
+    const st_tensor *t = st_find(f, full);
+    if (t && t->ndim == ndim && t->shape[0] > 0 && t->shape[0] <= INT32_MAX)
+        return t;
+    if (!quiet)
+        st2v_fail(err, es, ST2V_ERR_FORMAT, "tensor %s: %s", full,
+                  t ? "not of the expected dimensions" : "missing");
+    return NULL;
+}
+
+int wan_vae_config_from_file(wan_vae_config *cfg, const st_file *f,
+                             const char *prefix, char *err, size_t err_size)
+{
+    const int S = WAN_VAE_STAGES;
+    const char *p = prefix ? prefix : "";
+    const st_tensor *t;
+    wan_vae_config c = wan_vae_config_default();
+    char n[WAN_NAME_MAX];
+    if (!(t = find_nd(f, p, "conv2.weight", 5, err, err_size, 0)))
+        return ST2V_ERR_FORMAT;
+    c.z_dim = (int)t->shape[0];
+    /* blocks per stage: the first resample is at index num_res_blocks + 1 */
+    int k = 1;
+    for (; k < 64; k++) {
+        snprintf(n, sizeof(n), "decoder.upsamples.%d.resample.1.weight", k);
+        if (find_nd(f, p, n, 4, err, err_size, 1))
+            break;
+    }
+    if (k == 64)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %sdecoder.upsamples.3.resample.1.weight: "
+                         "missing", p);
+    c.num_res_blocks = k - 1;
+    int dims[WAN_VAE_STAGES + 1];
+    for (int i = 0; i < S; i++) {
+        snprintf(n, sizeof(n), "decoder.upsamples.%d.residual.2.weight",
+                 i * (k + 1));
+        if (!(t = find_nd(f, p, n, 5, err, err_size, 0)))
+            return ST2V_ERR_FORMAT;
+        dims[i + 1] = (int)t->shape[0];
+        if (i < S - 1) {
+            snprintf(n, sizeof(n), "decoder.upsamples.%d.time_conv.weight",
+                     i * (k + 1) + k);
+            c.temporal_down[S - 2 - i] =
+                find_nd(f, p, n, 5, err, err_size, 1) != NULL;
+        }
+    }
+    c.dim = dims[S];
+    for (int j = 0; j < S; j++) {
+        if (dims[S - j] % c.dim != 0)
+            return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                             "VAE: stage width %d is not a multiple of the "
+                             "last stage's %d",
+                             dims[S - j], c.dim);
+        c.dim_mult[j] = dims[S - j] / c.dim;
+    }
+    char why[256];
+    if (wan_vae_config_check(&c, why, sizeof(why)) != 0)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT, "%s", why);
+    *cfg = c;
+    return ST2V_OK;
+}
+
 int wan_vae_load(wan_vae **out, const st_file *f, const char *prefix,
                  const wan_vae_config *cfg, char *err, size_t err_size)
 {

@@ -44,6 +44,16 @@ typedef struct wan_vae_state wan_vae_state; /* one stream's caches */
  * in F32, F16 or BF16; otherwise ST2V_ERR_FORMAT and err names the tensor,
  * its shape and the expected one. ST2V_ERR_INVALID_ARG for a bad config,
  * ST2V_ERR_NOMEM. */
+/* The config of the decoder in f (under prefix), from its tensor shapes:
+ * z_dim from conv2, the widths from each stage's first ResBlock, the
+ * blocks per stage from where the first resample is, the temporal
+ * upsamplings from the time_convs present; dim is the last stage's width
+ * (dim_mult[0] = 1, as in every Wan VAE). The encoder is not read.
+ * ST2V_ERR_FORMAT naming the tensor that is missing or does not fit.
+ * wan_vae_load then checks every tensor. */
+int wan_vae_config_from_file(wan_vae_config *cfg, const st_file *f,
+                             const char *prefix, char *err, size_t err_size);
+
 int wan_vae_load(wan_vae **out, const st_file *f, const char *prefix,
                  const wan_vae_config *cfg, char *err, size_t err_size);
 void wan_vae_free(wan_vae *m);
