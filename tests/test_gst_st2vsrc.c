@@ -883,7 +883,7 @@ GST_START_TEST (every_sampler_renders_frames)
   GEnumClass *k = g_type_class_ref (GST_TYPE_ST2V_SAMPLER);
   GstBuffer *first[8] = { NULL };
 
-  fail_unless (k->n_values == 4);
+  fail_unless (k->n_values == 5);
   for (guint i = 0; i < k->n_values; i++) {
     GstHarness *h = tiny_harness ("video/x-raw,width=32,height=32");
 
@@ -894,10 +894,12 @@ GST_START_TEST (every_sampler_renders_frames)
     fail_unless (first[i] != NULL, "%s", k->values[i].value_nick);
     gst_harness_teardown (h);
   }
-  /* the tiny model's default is euler; heun and dpm++2m differ from it */
+  /* the tiny model's default is euler; heun, dpm++2m and unipc differ
+   * from it */
   fail_unless (same_bytes (first[0], first[1]));
   fail_unless (!same_bytes (first[1], first[2]));
   fail_unless (!same_bytes (first[1], first[3]));
+  fail_unless (!same_bytes (first[1], first[4]));
   for (guint i = 0; i < k->n_values; i++)
     gst_buffer_unref (first[i]);
   g_type_class_unref (k);
