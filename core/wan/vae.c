@@ -24,9 +24,11 @@
  * 'Rep' and does not run the conv), which is exactly its zero padding at
  * chunk 1.
  *
- * Convolutions: 3x3x3 and 3x3 through st2v_op_conv_causal (im2col of a
- * pixel block, one sgemm); 1x1 (conv2, shortcuts) and time_conv (3,1,1)
- * as sgemms over pixel blocks here; the attention's 1x1 convs as linears
+ * Convolutions: 3x3x3 and 3x3 as an im2col of a block of 256 pixels and
+ * one sgemm over all output channels (the layout of ops.c's
+ * st2v_op_conv_causal, with blocks 8x wider for Wan's 96-384 channels);
+ * 1x1 (conv2, shortcuts) and time_conv (3,1,1) as sgemms over pixel
+ * blocks; the attention's 1x1 convs as linears
  * over the frame's pixels (st2v_op_linear, st2v_op_attention). Every
  * task's bounds come from the sizes alone: bit-identical for any pool.
  *
@@ -48,7 +50,12 @@
 void openblas_set_num_threads(int num_threads);
 
 #define CACHE_T 2     /* frames a 3-tap causal conv keeps */
-#define PIX_BLOCK 256 /* pixels per task of the pointwise and time convs */
+#define PIX_BLOCK 256 /* pixels per task of every conv: an im2col block of
+                         K x 256 (K = 27 cin, up to 2.7 M floats), so
+                         that each sgemm has 256 columns; ops.c's
+                         st2v_op_conv_causal cuts blocks of 2^17 floats,
+                         32 pixels at these widths, and runs at 55-65% of
+                         sgemm's speed here against 85-100% */
 #define MAX_FRAMES 16 /* frames per chunk this code allows (4 at the real
                          config: 2 temporal upsamplings) */
 
@@ -572,6 +579,98 @@ static void time_conv(st2v_pool *pool, float *out, const float *win,
     st2v_pool_for(pool, T * a.n_pb, 1, pw_blocks, &a);
 }
 
+typedef struct conv_task {
+    float *out;        /* frame j, channel co at out + j ld_frame + co hw */
+    int64_t ld_frame;
+    const float *win;  /* (kt - 1 + m, cin, H, W) */
+    const st2v_conv *c;
+    int H, W;
+    int64_t hw, n_pb, K;
+    float *col;        /* (threads, K, PIX_BLOCK) */
+    int accumulate;
+} conv_task;
+
+/* col (K, np): row ((ci kt + dt) 3 + ky) 3 + kx holds, for the pixels
+ * p0 .. p0 + np - 1 of an output frame, input frame dt of win, channel
+ * ci, at (y + ky - 1, x + kx - 1), zero outside the image: the weight
+ * (cout, cin, kt, 3, 3) read as (cout, K) times col is the conv. */
+static void im2col(float *col, const float *win, const st2v_conv *c, int H,
+                   int W, int64_t p0, int np)
+{
+    const int64_t hw = (int64_t)H * W;
+    float *d = col;
+    for (int ci = 0; ci < c->cin; ci++)
+        for (int dt = 0; dt < c->kt; dt++) {
+            const float *src = win + ((int64_t)dt * c->cin + ci) * hw;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++, d += np) {
+                    int64_t p = p0;
+                    while (p < p0 + np) {
+                        const int y = (int)(p / W), x0 = (int)(p % W);
+                        const int n = (int)ST2V_MIN(W - x0, p0 + np - p);
+                        float *o = d + (p - p0); /* o[i]: pixel (y, x0+i) */
+                        const int sy = y + ky - 1;
+                        if (sy < 0 || sy >= H) {
+                            memset(o, 0, (size_t)n * sizeof(float));
+                        } else {
+                            const float *r = src + (int64_t)sy * W;
+                            int a = x0, b = x0 + n; /* x in [a, b) */
+                            if (kx == 0 && a == 0)
+                                o[a++ - x0] = 0.0f;
+                            if (kx == 2 && b == W)
+                                o[--b - x0] = 0.0f;
+                            if (b > a)
+                                memcpy(o + (a - x0), r + a + kx - 1,
+                                       (size_t)(b - a) * sizeof(float));
+                        }
+                        p += n;
+                    }
+                }
+        }
+}
+
+static void conv_blocks(void *varg, int64_t begin, int64_t end)
+{
+    const conv_task *a = varg;
+    const st2v_conv *c = a->c;
+    float *col = a->col + (size_t)st2v_pool_slot() * a->K * PIX_BLOCK;
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t j = t / a->n_pb, p0 = (t % a->n_pb) * PIX_BLOCK;
+        const int np = (int)ST2V_MIN(a->hw - p0, PIX_BLOCK);
+        float *o = a->out + j * a->ld_frame + p0; /* (cout, np), ld hw */
+        im2col(col, a->win + j * c->cin * a->hw, c, a->H, a->W, p0, np);
+        for (int co = 0; co < c->cout; co++) {
+            float *d = o + co * a->hw;
+            if (a->accumulate)
+                for (int p = 0; p < np; p++)
+                    d[p] += c->b[co];
+            else
+                for (int p = 0; p < np; p++)
+                    d[p] = c->b[co];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, np,
+                    (int)a->K, 1.0f, c->w, (int)a->K, col, np, 1.0f, o,
+                    (int)a->hw);
+    }
+}
+
+/* Causal conv (kt, 3, 3), zero padding 1 in space, over m frames: out
+ * frame j (cout, H W) at out + j ld_frame (=|+=) conv of win frames j ..
+ * j + kt - 1, win (kt - 1 + m, cin, H, W). col: conv_scratch floats per
+ * thread. */
+static void conv_causal(st2v_pool *pool, float *out, int64_t ld_frame,
+                        const float *win, const st2v_conv *c, int m, int H,
+                        int W, float *col, int accumulate)
+{
+    const int64_t hw = (int64_t)H * W;
+    conv_task a = {.out = out, .ld_frame = ld_frame, .win = win, .c = c,
+                   .H = H, .W = W, .hw = hw,
+                   .n_pb = (hw + PIX_BLOCK - 1) / PIX_BLOCK,
+                   .K = (int64_t)c->cin * c->kt * 9, .col = col,
+                   .accumulate = accumulate};
+    st2v_pool_for(pool, m * a.n_pb, 1, conv_blocks, &a);
+}
+
 typedef struct up_task {
     float *out;       /* (C, 2H, 2W) */
     const float *in;  /* (C, H, W) */
@@ -630,9 +729,11 @@ size_t wan_vae_cache_bytes(const wan_vae *m, int hl, int wl)
     return n * sizeof(float);
 }
 
+/* Floats of im2col scratch a thread needs for conv c at H x W. */
 static void conv_need(size_t *col, const st2v_conv *c, int64_t H, int64_t W)
 {
-    const size_t n = st2v_op_conv_scratch(1, c, (int)H, (int)W);
+    (void)H, (void)W;
+    const size_t n = (size_t)c->cin * c->kt * 9 * PIX_BLOCK;
     *col = ST2V_MAX(*col, n);
 }
 
@@ -776,8 +877,8 @@ static void conv3(wan_vae_state *s, st2v_pool *pool, const st2v_conv *c,
     const int64_t hw = level_hw(s, level);
     const size_t fr = (size_t)c->cin * hw; /* floats per window frame */
     memcpy(s->win, s->cache[slot], CACHE_T * fr * sizeof(float));
-    st2v_op_conv_causal(pool, out, (int64_t)c->cout * hw, hw, s->win, c, T,
-                        s->hl << level, s->wl << level, s->col, accumulate);
+    conv_causal(pool, out, (int64_t)c->cout * hw, s->win, c, T,
+                s->hl << level, s->wl << level, s->col, accumulate);
     memcpy(s->cache[slot], s->win + (size_t)T * fr, CACHE_T * fr * sizeof(float));
 }
 
@@ -881,8 +982,8 @@ static int resample(wan_vae_state *s, st2v_pool *pool, const stage *st,
         up_task u = {.out = s->up, .in = s->a + (size_t)t * C * hw, .H = H,
                      .W = W};
         st2v_pool_for(pool, C, 1, up_chans, &u);  /* (C, 2H, 2W) */
-        st2v_op_conv_causal(pool, s->b + t * out_frame, out_frame, 4 * hw,
-                            s->up, &st->rs, 1, 2 * H, 2 * W, s->col, 0);
+        conv_causal(pool, s->b + t * out_frame, out_frame, s->up, &st->rs, 1,
+                    2 * H, 2 * W, s->col, 0);
     }
     swap_ab(s);
     return T;
