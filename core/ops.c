@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "cpu.h"
 #include "ops.h"
 
 /* Queries per attention block; pixels per block of the norm kernel. */
@@ -56,11 +57,11 @@
 int st2v_op_vector_width(void)
 {
 #ifdef HAVE_V16
-    if (__builtin_cpu_supports("avx512f"))
+    if (st2v_cpu_has(ST2V_CPU_AVX512))
         return 16;
 #endif
 #ifdef HAVE_V8
-    if (__builtin_cpu_supports("avx2"))
+    if (st2v_cpu_has(ST2V_CPU_AVX2))
         return 8;
 #endif
     return 4;

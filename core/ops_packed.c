@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "cpu.h"
 #include "ops.h"
 
 #define PANEL 16  /* output columns per packed panel: one vector of floats */
@@ -237,7 +238,7 @@ void st2v_op_f32_pack(float *dst, const float *w, int out, int in)
 int st2v_op_f32_packed_supported(void)
 {
 #ifdef HAVE_BF16_KERNEL
-    return __builtin_cpu_supports("avx512f");
+    return st2v_cpu_has(ST2V_CPU_AVX512);
 #else
     return 0;
 #endif
@@ -261,10 +262,7 @@ int st2v_op_f32_packed_linear(float *dst, int64_t ldd, const float *x,
 int st2v_op_bf16_supported(void)
 {
 #ifdef HAVE_BF16_KERNEL
-    return __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bf16");
+    return st2v_cpu_has(ST2V_CPU_AVX512 | ST2V_CPU_AVX512BF16);
 #else
     return 0;
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "cpu.h"
 #include "ops.h"
 #include "wtensor.h"
 
@@ -131,7 +132,7 @@ void st2v_widen(float *dst, const void *src, st_dtype dtype, int64_t n)
         break;
     case ST_F16:
 #ifdef HAVE_X86_WIDEN
-        if (__builtin_cpu_supports("f16c"))
+        if (st2v_cpu_has(ST2V_CPU_F16C))
             i = widen_f16_f16c(dst, s, n);
 #endif
         for (; i < n; i++) {

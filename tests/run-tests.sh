@@ -45,6 +45,16 @@ for t in "$@"; do
         run_suite "$(basename "$t") (pt2)" env ST2V_FIXTURES="$ST2V_FIXTURES/pt2" "$t" ;;
     esac
 done
+# the numeric tests again on each fallback of the run-time dispatch (cpu.h:
+# ST2V_CPU caps the features used): what an AVX2-only or an older CPU runs
+for t in "$@"; do
+    case $(basename "$t") in
+    test_ops | test_dit | test_vae | test_sample_golden | test_umt5 | test_wan_dit | test_wan_vae)
+        for level in avx2 generic; do
+            run_suite "$(basename "$t") (ST2V_CPU=$level)" env ST2V_CPU=$level "$t"
+        done ;;
+    esac
+done
 for s in tests/test_*.sh; do
     [ -f "$s" ] && run_suite "$(basename "$s")" bash "$s"
 done
