@@ -14,11 +14,19 @@
  * self-attention (12 heads of 128, RoPE 44/42/42). Also: independence
  * from the thread count, the refusal of missing, misshapen and fp8
  * tensors by name, and of bad sizes.
+ *
+ * Opt-in timing at full size: ST2V_WAN_DIT_FULL=FILE (random BF16 weights
+ * of the 1.3B, `train/wan/dit.py --full FILE`), ST2V_WAN_DIT_GRID=FxHxW
+ * (the latent, default 5x40x64: 3,200 tokens), ST2V_WAN_DIT_LAYERS=N (run
+ * only N blocks, default all), ST2V_WAN_DIT_THREADS (default 2): time,
+ * GFLOP/s and peak RSS of one forward.
  */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "attention.h"
 #include "common.h"
@@ -523,6 +531,101 @@ static void bad_sizes_are_refused(void)
     st_close(&f);
 }
 
+/* ------------------------------------------------------ full size */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double cpu_seconds(const struct rusage *r)
+{
+    return (double)r->ru_utime.tv_sec + 1e-6 * (double)r->ru_utime.tv_usec +
+           (double)r->ru_stime.tv_sec + 1e-6 * (double)r->ru_stime.tv_usec;
+}
+
+/* Multiply-adds x 2 of `layers` blocks at L tokens, R context rows. */
+static double block_flops(const wan_dit_config *c, double L, double R,
+                          int layers)
+{
+    const double D = c->dim, Fd = c->ffn_dim;
+    const double self = 8 * L * D * D + 4 * L * L * D;
+    const double cross = 4 * L * D * D + 4 * R * D * D + 4 * L * R * D;
+    return layers * (self + cross + 4 * L * D * Fd);
+}
+
+static void full_size_forward_is_timed_when_asked(void)
+{
+    const char *path = getenv("ST2V_WAN_DIT_FULL");
+    if (!path || !*path) {
+        printf("     (full size: set ST2V_WAN_DIT_FULL, see train/wan/dit.py)\n");
+        return;
+    }
+    int F = 5, H = 40, W = 64, threads = 2, layers = -1;
+    const char *g = getenv("ST2V_WAN_DIT_GRID");
+    if (g && sscanf(g, "%dx%dx%d", &F, &H, &W) != 3)
+        F = H = W = 0;
+    if (getenv("ST2V_WAN_DIT_LAYERS"))
+        layers = atoi(getenv("ST2V_WAN_DIT_LAYERS"));
+    if (getenv("ST2V_WAN_DIT_THREADS"))
+        threads = atoi(getenv("ST2V_WAN_DIT_THREADS"));
+    REQUIRE(F > 0 && H > 0 && W > 0 && threads > 0, "bad grid or threads");
+    st_file f;
+    char err[512] = "";
+    REQUIRE(st_open(&f, path, err, sizeof(err)) == 0, "%s", err);
+    wan_dit_config c = wan_dit_config_1_3b();
+    CHECK(wan_dit_config_from_file(&c, &f, NULL, err, sizeof(err)) == 0, "%s",
+          err);
+    c.num_heads = c.dim / 128;
+    wan_dit *m = load(&f, &c, NULL);
+    st2v_pool *pool = NULL;
+    const int n = 30; /* a typical prompt's umT5 rows */
+    const int64_t nx = (int64_t)c.in_dim * F * H * W;
+    const int64_t L = (int64_t)F * H * W / 4;
+    float *x = malloc((size_t)nx * sizeof(float));
+    float *ctx = malloc((size_t)n * c.text_dim * sizeof(float));
+    float *out = malloc((size_t)ST2V_MAX(nx, L * c.dim) * sizeof(float));
+    if (m && x && ctx && out && st2v_pool_new(&pool, threads) == 0) {
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = frand();
+        for (int64_t i = 0; i < (int64_t)n * c.text_dim; i++)
+            ctx[i] = 0.2f * frand();
+        const int nl = layers >= 0 ? layers : c.num_layers;
+        struct rusage r0;
+        getrusage(RUSAGE_SELF, &r0);
+        const double t0 = now();
+        int st = layers >= 0
+                     ? wan_dit_tokens(m, pool, x, F, H, W, 500.0, ctx, n, nl,
+                                      out)
+                     : wan_dit_forward(m, pool, x, F, H, W, 500.0, ctx, n,
+                                       out);
+        const double dt = now() - t0;
+        CHECK(st == 0, "forward %d", st);
+        int finite = 1;
+        for (int64_t i = 0; i < (layers >= 0 ? L * c.dim : nx); i++)
+            finite &= isfinite(out[i]) != 0;
+        CHECK(finite, "non-finite output");
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        const double cpu = cpu_seconds(&ru) - cpu_seconds(&r0);
+        const double fl = block_flops(&c, (double)L, n + 1, nl);
+        printf("     full size %dx%dx%d latent, %lld tokens, %d blocks, %d "
+               "threads: %.1f s, %.1f GFLOP/s (%.2f TFLOP); %.1f CPU s, "
+               "%.1f GFLOP per CPU s; peak RSS %.0f MB\n",
+               F, H, W, (long long)L, nl, threads, dt, fl / dt * 1e-9,
+               fl * 1e-12, cpu, fl / cpu * 1e-9,
+               (double)ru.ru_maxrss / 1024.0);
+    } else {
+        CHECK(0, "setup");
+    }
+    free(x), free(ctx), free(out);
+    st2v_pool_free(pool);
+    wan_dit_free(m);
+    st_close(&f);
+}
+
 int main(void)
 {
     RUN(flash_attention_matches_naive_attention);
@@ -534,5 +637,6 @@ int main(void)
     RUN(missing_misshapen_and_fp8_tensors_are_refused_by_name);
     RUN(a_prefix_is_honoured);
     RUN(bad_sizes_are_refused);
+    RUN(full_size_forward_is_timed_when_asked);
     return tu_summary();
 }
