@@ -138,6 +138,17 @@ check "an installed st2v finds PREFIX/share/st2v/default.safetensors" \
 check "ST2V_MODEL names the default model" \
     env ST2V_MODEL="$MODEL" "$BIN" -q --steps 1 -p "a" --frames 1 -o "$TMP/env.y4m"
 
+# ------------------------------------------------------------- Wan2.1
+
+# the tiny runnable Wan2.1 folder (train/wan/pipeline_fixtures.py): any
+# size divisible by 16, 4n + 1 frames, 16 fps
+WAN=$(cd "$FIX/wan/tiny" && pwd)
+rm -f "$TMP/wan.y4m"
+"$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 \
+    -o "$TMP/wan.y4m" 2>"$TMP/err"
+check "a Wan2.1 folder renders 9 frames of 48x32 at 16 fps" \
+    test "$(y4m_info "$TMP/wan.y4m" 2>&1)" = "48 32 16:1 9"
+
 # ------------------------------------------------------------- refusals
 
 printf 'this is not a safetensors file at all' >"$TMP/corrupt.safetensors"
@@ -199,6 +210,7 @@ refuse "an unknown long option is refused" 2 -m "$M" -p "a" --bogus -o out.y4m
 refuse "an unknown short option is refused" 2 -m "$M" -p "a" -Z -o out.y4m
 refuse "a missing argument is refused" 2 -m "$M" -p "a" -o out.y4m --steps
 refuse "a stray argument is refused" 2 -m "$M" -p "a" -o out.y4m extra
+refuse "a Wan2.1 size not divisible by 16 is refused" 2 -m "$WAN" -p "a" -s 1 --size 40x32 --frames 9 -o out.y4m
 refuse "a missing model is refused" 1 -m "$TMP/no-such-model.safetensors" -p "a" -o out.y4m
 refuse "a corrupt model is refused" 1 -m "$C" -p "a" -o out.y4m
 refuse "an empty model file is refused" 1 -m "$TMP/empty.safetensors" -p "a" -o out.y4m

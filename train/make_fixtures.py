@@ -29,6 +29,7 @@ from wan.tokenizer_json import write as write_tokenizer_json  # noqa: E402
 from wan.files_fixtures import write_fixtures as write_wan_files  # noqa: E402
 from wan.sampler import write_fixtures as write_wan_sampler  # noqa: E402
 from wan.vae import write_fixtures as write_wan_vae  # noqa: E402
+from wan.pipeline_fixtures import write_fixtures as write_wan_pipeline  # noqa: E402
 
 SEED = 1234
 GOLDEN_META = {"generator": "train/make_fixtures.py",
@@ -261,6 +262,7 @@ def main():
     write_wan_files(os.path.join(out, "wan", "files"))  # Wan2.1 folders
     write_wan_sampler(os.path.join(out, "wan", "sampler"))  # its schedules
     write_wan_vae(os.path.join(out, "wan", "vae"))      # its VAE decoder
+    write_wan_pipeline(os.path.join(out, "wan"))        # tiny/ folder, pipeline/ golden
 
 
 def write_tiny(out, cfg, mixed=True):
