@@ -4,8 +4,9 @@ st2v_model_load + st2v_generator_* do with a Wan folder (core/wan/
 family.c, core/generator.c, core/guidance.c, core/sampler.c), built from
 the part references of this folder:
 
-    ids      = sentencepiece(clean(prompt))[:511] + [EOS]   spm_fixtures.clean:
-               Wan's clean='whitespace' as spm.c implements it
+    ids      = sentencepiece(clean(prompt))[:text_len - 1] + [EOS], clean
+               = spm_fixtures.clean: Wan's clean='whitespace' as spm.c
+               implements it
     ctx      = umT5(ids)                 (n, text_dim), real rows (umt5.py)
     x        = normals 0.. of Philox (seed, stream 0) in (Cz, T, Hl, Wl)
                order (st2v/rng.py; the generator's first chunk)
@@ -110,8 +111,11 @@ class WanPipeline:
     # --------------------------------------------------------- text
 
     def tokenize(self, text):
-        """Wan's cleaning, the pieces cut to 511, EOS."""
-        return self.sp.encode(clean(text))[:MAX_TOKENS - 1] + [EOS]
+        """Wan's cleaning, the pieces cut to text_len - 1 (511), EOS: the
+        tokenizer pads and truncates to the config's text_len, which the
+        DiT pads its context to as well."""
+        n = min(MAX_TOKENS, self.dit.cfg["text_len"])
+        return self.sp.encode(clean(text))[:n - 1] + [EOS]
 
     def encode(self, text):
         """-> (n, text_dim) float64: umT5 on the real tokens only (the rows
