@@ -39,7 +39,7 @@ static const char usage_text[] =
     "(4:2:0, full range) to OUT.y4m, or to stdout with -o -.\n"
     "\n"
     "  -p, --prompt TEXT      what to show (required)\n"
-    "  -n, --negative TEXT    what to avoid (default: nothing)\n"
+    "  -n, --negative TEXT    what to avoid (default: the model's; st2v: nothing)\n"
     "  -s, --seed N           random seed (default: random, printed)\n"
     "  -d, --duration SEC     length in seconds (default 5)\n"
     "      --frames N         length in frames instead; -1 = endless\n"

@@ -30,6 +30,8 @@
 
 #define ST2V_ARCH_ENDLESS 0x1u /* frames = -1: chunk after chunk, forever */
 #define ST2V_ARCH_IMAGE 0x2u   /* a conditioning image (encode_image) */
+#define ST2V_ARCH_ANY_SIZE 0x4u /* renders any size divisible by
+                                   size_multiple, not only its native ones */
 
 /* What the generator may assume of a loaded model: filled by load. */
 typedef struct st2v_arch_caps {
@@ -45,6 +47,8 @@ typedef struct st2v_arch_caps {
                                   window into the next (< window) */
     int max_text_tokens;       /* context window of the text encoder */
     unsigned flags;            /* ST2V_ARCH_* */
+    int size_multiple;         /* with ST2V_ARCH_ANY_SIZE: sides divisible
+                                  by this (Wan: 16) */
     st2v_schedule_kind schedule; /* the samplers' sigmas and model times
                                     (sampler.h); 0: the world model's */
 } st2v_arch_caps;

@@ -308,6 +308,19 @@ int st2v_params_settle(st2v_settled *g, const st2v_model *m,
     int ni = p->width ? pick_native(info, p->width, p->height) : 0;
     g->native_w = info->sizes[ni][0];
     g->native_h = info->sizes[ni][1];
+    if (p->width && (caps->flags & ST2V_ARCH_ANY_SIZE)) {
+        /* rendered at the size asked for, which the model must accept */
+        const int q = caps->size_multiple;
+        if (p->width % q || p->height % q)
+            return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                             "size %dx%d: this model (%s) renders sides "
+                             "divisible by %d (e.g. %dx%d)",
+                             p->width, p->height, info->name, q,
+                             (p->width + q / 2) / q * q,
+                             (p->height + q / 2) / q * q);
+        g->native_w = p->width;
+        g->native_h = p->height;
+    }
     g->width = p->width ? p->width : g->native_w;
     g->height = p->height ? p->height : g->native_h;
     g->Hl = g->native_h / caps->spatial_factor;

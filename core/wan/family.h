@@ -13,8 +13,11 @@
 #include <stddef.h>
 
 #include "pool.h"
+#include "st2v.h"
+#include "wan/dit.h"
 #include "wan/files.h"
 #include "wan/umt5.h"
+#include "wan/vae.h"
 
 /* Wan's default negative prompt, in Chinese as shipped (UTF-8). */
 extern const char wan_default_negative[];
@@ -22,6 +25,11 @@ extern const char wan_default_negative[];
 typedef struct wan_model {
     wan_files *files;      /* found, checked, mapped (files.h) */
     wan_umt5 *t5;          /* bound to files->t5 */
+    wan_dit *dit;          /* bound to files->dit */
+    wan_vae *vae;          /* the decoder, widened to float32 */
+    char name[64];         /* "Wan2.1-T2V-1.3B", or its config */
+    char description[448]; /* what wan_files_open found */
+    int64_t n_params;      /* the DiT's */
 } wan_model;
 
 /* A prompt as the DiT reads it: the umT5 rows of its real tokens (EOS
