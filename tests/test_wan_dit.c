@@ -11,7 +11,8 @@
  * from the weights exactly as stored (so the BF16 file gets the same 1e-4
  * tolerance); "b_f32" has no padding (n = text_len), "b_cfg" is the other
  * half of a CFG pair on the same latent; full.* is one 1536-wide
- * self-attention (12 heads of 128, RoPE 44/42/42). Also: independence
+ * self-attention (12 heads of 128, RoPE 44/42/42). Also: F16 weights
+ * (made from a_f32 in memory), independence
  * from the thread count, the refusal of missing, misshapen and fp8
  * tensors by name, and of bad sizes.
  *
@@ -93,8 +94,45 @@ static wan_dit *load(const st_file *f, const wan_dit_config *cfg,
     return m;
 }
 
-/* What to do to one tensor when rebuilding a file. */
-enum { KEEP, DROP, TRANSPOSE, AS_FP8 };
+/* What to do to one tensor when rebuilding a file (ALL_F16, ALL_F16_AS_F32:
+ * every tensor, which = NULL: stored as F16, or as F32 holding the values
+ * F16 rounds them to). */
+enum { KEEP, DROP, TRANSPOSE, AS_FP8, ALL_F16, ALL_F16_AS_F32 };
+
+/* float32 -> IEEE half, rounded to nearest even (no NaN here). */
+static uint16_t to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof(x));
+    const uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x477ff000u)
+        return sign | 0x7c00; /* beyond the largest half: infinity */
+    if (ax < 0x38800000u) {   /* below 2^-14: a subnormal step of 2^-24 */
+        float a;
+        memcpy(&a, &ax, sizeof(a));
+        return sign | (uint16_t)lrintf(a * 16777216.0f);
+    }
+    const uint32_t r = ax + 0xfffu + ((ax >> 13) & 1u) - 0x38000000u;
+    return sign | (uint16_t)(r >> 13);
+}
+
+/* dst = the n float32 values of src (F32) as F16 (ALL_F16) or as the
+ * F32 values of those halves (ALL_F16_AS_F32). */
+static void convert_f16(uint8_t *dst, const uint8_t *src, size_t n, int what)
+{
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        memcpy(&v, src + 4 * i, sizeof(v));
+        const uint16_t h = to_f16(v);
+        if (what == ALL_F16) {
+            memcpy(dst + 2 * i, &h, sizeof(h));
+        } else {
+            const float w = st_f16_to_f32(h);
+            memcpy(dst + 4 * i, &w, sizeof(w));
+        }
+    }
+}
 
 /* A copy of f as a safetensors image in memory: tensor `which` dropped,
  * its first two dims swapped, or relabelled F8_E4M3 (its first numel
@@ -123,13 +161,17 @@ static uint8_t *rebuild(const st_file *f, const char *which, int what,
             sh[1] = t->shape[0];
         }
         const int fp8 = hit && what == AS_FP8;
-        size_t nb = (size_t)t->numel * (fp8 ? 1 : st_dtype_size(t->dtype));
+        const int f16 = what == ALL_F16 && t->dtype == ST_F32;
+        size_t nb = (size_t)t->numel *
+                    (fp8 ? 1 : f16 ? 2 : st_dtype_size(t->dtype));
         keep_nb[i] = nb;
         hn += (size_t)snprintf(h + hn, hcap - hn,
                                "%s\"%s%s\":{\"dtype\":\"%s\",\"shape\":[",
                                hn > 1 ? "," : "", prefix ? prefix : "",
                                t->name,
-                               fp8 ? "F8_E4M3" : st_dtype_name(t->dtype));
+                               fp8   ? "F8_E4M3"
+                               : f16 ? "F16"
+                                     : st_dtype_name(t->dtype));
         for (int d = 0; d < t->ndim; d++)
             hn += (size_t)snprintf(h + hn, hcap - hn, "%s%lld",
                                    d ? "," : "", (long long)sh[d]);
@@ -150,7 +192,12 @@ static uint8_t *rebuild(const st_file *f, const char *which, int what,
         for (int i = 0; i < f->n_tensors; i++) {
             if (!keep_nb[i])
                 continue;
-            memcpy(buf + off, f->tensors[i].data, keep_nb[i]);
+            if ((what == ALL_F16 || what == ALL_F16_AS_F32) &&
+                f->tensors[i].dtype == ST_F32)
+                convert_f16(buf + off, f->tensors[i].data,
+                            (size_t)f->tensors[i].numel, what);
+            else
+                memcpy(buf + off, f->tensors[i].data, keep_nb[i]);
             off += keep_nb[i];
         }
         *size = off;
@@ -418,6 +465,62 @@ static void full_width_self_attention_matches_the_reference(void)
     st_close(&g);
 }
 
+/* F16 weights, used in place, give what F32 weights of the same values
+ * give, and the F32 golden within F16's rounding. */
+static void f16_weights_are_used_in_place(void)
+{
+    st_file f, g, h16, h32;
+    if (tu_open(&f, "wan/dit/a_f32.safetensors"))
+        return;
+    if (tu_open(&g, "wan/dit/golden.safetensors")) {
+        st_close(&f);
+        return;
+    }
+    size_t s16 = 0, s32 = 0, nctx, nout;
+    uint8_t *i16 = rebuild(&f, NULL, ALL_F16, NULL, &s16);
+    uint8_t *i32 = rebuild(&f, NULL, ALL_F16_AS_F32, NULL, &s32);
+    float *x = golden(&g, "a_f32", "x", NULL);
+    float *t = golden(&g, "a_f32", "t", NULL);
+    float *ctx = golden(&g, "a_f32", "context", &nctx);
+    float *want = golden(&g, "a_f32", "out", &nout);
+    float *o16 = malloc(nout * sizeof(float)), *o32 = malloc(nout * sizeof(float));
+    char err[256] = "";
+    if (i16 && i32 && x && t && ctx && want && o16 && o32 &&
+        st_open_memory(&h16, i16, s16, err, sizeof(err)) == 0) {
+        if (st_open_memory(&h32, i32, s32, err, sizeof(err)) == 0) {
+            CHECK(st_find(&h16, "blocks.1.ffn.2.weight")->dtype == ST_F16,
+                  "an F16 file");
+            wan_dit *m16 = load(&h16, &CFG_A, NULL);
+            wan_dit *m32 = load(&h32, &CFG_A, NULL);
+            const int n = (int)(nctx / 24);
+            if (m16 && m32 &&
+                wan_dit_forward(m16, NULL, x, 3, 8, 12, t[0], ctx, n, o16) ==
+                    0 &&
+                wan_dit_forward(m32, NULL, x, 3, 8, 12, t[0], ctx, n, o32) ==
+                    0) {
+                const double same = tu_max_rel_err(o16, o32, nout);
+                const double gold = tu_max_rel_err(o16, want, nout);
+                printf("     F16 vs F32 of the same values %.3g; vs the F32 "
+                       "golden %.3g\n", same, gold);
+                CHECK(same == 0.0, "F16 in place differs: %.3g", same);
+                CHECK(gold < 1e-2 && gold > 0, "F16 vs golden %.3g", gold);
+            } else {
+                CHECK(0, "forward");
+            }
+            wan_dit_free(m16);
+            wan_dit_free(m32);
+            st_close(&h32);
+        }
+        st_close(&h16);
+    } else {
+        CHECK(0, "setup: %s", err);
+    }
+    free(i16), free(i32), free(x), free(t), free(ctx), free(want);
+    free(o16), free(o32);
+    st_close(&g);
+    st_close(&f);
+}
+
 /* ------------------------------------------------------------- errors */
 
 static void config_is_read_from_the_tensor_shapes(void)
@@ -633,6 +736,7 @@ int main(void)
     RUN(whole_dit_matches_the_reference_f32_and_bf16);
     RUN(cfg_pair_in_one_pass_equals_two_forwards);
     RUN(full_width_self_attention_matches_the_reference);
+    RUN(f16_weights_are_used_in_place);
     RUN(config_is_read_from_the_tensor_shapes);
     RUN(missing_misshapen_and_fp8_tensors_are_refused_by_name);
     RUN(a_prefix_is_honoured);
