@@ -9,7 +9,8 @@ the part references of this folder:
                implements it
     ctx      = umT5(ids)                 (n, text_dim), real rows (umt5.py)
     x        = normals 0.. of Philox (seed, stream 0) in (Cz, T, Hl, Wl)
-               order (st2v/rng.py; the generator's first chunk)
+               order (st2v/rng.py; the generator's first chunk; later
+               chunks: see WanPipeline.latents)
     sample   = Wan's UniPC (sampler.py, schedule "wan"), each model call
                v = v_neg + cfg (v_pos - v_neg), v_* = DiT(x, timestep,
                ctx_*) (dit.py; the timestep is the schedule's int64 one)
@@ -21,8 +22,9 @@ the part references of this folder:
                p >= 254.5, else floor(p + 0.5) (generator.c rgb_to_u8; not
                Wan's truncation of cache_video)
 
-Everything runs in float64 from the weights as stored. One window only:
-frames <= 81 (21 latent frames), as the generator's first chunk.
+Everything runs in float64 from the weights as stored. Past 81 frames (21
+latent frames) the video continues chunk by chunk as the generator and
+family.c make it (WanPipeline.latents, context_model).
 
     /usr/bin/python3 train/wan/pipeline.py FOLDER "prompt" [W H FRAMES STEPS]
         # writes nothing; prints the frames' statistics
@@ -62,9 +64,10 @@ SPIECE = os.path.join("google", "umt5-xxl", "spiece.model")
 
 MAX_TOKENS = 512        # umT5's window: 511 pieces and EOS
 EOS = 1
-WINDOW = 21             # latent frames of the generator's first chunk
+WINDOW = 21             # latent frames a chunk samples at once (family.c)
+CONTEXT = 2             # latent frames carried into the next chunk
+CONTEXT_SEED = 0x57414E  # the noise of the context frames ("WAN")
 SPATIAL = 8             # pixels per latent cell
-NOISE_STREAM = 0        # chunk 0
 
 
 def umt5_config(t):
@@ -139,21 +142,49 @@ class WanPipeline:
             return (vn + cfg * (vp - vn)).numpy()
         return model
 
+    def context_model(self, model, ctx):
+        """The model of a later chunk's new frames: the window is the n
+        clean context frames ctx (Cz, n, Hl, Wl), noised to the current
+        noise level s = model time with noise of their own (context frame
+        j: normals 0.. of Philox (CONTEXT_SEED, stream j), fixed per
+        window; family.c wan_velocity), then the new frames; the velocity
+        of the new frames only (the sampler holds the context)."""
+        Cz, n, Hl, Wl = ctx.shape
+        e = np.stack([rng.normals(Cz * Hl * Wl, CONTEXT_SEED, j).reshape(Cz, Hl, Wl)
+                      for j in range(n)], 1).astype(np.float64)
+
+        def m(x, tm, i):
+            window = np.concatenate([(1.0 - tm) * ctx + tm * e, x], 1)
+            return model(window, tm, i)[:, n:]
+        return m
+
     def latents(self, prompt, negative, width, height, frames, steps, cfg, shift,
                 seed, sampler="unipc"):
-        """The sampled (normalised) latent (Cz, T, Hl, Wl) of the first
-        chunk, float64 numpy, and its start noise."""
-        T = 1 + (frames - 1 + 3) // 4
-        assert T <= WINDOW, "one window only"
+        """The sampled (normalised) latents (Cz, T, Hl, Wl) of the whole
+        video, float64 numpy, chunk by chunk as the generator makes them:
+        chunk 0 the first WINDOW latent frames; each later chunk starts
+        with the last CONTEXT latent frames of the one before and adds
+        WINDOW - CONTEXT new ones (fewer at the end). The new frames of
+        chunk c start as the normals 0.. of Philox (seed, stream c) in
+        (Cz, new, Hl, Wl) order."""
+        total = 1 + (frames - 1 + 3) // 4
         Hl, Wl = height // SPATIAL, width // SPATIAL
         Cz = self.dit.cfg["in_dim"]
-        x0 = rng.normals(Cz * T * Hl * Wl, seed, NOISE_STREAM).reshape(Cz, T, Hl, Wl)
         if not negative or not negative.strip():
             negative = DEFAULT_NEGATIVE
         pos, neg = self.encode(prompt), self.encode(negative)
         model = self.velocity(pos, neg, cfg)
-        xs = wsampler.sample(sampler, model, x0.astype(np.float64), "wan", steps, shift)
-        return xs[-1], x0
+        done, chunk, ctx, out = 0, 0, None, []
+        while done < total:
+            n_new = min(WINDOW if chunk == 0 else WINDOW - CONTEXT, total - done)
+            x0 = rng.normals(Cz * n_new * Hl * Wl, seed, chunk).reshape(Cz, n_new, Hl, Wl)
+            m = model if ctx is None else self.context_model(model, ctx)
+            new = wsampler.sample(sampler, m, x0.astype(np.float64), "wan", steps, shift)[-1]
+            window = new if ctx is None else np.concatenate([ctx, new], 1)
+            ctx = window[:, -CONTEXT:]
+            out.append(new)
+            done, chunk = done + n_new, chunk + 1
+        return np.concatenate(out, 1)
 
     # ------------------------------------------------------ decoding
 
@@ -172,8 +203,8 @@ class WanPipeline:
     def generate(self, prompt, negative="", width=48, height=32, frames=9, steps=4,
                  cfg=5.0, shift=5.0, seed=0, sampler="unipc"):
         """-> (frames (N, H, W, 3) uint8, latent, float frames (N, 3, H, W))."""
-        lat, _ = self.latents(prompt, negative, width, height, frames, steps, cfg,
-                              shift, seed, sampler)
+        lat = self.latents(prompt, negative, width, height, frames, steps, cfg, shift,
+                           seed, sampler)
         rgb = self.decode(lat)[:frames]
         return to_u8(rgb).transpose(0, 2, 3, 1).copy(), lat, rgb
 

@@ -18,7 +18,8 @@ writes
               per case NAME of CASES (the list, with every setting, in
               __metadata__.cases as JSON; __metadata__.default_negative is
               the reference's copy of Wan's official negative prompt):
-                NAME.u8      (frames, H, W, 3) U8  the generator's bytes
+                NAME.u8      (frames, H, W, 3) U8  the generator's bytes,
+                             from frame first_frame (0 if not given) on
                 NAME.latent  (16, T, Hl, Wl) F32   the sampled latent
                 NAME.ids, NAME.neg_ids  F32        token ids (EOS included)
                 NAME.margin  (1) F32  the smallest distance, in levels, of a
@@ -74,6 +75,12 @@ CASES = [
     dict(name="en_default_negative", prompt="a red ball moves right on a black background",
          negative_prompt="", width=48, height=32, frames=9, steps=4, cfg=5.0, shift=5.0,
          sampler="unipc", seed=77),
+    # two chunks: 85 frames = 22 latent frames, a window of 21 and one of
+    # 2 context frames + 1 new; the golden keeps frames 69.. (the last 3
+    # latent frames of chunk 0 and chunk 1's)
+    dict(name="two_chunks", prompt="dva zelené čtverce na bílém pozadí",
+         negative_prompt="", width=32, height=16, frames=85, steps=3, cfg=4.0,
+         shift=3.0, sampler="unipc", seed=5, first_frame=69),
 ]
 
 
@@ -129,6 +136,7 @@ def write_golden(folder, out):
         p = (rgb + 1.0) * 127.5
         inside = (p > 0.5) & (p < 254.5)
         margin = np.min(np.abs(p[inside] - np.floor(p[inside]) - 0.5))
+        u8 = u8[c.get("first_frame", 0):]
         n = c["name"]
         neg = c["negative_prompt"] if c["negative_prompt"].strip() else DEFAULT_NEGATIVE
         tensors += [(n + ".u8", "U8", u8.shape, u8.tobytes()),
