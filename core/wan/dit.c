@@ -629,7 +629,7 @@ typedef struct dit_run {
     float *kc, *vc;             /* (T1, D) cross keys, values */
     float *cs;                  /* (L, hd) RoPE table */
     float *e, *e0, *mod;        /* (D), (6, D), (6, D) */
-    float *tile, *fa;           /* wmatmul and attention scratch */
+    float *tile, *fa;           /* matmul and attention scratch */
     int64_t T1;                 /* the most context rows: min(n+1, T) */
 } dit_run;
 
@@ -645,8 +645,7 @@ static void linear_m(dit_run *r, float *y, const float *x,
         if (b)
             linear(r->pool, yc, xc, w, b, r->L, r->tile);
         else
-            matmul(r->pool, yc, w->rows, xc, w->cols, w, r->L, 0,
-                         r->tile);
+            matmul(r->pool, yc, w->rows, xc, w->cols, w, r->L, 0, r->tile);
     }
 }
 
@@ -711,7 +710,7 @@ static void feed_forward(dit_run *r, const dit_block *k, const float *m)
                    r->tile);
             gelu_tanh(pool, r->ff, n * Fd);
             matmul(pool, r->q + r0 * D, D, r->ff, Fd, &k->ffn2, n, 0,
-                         r->tile);
+                   r->tile);
         }
     residual(pool, r->X, r->q, k->ffn2_b, m + 5 * D, r->M, D);
 }
@@ -746,7 +745,6 @@ static void patch_embed(dit_run *r, const float *x, int F, int H, int W)
                                                 H + y * ph + j) * W +
                                            z * pw + l];
             }
-    (void)F;
     linear(r->pool, r->X, col, &r->m->patch, r->m->patch_b, r->L, r->tile);
     for (int b = 1; b < r->B; b++)
         memcpy(r->X + (size_t)b * r->L * D, r->X,
