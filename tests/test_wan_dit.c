@@ -297,6 +297,7 @@ static void flash_attention_matches_naive_attention(void)
     flash_case(129, 257, 2, 22, 0, 1.0f, 1);
     flash_case(300, 8, 4, 16, 3, 1.0f, 1);
     flash_case(77, 600, 2, 128, 0, 12.0f, 0);
+    flash_case(521, 1100, 2, 20, 3, 2.0f, 1); /* 3 x 3 tiles, partial */
 }
 
 /* ------------------------------------------------------------- goldens */
