@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "st2v/model.h"
 #include "test_util.h"
@@ -542,12 +543,15 @@ static void loader_rejects_a_missing_file_with_an_io_error(void)
           "message lacks the path: %s", err);
 }
 
+/* A folder holding no model (a fresh one: any folder may hold one). */
 static void loader_rejects_a_directory_with_an_io_error(void)
 {
     st2v_model *m = NULL;
-    char err[512] = "";
-    int rc = st2v_model_load(&m, "/tmp", err, sizeof(err));
+    char err[512] = "", dir[] = "/tmp/st2v-empty.XXXXXX";
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    int rc = st2v_model_load(&m, dir, err, sizeof(err));
     CHECK(rc == ST2V_ERR_IO, "rc %d: %s", rc, err);
+    rmdir(dir);
 }
 
 static void loader_rejects_a_file_shorter_than_8_bytes(void)

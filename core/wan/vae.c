@@ -762,6 +762,7 @@ static void size_buffers(wan_vae_state *s)
         }
         if (st->up == UP_NONE) {
             conv_need(&col, &m->head, H, W);
+            act = ST2V_MAX(act, (size_t)T * 3 * hw); /* the head's RGB */
             break;
         }
         if (st->up == UP_3D)
