@@ -3,8 +3,10 @@
 # project builds (libavfilter_st2v/), on the tiny test model: the options
 # and their help, determinism, size, rate, duration and timestamps,
 # metadata, runtime commands, two sources in one graph, alpha, the refusal
-# of every bad option, an endless stream in flat memory, and the tested
-# recipes of docs/ffmpeg.md.
+# of every bad option, an endless stream in flat memory, the same through
+# the tiny Wan2.1 folder (the CLI's bytes, options, sendcmd, endless, a
+# folder with a missing or a corrupt file), and the tested recipes of
+# docs/ffmpeg.md.
 #
 #   tests/test_ffmpeg.sh                       (from the repository root)
 #   ST2V_FFMPEG=build/ffmpeg-9.0/ffmpeg tests/test_ffmpeg.sh
@@ -299,6 +301,127 @@ if [ -x /usr/bin/time ]; then
 else
     fail "d=-1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
 fi
+
+# ------------------------------------------------------------------ Wan2.1
+# The tiny runnable Wan2.1 folder (train/wan/pipeline_fixtures.py, the
+# official layout): sides divisible by 16, 16 fps, a first window of 81
+# frames (21 latent frames), then chunks of 76 frames (19 new latent frames
+# after 2 of context). Its native size is 832x480: every graph sets size=.
+WAN=$(abspath "$FIX/wan/tiny")
+CLI=${ST2V_BIN:-build/bin/st2v}
+W="st2v=model=$WAN:prompt='a red ball':seed=3:steps=2:size=48x32"
+
+# the CLI's YUV4MPEG2 planes (cli/y4m.c: JPEG's full-range BT.601 in 16-bit
+# fixed point, chroma from each 2x2 block's sum) of W x H rgb24 frames on
+# stdin, one byte a line
+rgb_to_y4m_planes() { # W H
+    od -An -v -tu1 -w$(($1 * 3)) | awk -v W="$1" -v H="$2" 'BEGIN { n = 0 }
+    { for (i = 1; i <= NF; i++) p[n, i - 1] = $i; n++ }
+    n == H {
+        for (j = 0; j < H; j++) for (i = 0; i < W; i++) {
+            v = int((19595 * p[j, 3*i] + 38470 * p[j, 3*i+1] + 7471 * p[j, 3*i+2] + 32768) / 65536)
+            print (v > 255 ? 255 : v)
+        }
+        for (c = 0; c < 2; c++) for (j = 0; j < H; j += 2) for (i = 0; i < W; i += 2) {
+            r = p[j, 3*i] + p[j, 3*i+3] + p[j+1, 3*i] + p[j+1, 3*i+3]
+            g = p[j, 3*i+1] + p[j, 3*i+4] + p[j+1, 3*i+1] + p[j+1, 3*i+4]
+            b = p[j, 3*i+2] + p[j, 3*i+5] + p[j+1, 3*i+2] + p[j+1, 3*i+5]
+            v = c == 0 ? -11059 * r - 21709 * g + 32768 * b : 32768 * r - 27439 * g - 5329 * b
+            v = int((v + 33554432 + 131072) / 262144)
+            print (v < 0 ? 0 : v > 255 ? 255 : v)
+        }
+        n = 0
+    }'
+}
+
+check_probe "Wan2.1: size=48x32, d=0.5625: 9 frames of 48x32 rgb24 at the native 16 fps" \
+    "$W:d=0.5625" \
+    width=48 height=32 pix_fmt=rgb24 sample_aspect_ratio=1:1 r_frame_rate=16/1 time_base=1/16 nb_read_frames=9
+ff -v error -f lavfi -i "$W:d=0.5625" -f rawvideo -pix_fmt rgb24 "$TMP/wan.rgb" 2>"$TMP/wan.err"
+if [ -x "$CLI" ]; then
+    rm -f "$TMP/wan-cli.y4m"
+    timeout 300 "$CLI" -q -m "$WAN" -p "a red ball" -s 3 --steps 2 --size 48x32 --frames 9 \
+        -o "$TMP/wan-cli.y4m" 2>"$TMP/wan-cli.err"
+    ff -v error -i "$TMP/wan-cli.y4m" -c:v copy -f rawvideo - 2>/dev/null |
+        od -An -v -tu1 -w1 | tr -d ' ' >"$TMP/wan-cli.planes"
+    rgb_to_y4m_planes 48 32 <"$TMP/wan.rgb" >"$TMP/wan.planes"
+    check "Wan2.1: the filter renders the CLI's frames (the same seed and settings, byte for byte)" \
+        test -s "$TMP/wan.planes" -a "$(wc -l <"$TMP/wan-cli.planes")" -eq $((9 * 48 * 32 * 3 / 2)) -a \
+        "$(cmp "$TMP/wan.planes" "$TMP/wan-cli.planes" 2>&1)" = ""
+else
+    fail "Wan2.1: the filter renders the CLI's frames" "no CLI at $CLI (make)"
+fi
+md5s "$W:d=0.5625" >"$TMP/wan.a"
+md5s "$W:d=0.5625:threads=2" >"$TMP/wan.b"
+check "Wan2.1: the same seed gives the same frames (any thread count)" \
+    test "$(wc -l <"$TMP/wan.a")" -eq 9 -a "$(cmp "$TMP/wan.a" "$TMP/wan.b" 2>&1)" = ""
+for o in seed=4 steps=3 cfg=1 sampler=euler shift=2 negative_prompt=blurry; do
+    md5s "$(echo "$W" | sed "s/:${o%%=*}=[^:]*//"):$o:d=0.5625" >"$TMP/wan.o"
+    check "Wan2.1: $o changes every frame" \
+        test "$(wc -l <"$TMP/wan.o")" -eq 9 -a \
+        "$(paste -d' ' "$TMP/wan.a" "$TMP/wan.o" | awk '$1 != $2' | wc -l)" -eq 9
+done
+
+# size 40x32 is even (the filter's own check passes) but not divisible by
+# 16: the model refuses it, in one line of the filter's that names 16
+ff -v error -f lavfi -i "$W:size=40x32:d=1" -f null - 2>"$TMP/wan-size.err"
+rc=$?
+check "Wan2.1: size=40x32 is refused (exit $rc) in one line that names 16" \
+    test $rc -ne 0 -a $rc -lt 128 -a "$(grep -c 'Parsed_st2v' "$TMP/wan-size.err")" -eq 1 -a \
+    -n "$(grep 'Parsed_st2v.*40x32.*divisible by 16' "$TMP/wan-size.err")"
+[ $rc -ne 0 ] || head -n 3 "$TMP/wan-size.err" >&2
+
+# sendcmd: the command fires at 2.0 s (frame 32, the first window of 81
+# frames already made): frames 0-80 stay, the next chunk (81-95) shows it
+S="$W:d=6"
+md5s "$S" >"$TMP/wan.base"
+md5s "$S,sendcmd=c='2.0 st2v prompt snow'" >"$TMP/wan.cmd"
+check "Wan2.1 sendcmd: 96 frames either way" \
+    test "$(wc -l <"$TMP/wan.base"):$(wc -l <"$TMP/wan.cmd")" = "96:96"
+check "Wan2.1 sendcmd: the first window (81 frames) is unchanged" \
+    cmp -s <(head -n 81 "$TMP/wan.base") <(head -n 81 "$TMP/wan.cmd")
+check "Wan2.1 sendcmd: every frame of the next chunk (81-95) changes" \
+    test "$(paste -d' ' <(tail -n 15 "$TMP/wan.base") <(tail -n 15 "$TMP/wan.cmd") | awk '$1 != $2' | wc -l)" -eq 15
+tags "$S,sendcmd=c='2.0 st2v prompt snow'" | sed -n '81p;82p' | tr '\n' ' ' >"$TMP/wan.tags"
+check "Wan2.1 sendcmd: lavfi.st2v.prompt and chunk change at frame 81" \
+    test "$(cat "$TMP/wan.tags")" = "a red ball,3,0 snow,3,1 "
+
+# endless: max RSS of 200 and of 800 frames (3 and 11 chunks) within 5 %
+wan_rss() { # wan_rss FRAMES -> max RSS in kB; frames in $TMP/wan-frames.$1
+    /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" "$FFMPEG" -nostdin -v error \
+        -f lavfi -i "st2v=model=$WAN:prompt='snow falling':seed=1:steps=1:size=48x32:d=-1:threads=1" \
+        -frames:v "$1" -f framemd5 "$TMP/wan-frames.$1" 2>"$TMP/wan-endless.err"
+    tail -n 1 "$TMP/wan-rss.$1"
+}
+if [ -x /usr/bin/time ]; then
+    w200=$(wan_rss 200)
+    w800=$(wan_rss 800)
+    check "Wan2.1 d=-1 streams on: 800 frames" \
+        test "$(grep -vc '^#' "$TMP/wan-frames.800" 2>/dev/null)" -eq 800
+    check "Wan2.1 d=-1 runs in flat memory (max RSS ${w200:-?} kB at 200 frames, ${w800:-?} kB at 800)" \
+        test -n "$w200" -a -n "$w800" -a "${w800:-0}" -le $((${w200:-0} + ${w200:-0} / 20))
+else
+    fail "Wan2.1 d=-1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
+fi
+
+# a folder without its VAE, and one whose DiT file is cut short: refused
+# in one line of the filter's that names the part or the file
+cp -r "$WAN" "$TMP/wan-novae"
+rm "$TMP/wan-novae/Wan2.1_VAE.safetensors"
+cp -r "$WAN" "$TMP/wan-cut"
+truncate -s 20000 "$TMP/wan-cut/diffusion_pytorch_model.safetensors"
+wan_refuse() { # wan_refuse NAME FOLDER MESSAGE-REGEX
+    ff -v error -f lavfi -i "st2v=model=$2:prompt=a:size=48x32:d=1" -f null - 2>"$TMP/wan-refuse.err"
+    local rc=$?
+    check "$1 (exit $rc)" test $rc -ne 0 -a $rc -lt 128 -a \
+        "$(grep -c 'Parsed_st2v' "$TMP/wan-refuse.err")" -eq 1 -a \
+        -n "$(grep -E "Parsed_st2v.*Cannot load the model.*$3" "$TMP/wan-refuse.err")"
+    [ $rc -ne 0 ] || head -n 3 "$TMP/wan-refuse.err" >&2
+}
+wan_refuse "Wan2.1: a folder without its VAE is refused, naming the VAE" "$TMP/wan-novae" \
+    "missing the VAE \(Wan2.1_VAE.safetensors"
+wan_refuse "Wan2.1: a folder whose DiT file is cut short is refused, naming the file" "$TMP/wan-cut" \
+    "diffusion_pytorch_model.safetensors: tensor .* outside"
 
 # --------------------------------------------------- docs/ffmpeg.md recipes
 # Each block after a line "<!-- tested: NAME OUTPUT -->" runs in a scratch
