@@ -211,6 +211,18 @@ refuse "an unknown short option is refused" 2 -m "$M" -p "a" -Z -o out.y4m
 refuse "a missing argument is refused" 2 -m "$M" -p "a" -o out.y4m --steps
 refuse "a stray argument is refused" 2 -m "$M" -p "a" -o out.y4m extra
 refuse "a Wan2.1 size not divisible by 16 is refused" 2 -m "$WAN" -p "a" -s 1 --size 40x32 --frames 9 -o out.y4m
+check "the Wan2.1 size refusal names 16" grep -q 'divisible by 16' "$TMP/stderr"
+# a Wan2.1 folder without its VAE, and one whose DiT file is cut short
+cp -r "$WAN" "$TMP/wan-novae"
+rm "$TMP/wan-novae/Wan2.1_VAE.safetensors"
+cp -r "$WAN" "$TMP/wan-cut"
+truncate -s 20000 "$TMP/wan-cut/diffusion_pytorch_model.safetensors"
+refuse "a Wan2.1 folder without its VAE is refused" 1 -m "$TMP/wan-novae" -p "a" -s 1 --size 48x32 --frames 9 -o out.y4m
+check "the refusal of a Wan2.1 folder without its VAE names the VAE and its file" \
+    grep -q 'missing the VAE (Wan2.1_VAE.safetensors' "$TMP/stderr"
+refuse "a Wan2.1 folder whose DiT file is cut short is refused" 1 -m "$TMP/wan-cut" -p "a" -s 1 --size 48x32 --frames 9 -o out.y4m
+check "the refusal of a cut Wan2.1 DiT file names the file and the tensor" \
+    grep -q 'diffusion_pytorch_model.safetensors: tensor .* outside' "$TMP/stderr"
 refuse "a missing model is refused" 1 -m "$TMP/no-such-model.safetensors" -p "a" -o out.y4m
 refuse "a corrupt model is refused" 1 -m "$C" -p "a" -o out.y4m
 refuse "an empty model file is refused" 1 -m "$TMP/empty.safetensors" -p "a" -o out.y4m
