@@ -3,7 +3,9 @@
  * gst-check: caps and frame sizes, the frames against libst2v's own,
  * timestamps and queries, determinism, prompt changes while PLAYING,
  * seeking, errors at READY->PAUSED, interruption, live mode, progress
- * messages, state cycles (valgrind: make check-valgrind), two sources.
+ * messages, state cycles (valgrind: make check-valgrind), two sources;
+ * and the tiny Wan2.1 folder (wan_*): its frames against libst2v's, a
+ * prompt change, a size not divisible by 16, a missing or cut file.
  *
  * The element is compiled into this program and registered statically, so
  * no registry entry is needed; the tiny test model stands in for the
@@ -22,6 +24,12 @@
 
 #define PROMPT "a red ball moving right"
 #define SEED 7
+/* The tiny runnable Wan2.1 folder (official layout): sides divisible by
+ * 16, 16 fps, a first window of 81 frames, then chunks of 76; its native
+ * size is 832x480, so its tests always set a size, and 2 steps. */
+#define WAN "wan/tiny"
+#define WAN_STEPS 2
+#define WAN_WINDOW 81
 
 static const gchar *
 fixture (const gchar * name)
@@ -36,17 +44,25 @@ fixture (const gchar * name)
 
 /* ================================================================ helpers */
 
-/* A harness around st2vsrc on the tiny model, with downstream caps. */
+/* A harness around st2vsrc on a model of the fixtures (steps 0: the
+ * model's default), with downstream caps. */
 static GstHarness *
-tiny_harness (const gchar * caps)
+model_harness (const gchar * model, gint steps, const gchar * caps)
 {
   GstHarness *h = gst_harness_new_with_padnames ("st2vsrc", NULL, "src");
 
-  g_object_set (h->element, "model", fixture ("tiny.safetensors"),
+  g_object_set (h->element, "model", fixture (model), "steps", steps,
       "prompt", PROMPT, "seed", (gint64) SEED, "threads", 1, NULL);
   if (caps)
     gst_harness_set_sink_caps_str (h, caps);
   return h;
+}
+
+/* A harness around st2vsrc on the tiny model, with downstream caps. */
+static GstHarness *
+tiny_harness (const gchar * caps)
+{
+  return model_harness ("tiny.safetensors", 0, caps);
 }
 
 /* Pull n buffers (the harness owns none of them afterwards). */
@@ -84,10 +100,11 @@ same_bytes (GstBuffer * a, GstBuffer * b)
   return same;
 }
 
-/* libst2v's own frames for the harness settings: n RGB24 frames of w x h
- * at fps/1, prompt as the model gets it. */
+/* libst2v's own frames for model_harness (model, steps): n RGB24 frames
+ * of w x h at fps/1, prompt as the model gets it. */
 static guint8 *
-reference_frames (const gchar * prompt, gint w, gint h, gint fps, gint n)
+model_frames (const gchar * model_name, gint steps, const gchar * prompt,
+    gint w, gint h, gint fps, gint n)
 {
   st2v_model *model = NULL;
   st2v_generator *gen = NULL;
@@ -96,10 +113,11 @@ reference_frames (const gchar * prompt, gint w, gint h, gint fps, gint n)
   guint8 *rgb = g_malloc (size * n);
   gchar err[512];
 
-  fail_unless (st2v_model_load (&model, fixture ("tiny.safetensors"), err,
+  fail_unless (st2v_model_load (&model, fixture (model_name), err,
           sizeof (err)) == 0, "%s", err);
   p.prompt = prompt;
   p.seed = SEED;
+  p.steps = steps;
   p.width = w;
   p.height = h;
   p.fps_num = fps;
@@ -114,6 +132,13 @@ reference_frames (const gchar * prompt, gint w, gint h, gint fps, gint n)
   st2v_generator_free (gen);
   st2v_model_free (model);
   return rgb;
+}
+
+/* libst2v's own frames for tiny_harness. */
+static guint8 *
+reference_frames (const gchar * prompt, gint w, gint h, gint fps, gint n)
+{
+  return model_frames ("tiny.safetensors", 0, prompt, w, h, fps, n);
 }
 
 /* A pipeline from a description; fails the test when it does not parse. */
@@ -374,6 +399,29 @@ GST_START_TEST (rgb_buffers_are_exactly_libst2v_frames)
 
 GST_END_TEST;
 
+GST_START_TEST (wan_rgb_buffers_are_exactly_libst2v_frames)
+{
+  /* the first window (81 frames) and 4 frames of the next chunk */
+  GstHarness *h = model_harness (WAN, WAN_STEPS,
+      "video/x-raw,format=RGB,width=48,height=32,framerate=16/1");
+  const gint n = WAN_WINDOW + 4;
+  guint8 *want = model_frames (WAN, WAN_STEPS, PROMPT, 48, 32, 16, n);
+  GstBuffer **bufs;
+
+  gst_harness_play (h);
+  bufs = pull_n (h, n);
+  for (gint i = 0; i < n; i++) {
+    fail_unless_equals_int (gst_buffer_get_size (bufs[i]), 48 * 32 * 3);
+    fail_unless (gst_buffer_memcmp (bufs[i], 0, want + i * 48 * 32 * 3,
+            48 * 32 * 3) == 0, "frame %d differs from libst2v's", i);
+  }
+  free_n (bufs, n);
+  g_free (want);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (rgba_and_bgrx_are_the_same_picture_and_opaque)
 {
   static const gint sizes[][2] = { {32, 32}, {34, 26} };
@@ -497,6 +545,32 @@ GST_START_TEST (a_framerate_of_zero_or_an_odd_size_is_refused_clearly)
 
 GST_END_TEST;
 
+GST_START_TEST (wan_a_size_not_divisible_by_16_is_refused_naming_16)
+{
+  /* 40x32 is even (the element's own check passes): the model refuses */
+  gchar *d = g_strdup_printf ("st2vsrc model=\"%s\" prompt=sea steps=%d "
+      "! video/x-raw,width=40,height=32 ! fakesink", fixture (WAN),
+      WAN_STEPS);
+  GstElement *pipe = pipeline (d);
+  GstMessage *m;
+  GError *err;
+
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  m = wait_message (pipe, GST_MESSAGE_ERROR, 30 * GST_SECOND);
+  fail_unless (m != NULL);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (strstr (err->message, "40x32") != NULL &&
+      strstr (err->message, "divisible by 16") != NULL &&
+      strchr (err->message, '\n') == NULL, "%s", err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_free (d);
+}
+
+GST_END_TEST;
+
 /* ================================================================ time */
 
 GST_START_TEST (timestamps_durations_and_offsets_follow_num_buffers)
@@ -600,14 +674,16 @@ change_after (GstPad * pad, GstPadProbeInfo * info, Change * ch)
   return GST_PAD_PROBE_OK;
 }
 
-/* Frames of the first chunk (16) stay; later ones follow the change. */
-static void
-check_change_shows_from_the_next_chunk (const gchar * property,
+/* On model_harness (model, steps, caps): the frames of the first chunk
+ * (first of them) stay; the n - first later ones follow the change.
+ * Returns how many of them changed. */
+static gint
+check_change_shows_from_the_next_chunk_of (const gchar * model, gint steps,
+    const gchar * caps, gint first, gint n, const gchar * property,
     const GValue * value)
 {
-  const gchar *caps = "video/x-raw,width=32,height=32,framerate=16/1";
-  const gint n = 40;
-  GstHarness *ref = tiny_harness (caps), *h = tiny_harness (caps);
+  GstHarness *ref = model_harness (model, steps, caps);
+  GstHarness *h = model_harness (model, steps, caps);
   Change ch = { property, G_VALUE_INIT, 4 };
   GstBuffer **a, **b;
   gint differ = 0;
@@ -621,19 +697,30 @@ check_change_shows_from_the_next_chunk (const gchar * property,
   fail_unless_equals_int (GST_STATE (h->element), GST_STATE_PLAYING);
   a = pull_n (ref, n);
   b = pull_n (h, n);
-  for (gint i = 0; i < 16; i++)
+  for (gint i = 0; i < first; i++)
     fail_unless (same_bytes (a[i], b[i]), "%s: frame %d of the chunk "
         "playing changed", property, i);
-  for (gint i = 16; i < n; i++)
+  for (gint i = first; i < n; i++)
     differ += !same_bytes (a[i], b[i]);
   fail_unless (differ > 0, "%s: the frames after the chunk did not change",
       property);
-  GST_INFO ("%s: %d of %d later frames changed", property, differ, n - 16);
+  GST_INFO ("%s: %d of %d later frames changed", property, differ, n - first);
   free_n (a, n);
   free_n (b, n);
   g_value_unset (&ch.value);
   gst_harness_teardown (ref);
   gst_harness_teardown (h);
+  return differ;
+}
+
+/* Frames of the tiny model's first chunk (16) stay; later ones follow. */
+static void
+check_change_shows_from_the_next_chunk (const gchar * property,
+    const GValue * value)
+{
+  check_change_shows_from_the_next_chunk_of ("tiny.safetensors", 0,
+      "video/x-raw,width=32,height=32,framerate=16/1", 16, 40, property,
+      value);
 }
 
 GST_START_TEST (a_prompt_change_while_playing_changes_later_buffers_only)
@@ -655,6 +742,23 @@ GST_START_TEST (a_guidance_change_while_playing_changes_later_buffers_only)
   g_value_init (&v, G_TYPE_FLOAT);
   g_value_set_float (&v, 9.0f);
   check_change_shows_from_the_next_chunk ("guidance", &v);
+  g_value_unset (&v);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (wan_a_prompt_change_while_playing_changes_the_next_chunk)
+{
+  /* set after buffer 4: the first window (81 frames) stays, every frame
+   * of the next chunk (76 frames; 15 of them here) changes */
+  GValue v = G_VALUE_INIT;
+  const gint n = WAN_WINDOW + 15;
+
+  g_value_init (&v, G_TYPE_STRING);
+  g_value_set_string (&v, "snow falling at night");
+  fail_unless_equals_int (check_change_shows_from_the_next_chunk_of (WAN,
+          WAN_STEPS, "video/x-raw,width=48,height=32,framerate=16/1",
+          WAN_WINDOW, n, "prompt", &v), n - WAN_WINDOW);
   g_value_unset (&v);
 }
 
@@ -800,6 +904,76 @@ GST_START_TEST (a_corrupt_or_incompatible_model_fails_ready_to_paused)
   expect_start_error (d, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
       "Cannot load the model");
   g_free (d);
+}
+
+GST_END_TEST;
+
+/* A copy of the tiny Wan2.1 folder in a new temporary folder: links to
+ * the fixture's files, but for skip (left out) and cut (a copy of its
+ * first cut_to bytes). */
+static gchar *
+wan_copy (const gchar * skip, const gchar * cut, gsize cut_to)
+{
+  static const gchar *files[] = { "config.json",
+    "diffusion_pytorch_model.safetensors", "Wan2.1_VAE.safetensors",
+    "models_t5_umt5-xxl-enc-bf16.safetensors", "google/umt5-xxl/spiece.model"
+  };
+  gchar *src = g_canonicalize_filename (fixture (WAN), NULL);
+  gchar *dir = g_dir_make_tmp ("st2v-wan-XXXXXX", NULL);
+
+  fail_unless (dir != NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
+    gchar *from = g_build_filename (src, files[i], NULL);
+    gchar *to = g_build_filename (dir, files[i], NULL);
+    gchar *parent = g_path_get_dirname (to);
+
+    fail_unless (g_mkdir_with_parents (parent, 0755) == 0);
+    if (cut && strcmp (files[i], cut) == 0) {
+      gchar *data;
+      gsize len;
+
+      fail_unless (g_file_get_contents (from, &data, &len, NULL));
+      fail_unless (cut_to < len);
+      fail_unless (g_file_set_contents (to, data, cut_to, NULL));
+      g_free (data);
+    } else if (!skip || strcmp (files[i], skip) != 0) {
+      fail_unless (symlink (from, to) == 0, "symlink %s", to);
+    }
+    g_free (parent);
+    g_free (to);
+    g_free (from);
+  }
+  g_free (src);
+  return dir;
+}
+
+static void
+wan_copy_remove (gchar * dir)
+{
+  gchar *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+
+  fail_unless (system (cmd) == 0);
+  g_free (cmd);
+  g_free (dir);
+}
+
+GST_START_TEST (wan_a_folder_missing_a_file_or_cut_short_fails_ready_to_paused)
+{
+  gchar *dir = wan_copy ("Wan2.1_VAE.safetensors", NULL, 0);
+  gchar *d = g_strdup_printf ("st2vsrc prompt=sea model=\"%s\" ! fakesink",
+      dir);
+
+  expect_start_error (d, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
+      "missing the VAE (Wan2.1_VAE.safetensors");
+  g_free (d);
+  wan_copy_remove (dir);
+
+  dir = wan_copy (NULL, "diffusion_pytorch_model.safetensors", 20000);
+  d = g_strdup_printf ("st2vsrc prompt=sea model=\"%s\" ! fakesink", dir);
+  expect_start_error (d, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_OPEN_READ,
+      "diffusion_pytorch_model.safetensors: tensor");
+  g_free (d);
+  wan_copy_remove (dir);
 }
 
 GST_END_TEST;
@@ -1197,19 +1371,25 @@ st2vsrc_suite (void)
   tcase_add_test (tc,
       a_downstream_that_does_not_care_gets_the_native_size_and_rate);
   tcase_add_test (tc, rgb_buffers_are_exactly_libst2v_frames);
+  tcase_add_test (tc, wan_rgb_buffers_are_exactly_libst2v_frames);
   tcase_add_test (tc, rgba_and_bgrx_are_the_same_picture_and_opaque);
   tcase_add_test (tc, alpha_gives_rgba_keyed_from_a_green_screen_prompt);
   tcase_add_test (tc, a_framerate_of_zero_or_an_odd_size_is_refused_clearly);
+  tcase_add_test (tc, wan_a_size_not_divisible_by_16_is_refused_naming_16);
   tcase_add_test (tc, timestamps_durations_and_offsets_follow_num_buffers);
   tcase_add_test (tc, the_same_seed_gives_the_same_buffers_in_two_harnesses);
   tcase_add_test (tc,
       a_prompt_change_while_playing_changes_later_buffers_only);
   tcase_add_test (tc,
       a_guidance_change_while_playing_changes_later_buffers_only);
+  tcase_add_test (tc,
+      wan_a_prompt_change_while_playing_changes_the_next_chunk);
   tcase_add_test (tc, an_empty_prompt_while_playing_is_ignored_with_a_warning);
   tcase_add_test (tc, seeking_back_to_the_start_regenerates_the_same_frames);
   tcase_add_test (tc, a_missing_model_fails_ready_to_paused_naming_the_file);
   tcase_add_test (tc, a_corrupt_or_incompatible_model_fails_ready_to_paused);
+  tcase_add_test (tc,
+      wan_a_folder_missing_a_file_or_cut_short_fails_ready_to_paused);
   tcase_add_test (tc, an_empty_prompt_fails_ready_to_paused);
   tcase_add_test (tc, a_bad_image_or_guidance_fails_ready_to_paused);
   tcase_add_test (tc, an_image_conditions_the_first_frames);
