@@ -14,6 +14,11 @@
  *     per frame nearest 2x + 3x3 conv C -> C/2 (level i + 1)
  *   head: RMS norm, SiLU, causal 3^3 conv -> (T, 3, hw) -> rgb (3, T, hw)
  *
+ * The stages after the last time_conv (the "tail": stages 2 and 3, at 4x
+ * and 8x the latent size) and the head run one frame at a time: their
+ * layers are causal convs and per-frame ops, so this is the same
+ * arithmetic, bit for bit, with a quarter of the largest activations.
+ *
  * Causal caches: every 3-tap conv (conv1, the two of each ResBlock, each
  * time_conv, the head: 32 at the real config; vae.py's 33 slots count the
  * 1x1x1 shortcut too, which never uses its slot) keeps the last 2 frames
@@ -125,6 +130,8 @@ struct wan_vae {
     slot_info *slots; /* (n_slots) */
     int n_slots;
     int n_up3d;       /* temporal upsamplings */
+    int tail;         /* the first stage after the last time_conv: from
+                         it on, every layer runs one frame at a time */
     float *mem;       /* every weight, float32 */
 };
 
@@ -368,6 +375,7 @@ static int load_all(loader *L, wan_vae *m)
                 return L->st;
             s->tslot = add_slot(m, s->cout, i);
             m->n_up3d++;
+            m->tail = i + 1;
         }
         snprintf(o, sizeof(o), "decoder.upsamples.%d.resample.1", k);
         take_conv(L, &s->rs, o, s->cout / 2, s->cout, 0);
@@ -707,7 +715,8 @@ struct wan_vae_state {
     float *win;          /* (2 + T, C, hw) conv windows, cap_win */
     float *up;           /* (C, 2H, 2W) one upsampled frame, cap_up */
     float *att;          /* (hw0, 4 C0) attention rows */
-    size_t cap_act, cap_win, cap_up;
+    float *tail;         /* (T, C, hw) the input of the tail stages */
+    size_t cap_act, cap_win, cap_up, cap_tail;
     size_t col_per_thread, att_per_thread;
     float *col, *att_scr; /* per-thread scratch for `threads` threads */
     int threads;
@@ -737,41 +746,53 @@ static void conv_need(size_t *col, const st2v_conv *c, int64_t H, int64_t W)
     *col = ST2V_MAX(*col, n);
 }
 
-/* The capacities of the chunk buffers, from the stages' widths, frames
- * (for a later chunk, the most) and pixels at each level. */
+/* The needs of stage i run on T frames at a time (T of a later chunk,
+ * the most): the activations, windows, upsampled frame and im2col
+ * scratch; returns the frames it passes on. */
+static int stage_needs(const wan_vae_state *s, int i, int T, size_t *act,
+                       size_t *win, size_t *up, size_t *col)
+{
+    const wan_vae *m = s->m;
+    const stage *st = &m->st[i];
+    const int64_t hw = level_hw(s, i), H = (int64_t)s->hl << i,
+                  W = (int64_t)s->wl << i;
+    const size_t cm = (size_t)ST2V_MAX(st->cin, st->cout);
+    *act = ST2V_MAX(*act, (size_t)T * cm * hw);
+    *win = ST2V_MAX(*win, (size_t)(CACHE_T + T) * cm * hw);
+    for (int r = 0; r <= m->cfg.num_res_blocks; r++) {
+        conv_need(col, &st->res[r].c1, H, W);
+        conv_need(col, &st->res[r].c2, H, W);
+    }
+    if (st->up == UP_NONE) {
+        conv_need(col, &m->head, H, W);                /* its window: cm */
+        *act = ST2V_MAX(*act, (size_t)T * 3 * hw);     /* the head's RGB */
+        return T;
+    }
+    if (st->up == UP_3D)
+        T *= 2;
+    *act = ST2V_MAX(*act, (size_t)T * st->cout * hw);            /* time_conv */
+    *act = ST2V_MAX(*act, (size_t)T * (st->cout / 2) * 4 * hw);  /* resample */
+    *up = ST2V_MAX(*up, (size_t)st->cout * 4 * hw);
+    conv_need(col, &st->rs, 2 * H, 2 * W);
+    return T;
+}
+
+/* The capacities of the chunk buffers: the stages before the tail run on
+ * a chunk's frames at once, the tail on one frame at a time. */
 static void size_buffers(wan_vae_state *s)
 {
     const wan_vae *m = s->m;
     const int S = WAN_VAE_STAGES, Z = m->cfg.z_dim, C0 = m->attn.C;
-    size_t act = (size_t)Z * level_hw(s, 0), win = 0, up = 0, col = 0;
-    win = (size_t)(CACHE_T + 1) * ST2V_MAX(Z, C0) * level_hw(s, 0);
-    act = ST2V_MAX(act, (size_t)C0 * level_hw(s, 0));
+    size_t act = (size_t)ST2V_MAX(Z, C0) * level_hw(s, 0), up = 0, col = 0;
+    size_t win = (size_t)(CACHE_T + 1) * ST2V_MAX(Z, C0) * level_hw(s, 0);
     conv_need(&col, &m->conv1, s->hl, s->wl);
     conv_need(&col, &m->mid[0].c1, s->hl, s->wl);
     int T = 1;
-    for (int i = 0; i < S; i++) {
-        const stage *st = &m->st[i];
-        const int64_t hw = level_hw(s, i), H = (int64_t)s->hl << i,
-                      W = (int64_t)s->wl << i;
-        const size_t cm = (size_t)ST2V_MAX(st->cin, st->cout);
-        act = ST2V_MAX(act, (size_t)T * cm * hw);
-        win = ST2V_MAX(win, (size_t)(CACHE_T + T) * cm * hw);
-        for (int r = 0; r <= m->cfg.num_res_blocks; r++) {
-            conv_need(&col, &st->res[r].c1, H, W);
-            conv_need(&col, &st->res[r].c2, H, W);
-        }
-        if (st->up == UP_NONE) {
-            conv_need(&col, &m->head, H, W);
-            act = ST2V_MAX(act, (size_t)T * 3 * hw); /* the head's RGB */
-            break;
-        }
-        if (st->up == UP_3D)
-            T *= 2;
-        act = ST2V_MAX(act, (size_t)T * st->cout * hw);       /* time_conv */
-        act = ST2V_MAX(act, (size_t)T * (st->cout / 2) * 4 * hw); /* resample */
-        up = ST2V_MAX(up, (size_t)st->cout * 4 * hw);
-        conv_need(&col, &st->rs, 2 * H, 2 * W);
-    }
+    for (int i = 0; i < m->tail; i++)
+        T = stage_needs(s, i, T, &act, &win, &up, &col);
+    s->cap_tail = (size_t)T * m->st[m->tail].cin * level_hw(s, m->tail);
+    for (int i = m->tail; i < S; i++)
+        stage_needs(s, i, 1, &act, &win, &up, &col);
     s->cap_act = act;
     s->cap_win = win;
     s->cap_up = up;
@@ -802,8 +823,9 @@ int wan_vae_state_new(wan_vae_state **out, const wan_vae *m, int hl, int wl)
     s->win = st2v_alloc_floats(s->cap_win);
     s->up = st2v_alloc_floats(s->cap_up ? s->cap_up : 1);
     s->att = st2v_alloc_floats((size_t)4 * m->attn.C * level_hw(s, 0));
+    s->tail = st2v_alloc_floats(s->cap_tail);
     if (!s->cache || !s->cache_mem || !s->a || !s->b || !s->win || !s->up ||
-        !s->att) {
+        !s->att || !s->tail) {
         wan_vae_state_free(s);
         return ST2V_ERR_NOMEM;
     }
@@ -834,6 +856,7 @@ void wan_vae_state_free(wan_vae_state *s)
     st2v_free(s->win);
     st2v_free(s->up);
     st2v_free(s->att);
+    st2v_free(s->tail);
     st2v_free(s->col);
     st2v_free(s->att_scr);
     free(s);
@@ -1015,25 +1038,37 @@ int wan_vae_decode_frame_raw(wan_vae_state *s, st2v_pool *pool,
     res_block(s, pool, &m->mid[0], T, 0);
     attention(s, pool, T);
     res_block(s, pool, &m->mid[1], T, 0);
-    int level = 0;
-    for (int i = 0; i < S; i++, level++) {
+    for (int i = 0; i < m->tail; i++) {
         const stage *st = &m->st[i];
         for (int r = 0; r <= m->cfg.num_res_blocks; r++)
-            res_block(s, pool, &st->res[r], T, level);
-        if (st->up == UP_NONE)
-            break;
-        T = resample(s, pool, st, T, level);
+            res_block(s, pool, &st->res[r], T, i);
+        T = resample(s, pool, st, T, i);
     }
 
-    /* head: (T, C, hw) -> (T, 3, hw) -> rgb (3, T, hw) */
-    const int64_t hw = level_hw(s, level);
-    const int C = m->head.cin;
-    rms(pool, s->win + CACHE_T * (size_t)C * hw, s->a, m->head_g, T, C, hw, 1);
-    conv3(s, pool, &m->head, m->head_slot, T, level, s->b, 0);
-    for (int c = 0; c < 3; c++)
-        for (int t = 0; t < T; t++)
-            memcpy(rgb + ((size_t)c * T + t) * hw, s->b + ((size_t)t * 3 + c) * hw,
+    /* the tail, one frame at a time (its layers are causal or per frame,
+     * so this is the same arithmetic as all T at once): s->tail (T, C,
+     * hw) -> each frame through the last stages and the head -> (1, 3,
+     * hw_last) -> rgb (3, T, hw_last) */
+    const size_t in_frame = (size_t)m->st[m->tail].cin * level_hw(s, m->tail);
+    memcpy(s->tail, s->a, (size_t)T * in_frame * sizeof(float));
+    const int last = S - 1, C = m->head.cin;
+    const int64_t hw = level_hw(s, last);
+    for (int t = 0; t < T; t++) {
+        memcpy(s->a, s->tail + t * in_frame, in_frame * sizeof(float));
+        for (int i = m->tail; i < S; i++) {
+            const stage *st = &m->st[i];
+            for (int r = 0; r <= m->cfg.num_res_blocks; r++)
+                res_block(s, pool, &st->res[r], 1, i);
+            if (st->up != UP_NONE)
+                resample(s, pool, st, 1, i);
+        }
+        rms(pool, s->win + CACHE_T * (size_t)C * hw, s->a, m->head_g, 1, C, hw,
+            1);
+        conv3(s, pool, &m->head, m->head_slot, 1, last, s->b, 0);
+        for (int c = 0; c < 3; c++)
+            memcpy(rgb + ((size_t)c * T + t) * hw, s->b + (size_t)c * hw,
                    (size_t)hw * sizeof(float));
+    }
     s->chunk++;
     *n_out = T;
     return ST2V_OK;
