@@ -2,8 +2,10 @@
 # test_gst.sh - the GStreamer plugin as users meet it: gst-inspect-1.0 and
 # gst-launch-1.0 with the built libgstst2v.so, the default model found with
 # no property (from the build tree and from an installed layout), errors,
-# the tested recipes of docs/gstreamer.md and its example program. The
-# element's own behaviour is tests/test_gst_st2vsrc.c (gst-check).
+# the tiny Wan2.1 folder (frames, endless in flat memory, a missing or a
+# cut file), the tested recipes of docs/gstreamer.md and its example
+# program. The element's own behaviour is tests/test_gst_st2vsrc.c
+# (gst-check).
 #
 #   tests/test_gst.sh                       (from the repository root)
 #
@@ -153,6 +155,54 @@ ST2V_MODEL=$TMP/nope.safetensors refuse "gst-launch-1.0 refuses a missing defaul
     "Cannot load the model|No default model" st2vsrc prompt=sea ! fakesink
 # (framerate 0/1 and odd sizes: tests/test_gst_st2vsrc.c; gst-launch-1.0
 # 1.22 itself sometimes hangs when two errors come during preroll)
+
+# ----------------------------------------------------------------- Wan2.1
+# The tiny runnable Wan2.1 folder (official layout): sides divisible by 16,
+# 16 fps, a first window of 81 frames, then chunks of 76; its native size
+# is 832x480, so every pipeline sets caps. (Its prompt changes and the
+# refusal of 40x32: tests/test_gst_st2vsrc.c.)
+WAN=$(abspath "$FIX/wan/tiny")
+launch st2vsrc model="$WAN" prompt="a red ball" seed=3 steps=2 num-buffers=9 ! \
+    video/x-raw,format=RGB,width=48,height=32 ! filesink location="$TMP/wan.rgb" >/dev/null 2>&1
+check "a Wan2.1 folder: gst-launch-1.0 writes 9 RGB frames of 48x32" \
+    test "$(stat -c %s "$TMP/wan.rgb" 2>/dev/null)" = $((9 * 48 * 32 * 3))
+FFMPEG=$ROOT/$B/bin/ffmpeg
+[ -x "$FFMPEG" ] || FFMPEG=$ROOT/build/bin/ffmpeg
+if [ -x "$FFMPEG" ]; then
+    LD_PRELOAD= timeout 120 "$FFMPEG" -nostdin -v error -f lavfi \
+        -i "st2v=model=$WAN:prompt='a red ball':seed=3:steps=2:size=48x32:d=-1" \
+        -frames:v 9 -f rawvideo -pix_fmt rgb24 "$TMP/wan-ffmpeg.rgb" 2>/dev/null
+    check "a Wan2.1 folder: st2vsrc gives the ffmpeg filter's endless stream, byte for byte" \
+        cmp -s "$TMP/wan.rgb" "$TMP/wan-ffmpeg.rgb"
+fi
+
+# endless: max RSS of 200 and of 800 buffers (3 and 11 chunks) within 5 %
+wan_rss() { # wan_rss BUFFERS -> max RSS in kB
+    /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" timeout 120 gst-launch-1.0 -q \
+        st2vsrc model="$WAN" prompt="snow falling" seed=1 steps=1 threads=1 num-buffers="$1" ! \
+        video/x-raw,width=48,height=32 ! fakesink name=sink >/dev/null 2>"$TMP/wan-endless.err"
+    tail -n 1 "$TMP/wan-rss.$1"
+}
+if [ -x /usr/bin/time ]; then
+    w200=$(wan_rss 200)
+    w800=$(wan_rss 800)
+    check "a Wan2.1 folder streams in flat memory (max RSS ${w200:-?} kB at 200 buffers, ${w800:-?} kB at 800)" \
+        test -n "$w200" -a -n "$w800" -a "${w800:-0}" -le $((${w200:-0} + ${w200:-0} / 20))
+else
+    fail "a Wan2.1 folder streams in flat memory" "/usr/bin/time is missing (apt-get install time)"
+fi
+
+# a folder without its VAE, and one whose DiT file is cut short
+cp -r "$WAN" "$TMP/wan-novae"
+rm "$TMP/wan-novae/Wan2.1_VAE.safetensors"
+cp -r "$WAN" "$TMP/wan-cut"
+truncate -s 20000 "$TMP/wan-cut/diffusion_pytorch_model.safetensors"
+refuse "gst-launch-1.0 refuses a Wan2.1 folder without its VAE, naming the VAE" \
+    "^ERROR: from element .*Cannot load the model '$TMP/wan-novae': .*missing the VAE \(Wan2.1_VAE.safetensors" \
+    st2vsrc prompt=sea model="$TMP/wan-novae" ! fakesink
+refuse "gst-launch-1.0 refuses a Wan2.1 folder whose DiT file is cut short, naming the file" \
+    "^ERROR: from element .*Cannot load the model '$TMP/wan-cut': .*diffusion_pytorch_model.safetensors: tensor .* outside" \
+    st2vsrc prompt=sea model="$TMP/wan-cut" ! fakesink
 
 # ------------------------------------------------------- the example program
 "$EXAMPLE" -i 1 -t 3 -s fakesink >"$TMP/example.out" 2>"$TMP/example.err"
