@@ -148,6 +148,35 @@ rm -f "$TMP/wan.y4m"
     -o "$TMP/wan.y4m" 2>"$TMP/err"
 check "a Wan2.1 folder renders 9 frames of 48x32 at 16 fps" \
     test "$(y4m_info "$TMP/wan.y4m" 2>&1)" = "48 32 16:1 9"
+"$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 -t 2 \
+    -o "$TMP/wan-t2.y4m" 2>/dev/null
+check "a Wan2.1 folder: the same seed gives the same bytes (any thread count)" \
+    test -s "$TMP/wan.y4m" -a "$(cmp "$TMP/wan.y4m" "$TMP/wan-t2.y4m" 2>&1)" = ""
+for o in "-s 2" "--steps 3" "--cfg 1" "--sampler euler" "--shift 2" "-n blurry"; do
+    # shellcheck disable=SC2086 # $o is an option and its value
+    "$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 $o \
+        -o "$TMP/wan-o.y4m" 2>/dev/null
+    check "a Wan2.1 folder: $o changes the bytes" \
+        test "$(y4m_info "$TMP/wan-o.y4m" 2>&1)" = "48 32 16:1 9" -a -n "$(cmp "$TMP/wan.y4m" "$TMP/wan-o.y4m" 2>&1)"
+done
+# endless to a pipe: max RSS of 200 and of 800 frames (3 and 11 chunks)
+# within 5 % (a frame of 48x32 is 6 + 2304 bytes of y4m)
+wan_rss() { # wan_rss FRAMES -> max RSS in kB; the bytes read in $TMP/wan-bytes.$1
+    /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" "$BIN" -q -m "$WAN" -p "snow falling" -s 1 \
+        --steps 1 -t 1 --size 48x32 --frames -1 -o - 2>/dev/null |
+        head -c $(($1 * 2310)) | wc -c >"$TMP/wan-bytes.$1"
+    tail -n 1 "$TMP/wan-rss.$1"
+}
+if [ -x /usr/bin/time ]; then
+    w200=$(wan_rss 200)
+    w800=$(wan_rss 800)
+    check "a Wan2.1 folder: --frames -1 streams on (800 frames)" \
+        test "$(cat "$TMP/wan-bytes.800")" -eq $((800 * 2310))
+    check "a Wan2.1 folder: --frames -1 runs in flat memory (max RSS ${w200:-?} kB at 200 frames, ${w800:-?} kB at 800)" \
+        test -n "$w200" -a -n "$w800" -a "${w800:-0}" -le $((${w200:-0} + ${w200:-0} / 20))
+else
+    fail "a Wan2.1 folder: --frames -1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
+fi
 
 # ------------------------------------------------------------- refusals
 
