@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "pool.h"
+#include "hashed.h"
 #include "test_util.h"
 #include "wan/umt5.h"
 #include "wtensor.h"
@@ -590,86 +591,27 @@ static void umt5_rejects_bad_ids_and_lengths(void)
 
 /* ------------------------------------------- one block at full width */
 
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The hashed encoder of train/wan/umt5.py (HASHED_WIDTH): tensor k in
- * sorted-name order, element i = ((splitmix64(k << 40 | i) >> 56) - 128)
- * * 2^-shift, exact in BF16; a safetensors image in memory. */
+/* The hashed encoder of train/wan/umt5.py (HASHED_WIDTH, HASHED_SHIFT)
+ * as a BF16 safetensors image in memory (hashed.h). */
 static uint8_t *hashed_width_file(const wan_umt5_config *c, size_t *size)
 {
-    struct { const char *name; int64_t d0, d1; int shift; } t[] = {
-        {"token_embedding.weight", c->vocab, c->dim, 6},
-        {"norm.weight", c->dim, 0, 7},
-        {"blocks.0.norm1.weight", c->dim, 0, 7},
-        {"blocks.0.norm2.weight", c->dim, 0, 7},
-        {"blocks.0.attn.q.weight", c->heads * c->head_dim, c->dim, 12},
-        {"blocks.0.attn.k.weight", c->heads * c->head_dim, c->dim, 12},
-        {"blocks.0.attn.v.weight", c->heads * c->head_dim, c->dim, 12},
-        {"blocks.0.attn.o.weight", c->dim, c->heads * c->head_dim, 12},
-        {"blocks.0.ffn.gate.0.weight", c->ffn, c->dim, 12},
-        {"blocks.0.ffn.fc1.weight", c->ffn, c->dim, 12},
-        {"blocks.0.ffn.fc2.weight", c->dim, c->ffn, 13},
-        {"blocks.0.pos_embedding.embedding.weight", c->buckets, c->heads, 5},
+    const int64_t inner = (int64_t)c->heads * c->head_dim;
+    hashed_tensor t[] = {
+        {"token_embedding.weight", 2, {c->vocab, c->dim}, 6},
+        {"norm.weight", 1, {c->dim}, 7},
+        {"blocks.0.norm1.weight", 1, {c->dim}, 7},
+        {"blocks.0.norm2.weight", 1, {c->dim}, 7},
+        {"blocks.0.attn.q.weight", 2, {inner, c->dim}, 12},
+        {"blocks.0.attn.k.weight", 2, {inner, c->dim}, 12},
+        {"blocks.0.attn.v.weight", 2, {inner, c->dim}, 12},
+        {"blocks.0.attn.o.weight", 2, {c->dim, inner}, 12},
+        {"blocks.0.ffn.gate.0.weight", 2, {c->ffn, c->dim}, 12},
+        {"blocks.0.ffn.fc1.weight", 2, {c->ffn, c->dim}, 12},
+        {"blocks.0.ffn.fc2.weight", 2, {c->dim, c->ffn}, 13},
+        {"blocks.0.pos_embedding.embedding.weight", 2, {c->buckets, c->heads},
+         5},
     };
-    enum { N = sizeof(t) / sizeof(t[0]) };
-    const char *sorted[N];
-    for (int k = 0; k < N; k++)
-        sorted[k] = t[k].name;
-    qsort(sorted, N, sizeof(sorted[0]), cmp_name);
-    char h[4096];
-    size_t hn = 0, data = 0;
-    hn += (size_t)snprintf(h, sizeof(h), "{");
-    for (int k = 0; k < N; k++) {
-        size_t nb = 2 * (size_t)t[k].d0 * (size_t)(t[k].d1 ? t[k].d1 : 1);
-        hn += (size_t)snprintf(h + hn, sizeof(h) - hn,
-                               "%s\"%s\":{\"dtype\":\"BF16\",\"shape\":[%lld",
-                               k ? "," : "", t[k].name, (long long)t[k].d0);
-        if (t[k].d1)
-            hn += (size_t)snprintf(h + hn, sizeof(h) - hn, ",%lld",
-                                   (long long)t[k].d1);
-        hn += (size_t)snprintf(h + hn, sizeof(h) - hn,
-                               "],\"data_offsets\":[%zu,%zu]}", data,
-                               data + nb);
-        data += nb;
-    }
-    hn += (size_t)snprintf(h + hn, sizeof(h) - hn, "}");
-    while (hn % 8)
-        h[hn++] = ' ';
-    uint8_t *buf = malloc(8 + hn + data);
-    if (!buf)
-        return NULL;
-    for (int i = 0; i < 8; i++)
-        buf[i] = (uint8_t)((uint64_t)hn >> (8 * i));
-    memcpy(buf + 8, h, hn);
-    uint16_t *w = (uint16_t *)(buf + 8 + hn); /* hn % 8 == 0: aligned */
-    for (int k = 0; k < N; k++) {
-        uint64_t key = 0;
-        while (strcmp(sorted[key], t[k].name) != 0)
-            key++;
-        int64_t n = t[k].d0 * (t[k].d1 ? t[k].d1 : 1);
-        float step = ldexpf(1.0f, -t[k].shift);
-        for (int64_t i = 0; i < n; i++) {
-            int q = (int)(splitmix64(key << 40 | (uint64_t)i) >> 56) - 128;
-            float v = (float)q * step;
-            uint32_t bits;
-            memcpy(&bits, &v, 4);
-            w[i] = (uint16_t)(bits >> 16); /* exact: 8 significant bits */
-        }
-        w += n;
-    }
-    *size = 8 + hn + data;
-    return buf;
+    return hashed_file(t, (int)(sizeof(t) / sizeof(t[0])), size);
 }
 
 /* One block of the real width (4096, 64 heads of 64, ffn 10240, 32

@@ -32,6 +32,7 @@
 #include "attention.h"
 #include "common.h"
 #include "pool.h"
+#include "hashed.h"
 #include "test_util.h"
 #include "wan/dit.h"
 
@@ -466,6 +467,63 @@ static void full_width_self_attention_matches_the_reference(void)
     st_close(&g);
 }
 
+/* A whole DiT of the real width (1536, 12 heads of 128, ffn 8960; one
+ * block, text_dim 64) in BF16, from hashed weights (hashed.h; 130 MB made
+ * in memory, never stored), on 2 x 2 x 3 tokens with 5 context rows,
+ * against train/wan/dit.py's float64 velocity with the context padded to
+ * 512 rows as Wan pads it. */
+static void full_width_block_matches_the_reference(void)
+{
+    wan_dit_config c = wan_dit_config_1_3b();
+    c.num_layers = 1;
+    c.text_dim = 64;
+    wan_tensor_spec *spec = NULL;
+    int n = 0;
+    REQUIRE(wan_dit_tensors(&c, &spec, &n) == 0, "tensors");
+    hashed_tensor *t = calloc((size_t)n, sizeof(*t));
+    REQUIRE(t, "calloc");
+    for (int i = 0; i < n; i++) {
+        t[i].name = spec[i].name[0];
+        t[i].ndim = spec[i].ndim;
+        memcpy(t[i].shape, spec[i].shape, sizeof(int64_t) * spec[i].ndim);
+        t[i].shift = -1;
+    }
+    size_t size = 0;
+    uint8_t *buf = hashed_file(t, n, &size);
+    REQUIRE(buf, "hashed weights");
+    st_file f, g;
+    char err[512] = "";
+    REQUIRE(st_open_memory(&f, buf, size, err, sizeof(err)) == 0, "%s", err);
+    REQUIRE(tu_open(&g, "wan/dit/golden.safetensors") == 0, "golden");
+    wan_dit *m = NULL;
+    CHECK(wan_dit_load(&m, &f, NULL, &c, err, sizeof(err)) == 0, "load: %s",
+          err);
+    size_t nx = 0, nc = 0, no = 0;
+    float *x = tu_tensor(&g, "hashed.x", &nx);
+    float *ctx = tu_tensor(&g, "hashed.context", &nc);
+    float *tt = tu_tensor(&g, "hashed.t", NULL);
+    float *want = tu_tensor(&g, "hashed.out", &no);
+    float *got = malloc((no ? no : 1) * sizeof(float));
+    if (m && x && ctx && tt && want && got && nx == 16 * 2 * 4 * 6 &&
+        nc == 5 * 64 && no == nx) {
+        st2v_pool *pool = NULL;
+        CHECK(st2v_pool_new(&pool, 2) == 0, "pool");
+        CHECK(wan_dit_forward(m, pool, x, 2, 4, 6, tt[0], ctx, 5, got) == 0,
+              "forward");
+        st2v_pool_free(pool);
+        CHECK_GOLDEN("one 1536-wide DiT block", got, want, no);
+    } else {
+        CHECK(0, "golden hashed.* missing or misshapen (make fixtures)");
+    }
+    free(x), free(ctx), free(tt), free(want), free(got);
+    wan_dit_free(m);
+    st_close(&g);
+    st_close(&f);
+    free(buf);
+    free(t);
+    free(spec);
+}
+
 /* F16 weights, used in place, give what F32 weights of the same values
  * give, and the F32 golden within F16's rounding. */
 static void f16_weights_are_used_in_place(void)
@@ -737,6 +795,7 @@ int main(void)
     RUN(whole_dit_matches_the_reference_f32_and_bf16);
     RUN(cfg_pair_in_one_pass_equals_two_forwards);
     RUN(full_width_self_attention_matches_the_reference);
+    RUN(full_width_block_matches_the_reference);
     RUN(f16_weights_are_used_in_place);
     RUN(config_is_read_from_the_tensor_shapes);
     RUN(missing_misshapen_and_fp8_tensors_are_refused_by_name);

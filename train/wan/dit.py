@@ -58,6 +58,7 @@ if os.path.dirname(HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(HERE))
 
 from st2v import safetensors_io  # noqa: E402
+from wan import hashed  # noqa: E402
 
 # Wan2.1-T2V-1.3B (wan/configs/wan_t2v_1_3B.py)
 WAN_1_3B = dict(dim=1536, ffn_dim=8960, num_heads=12, num_layers=30, in_dim=16,
@@ -398,6 +399,36 @@ def full_width_golden(g):
             "full.norm_k": wk, "full.out": out}
 
 
+# One whole block of the real width (1536, 12 heads of 128, ffn 8960) with
+# the real time embedding and head, a narrow text side (text_dim 64), on 12
+# tokens: its 65M weights (130 MB in BF16) are never stored; the C test
+# and this reference compute them from a counter hash (train/wan/hashed.py,
+# tests/hashed.h; tensor k of the sorted names, shift by fan-in), and only
+# the inputs and the golden are fixtures.
+HASHED_BLOCK = dict(WAN_1_3B, num_layers=1, text_dim=64)
+HASHED_GRID = (2, 4, 6)               # F, H, W latent: 2 x 2 x 3 tokens
+HASHED_T, HASHED_N = 700.0, 5         # timestep, real context rows
+
+
+def hashed_block_golden():
+    """{hashed.x (16, 2, 4, 6), hashed.t (1), hashed.context (5, 64),
+    hashed.out (16, 2, 4, 6)}: the hashed block's velocity in float64, with
+    the context zero-padded to 512 rows as Wan does (not the shortcut)."""
+    m = WanDiT(HASHED_BLOCK).to(torch.float64).eval()
+    sd = m.state_dict()
+    names = sorted(sd)
+    with torch.no_grad():
+        for k, name in enumerate(names):
+            shape = tuple(sd[name].shape)
+            sd[name].copy_(torch.from_numpy(hashed.tensor(k, shape, hashed.fan_in_shift(shape))))
+        k = len(names)
+        x = torch.from_numpy(hashed.tensor(k, (HASHED_BLOCK["in_dim"],) + HASHED_GRID, 7))
+        ctx = torch.from_numpy(hashed.tensor(k + 1, (HASHED_N, HASHED_BLOCK["text_dim"]), 7))
+        v = m(x, HASHED_T, ctx, pad_shortcut=False)
+    return {"hashed.x": x, "hashed.t": torch.tensor([HASHED_T]), "hashed.context": ctx,
+            "hashed.out": v}
+
+
 def write_fixtures(out):
     """tests/fixtures/wan/dit/: weights a_f32, a_bf16, b_f32 (official
     names) and golden.safetensors with, per case C of FIXTURE_CASES:
@@ -439,6 +470,7 @@ def write_fixtures(out):
                        case + ".tokens": tr["tokens"], case + ".block0": tr["block.0"],
                        case + ".out": v})
     golden.update(full_width_golden(torch.Generator().manual_seed(SEED)))
+    golden.update(hashed_block_golden())
     meta = {"generator": "train/wan/dit.py",
             "precision": "float64 computation from the weights as stored, stored as F32",
             "configs": json.dumps(FIXTURE_CONFIGS, sort_keys=True),

@@ -54,6 +54,7 @@ if os.path.dirname(HERE) not in sys.path:
     sys.path.insert(0, os.path.dirname(HERE))
 
 from st2v import safetensors_io  # noqa: E402
+from wan import hashed  # noqa: E402
 
 # The real encoder (wan/modules/t5.py umt5_xxl, encoder_only=True).
 UMT5_XXL = dict(vocab=256384, dim=4096, heads=64, head_dim=64, ffn=10240,
@@ -397,7 +398,8 @@ SEED = 2024
 # One block of the real width (dim 4096, 64 heads x 64, ffn 10240, 32
 # buckets) with a 64-piece vocabulary, for `make check`: its 142M weights
 # (285 MB in BF16) are never stored; the C test and this reference compute
-# them from a counter hash, and only the golden is a fixture.
+# them from a counter hash (train/wan/hashed.py, tests/hashed.h), and only
+# the golden is a fixture.
 HASHED_WIDTH = dict(UMT5_XXL, vocab=64, layers=1)
 HASHED_IDS = [5, 17, 33, 2, 63, 40, 9, 12, 1]         # EOS last
 # weight = q * 2^-shift, q an integer in [-128, 127] (exact in BF16)
@@ -409,27 +411,6 @@ HASHED_SHIFT = {"token_embedding.weight": 6, "norm.weight": 7,
                 "pos_embedding.embedding.weight": 5}
 
 
-def splitmix64(x):
-    """SplitMix64 of uint64 array x (wrapping arithmetic, as in C)."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
-
-
-def hashed_tensor(k, shape, shift):
-    """Tensor number k (in sorted-name order) of the hashed encoder:
-    element i = ((splitmix64(k << 40 | i) >> 56) - 128) * 2^-shift."""
-    n = int(np.prod(shape))
-    out = np.empty(n, np.float64)
-    with np.errstate(over="ignore"):
-        for a in range(0, n, 1 << 24):
-            i = np.arange(a, min(n, a + (1 << 24)), dtype=np.uint64)
-            q = (splitmix64((np.uint64(k) << np.uint64(40)) | i) >> np.uint64(56))
-            out[a:a + len(i)] = (q.astype(np.int64) - 128) * 2.0 ** -shift
-    return out.reshape(shape)
-
-
 def hashed_golden():
     """(ids, out (len(HASHED_IDS), 4096)): the hashed block's rows, float64."""
     cfg = HASHED_WIDTH
@@ -438,7 +419,7 @@ def hashed_golden():
     with torch.no_grad():
         for k, name in enumerate(sorted(tensor_shapes(cfg))):
             key = name.split(".", 2)[2] if name.startswith("blocks.") else name
-            sd[name].copy_(torch.from_numpy(hashed_tensor(k, sd[name].shape, HASHED_SHIFT[key])))
+            sd[name].copy_(torch.from_numpy(hashed.tensor(k, sd[name].shape, HASHED_SHIFT[key])))
         out = m(torch.tensor([HASHED_IDS]))[0]
     return torch.tensor(HASHED_IDS, dtype=torch.float32), out.to(torch.float32)
 
