@@ -20,16 +20,16 @@ import signal
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/cache_latents.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if __name__ == "__main__":
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune("vae")        # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import recipe  # noqa: E402
+from train import recipe  # noqa: E402
 from train.world import COLOURS, SHAPES, caption, render, sample_scene  # noqa: E402
 
 BASE_SEED = 10_000_000

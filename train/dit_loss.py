@@ -11,20 +11,20 @@ import argparse
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/dit_loss.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if __name__ == "__main__":
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune("dit")        # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import recipe  # noqa: E402
-from st2v.model import load_model  # noqa: E402
-from st2v.textenc import pad_batch  # noqa: E402
-from st2v.tokenizer import Tokenizer  # noqa: E402
-from train_dit import LatentCache, flow_loss, latent_norm, sample_t  # noqa: E402
+from train import recipe  # noqa: E402
+from train.st2v.model import load_model  # noqa: E402
+from train.st2v.textenc import pad_batch  # noqa: E402
+from train.st2v.tokenizer import Tokenizer  # noqa: E402
+from train.train_dit import LatentCache, flow_loss, latent_norm, sample_t  # noqa: E402
 
 
 def fixed_batch_loss(model, cache, batches, batch, seed=7, at_t=None):

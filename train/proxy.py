@@ -32,21 +32,21 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/proxy.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if __name__ == "__main__":
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune("dit")     # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-import recipe  # noqa: E402
-from cache_latents import token_labels  # noqa: E402
-from st2v.model import St2vModel, load_model  # noqa: E402
-from st2v.textenc import pad_batch  # noqa: E402
-from st2v.tokenizer import Tokenizer  # noqa: E402
+from train import recipe  # noqa: E402
+from train.cache_latents import token_labels  # noqa: E402
+from train.st2v.model import St2vModel, load_model  # noqa: E402
+from train.st2v.textenc import pad_batch  # noqa: E402
+from train.st2v.tokenizer import Tokenizer  # noqa: E402
 from train.eval import prompts  # noqa: E402
 from train.world import caption, render  # noqa: E402
 

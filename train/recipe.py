@@ -11,10 +11,10 @@ import os
 import numpy as np
 import torch
 
-from st2v.config import compression
-from st2v.model import load_model
-from st2v.tokenizer import lowercase_bytes, split_words
-from st2v.vae import VAE
+from train.st2v.config import compression
+from train.st2v.model import load_model
+from train.st2v.tokenizer import lowercase_bytes, split_words
+from train.st2v.vae import VAE
 
 # Training state (checkpoints, latent caches) lives outside the repository:
 # it is large and rebuilt by the scripts; only the exported model is shipped.

@@ -24,24 +24,25 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/step_timing.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(HERE))
 
 
 def child(part, steps, threads, arch):
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune(part)          # honours ST2V_CPU_TUNE and the ST2V_BF16 given
     import torch
     import torch.nn.functional as F
 
-    import recipe
+    from train import recipe
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)
     torch.manual_seed(0)
     if part == "dit":
-        import train_dit as td
-        from st2v.model import St2vModel
-        from st2v.textenc import pad_batch
-        from st2v.tokenizer import Tokenizer
+        from train import train_dit as td
+        from train.st2v.model import St2vModel
+        from train.st2v.textenc import pad_batch
+        from train.st2v.tokenizer import Tokenizer
         cfg = recipe.architecture("v1")
         caps = ["a red ball moves right on a green screen", "dva modré čtverce na bílém pozadí",
                 "a yellow star spins under a starry night sky", ""] * 4
@@ -79,8 +80,8 @@ def child(part, steps, threads, arch):
                     ema[k].mul_(0.999).add_(p.detach(), alpha=0.001)
         batch = B
     else:
-        from st2v.vae import VAE
-        import train_vae as tv
+        from train.st2v.vae import VAE
+        from train import train_vae as tv
         vae = VAE({"vae": recipe.vae_architecture(arch)})
         tv.init_for_training(vae)
         opt = torch.optim.AdamW(vae.parameters(), lr=1e-4, weight_decay=0.0)

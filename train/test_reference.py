@@ -21,30 +21,20 @@ import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+ROOT = os.path.dirname(HERE)
+if __package__ in (None, ""):      # run as train/test_reference.py: the repository root on the path
+    sys.path.insert(0, ROOT)
 
-from st2v import rng, safetensors_io  # noqa: E402
-from st2v.config import derived, tiny_config  # noqa: E402
-from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E402
-from st2v.sampling import Velocity, sample, schedule, start_latent  # noqa: E402
-from st2v.textenc import pad_batch  # noqa: E402
-from st2v.tokenizer import Tokenizer, lowercase_bytes  # noqa: E402
-from st2v.vae import VAE, depth_to_space, space_to_depth  # noqa: E402
+from train import testing  # noqa: E402
+from train.st2v import rng, safetensors_io  # noqa: E402
+from train.st2v.config import derived, tiny_config  # noqa: E402
+from train.st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E402
+from train.st2v.sampling import Velocity, sample, schedule, start_latent  # noqa: E402
+from train.st2v.textenc import pad_batch  # noqa: E402
+from train.st2v.tokenizer import Tokenizer, lowercase_bytes  # noqa: E402
+from train.st2v.vae import VAE, depth_to_space, space_to_depth  # noqa: E402
 
 torch.set_num_threads(1)
-PASSED, FAILED = 0, 0
-
-
-def run(fn):
-    global PASSED, FAILED
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - report every failure and go on
-        FAILED += 1
-        print("FAIL %s: %s: %s" % (fn.__name__, type(e).__name__, e))
-        return
-    PASSED += 1
-    print("ok   %s" % fn.__name__)
 
 
 def close(got, want, tol, what):
@@ -433,7 +423,7 @@ def tokenizer_truncates_to_l_minus_one_then_eos():
 
 def recipe_config():
     """The shipped model's architecture (train/recipe.py) with a few pieces."""
-    import recipe
+    from train import recipe
     cfg = recipe.architecture()
     cfg["tokenizer"] = {"max_length": 48, "pieces": ["\u2581a", "\u2581red", "\u2581ball"]}
     return cfg
@@ -718,7 +708,7 @@ def model_files_reload_to_the_same_weights():
 
 
 def decoder_export_replaces_only_the_decoder_and_refuses_another_encoder():
-    import train_vae
+    from train import train_vae
     m = St2vModel(tiny_config())
     init_random(m, 5)
     with tempfile.TemporaryDirectory() as d:
@@ -749,7 +739,7 @@ def decoder_export_replaces_only_the_decoder_and_refuses_another_encoder():
 def widened_decoder_computes_the_same_and_exports_with_its_widths():
     """train_vae.widen_decoder without noise is the same function, and a
     checkpoint of the wider decoder exports with vae.dec_channels set."""
-    import train_vae
+    from train import train_vae
     narrow = tiny_config()
     del narrow["vae"]["dec_channels"]                   # the encoder's widths
     wide = tiny_config()
@@ -799,7 +789,7 @@ def device_run_trains_on_the_cpu_and_its_slim_file_exports():
     """train/device_run.sh (the GPU machine's one call) with DEVICE=cpu and
     a few clips: it caches, continues the shipped DiT, leaves a --slim file
     in $OUT, and that file exports to the model its EMA weights say."""
-    import recipe
+    from train import recipe
     root = os.path.dirname(HERE)
     shipped = os.path.join(root, "models", "st2v-world-v1.safetensors")
     with tempfile.TemporaryDirectory() as d:
@@ -833,8 +823,8 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
     scratch with its config (patches of 2x4x4 cells, windows of 8 latent
     frames, 2 of context: tokens of v1's 4 frames and 16 pixels), and the
     export takes that autoencoder (the shipped one is refused)."""
-    import recipe
-    import train_vae
+    from train import recipe
+    from train import train_vae
     root = os.path.dirname(HERE)
     with tempfile.TemporaryDirectory() as d:
         vae = VAE({"vae": recipe.vae_architecture("v3")})
@@ -872,7 +862,7 @@ def dit_carried_onto_another_autoencoder_predicts_the_same_flow():
     and pixels), the carried DiT's output is the old DiT's mapped by M, with
     both fits at R^2 ~ 1; retarget_config keeps the tokenizer and takes the
     cache's autoencoder, patch and sampler window/context."""
-    import train_dit
+    from train import train_dit
     old_cfg, new_vae = tiny_config(1), tiny_config(2)["vae"]
     for c in (old_cfg["vae"], new_vae):
         c["latent_mean"], c["latent_std"] = [0.0] * 4, [1.0] * 4
@@ -919,11 +909,11 @@ def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
     torch): OMP_WAIT_POLICY=PASSIVE, and the same command line run again
     once with jemalloc preloaded where it is installed; ST2V_CPU_TUNE=0
     leaves the environment alone, and after torch it refuses."""
-    import cpu_runtime
-    code = ("import os, sys; sys.path.insert(0, %r); import cpu_runtime; "
+    from train import cpu_runtime
+    code = ("import os, sys; sys.path.insert(0, %r); from train import cpu_runtime; "
             "print('start', flush=True); cpu_runtime.tune('dit'); "
             "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('LD_PRELOAD'), sys.argv[1:])"
-            % HERE)
+            % ROOT)
     base = {k: v for k, v in os.environ.items()
             if k not in ("OMP_WAIT_POLICY", "LD_PRELOAD", "MALLOC_CONF", "ST2V_CPU_TUNE")}
     for tune, want in (("1", "PASSIVE"), ("0", "None")):
@@ -938,8 +928,8 @@ def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
         assert preload == (cpu_runtime.JEMALLOC if jemalloc else "None"), r.stdout
         assert lines.count("start") == (2 if jemalloc else 1), r.stdout   # one re-exec
     # the autoencoder trains in float32 unless the caller chose (PRECISION)
-    prec = ("import os, sys; sys.path.insert(0, %r); import cpu_runtime; "
-            "cpu_runtime.tune(sys.argv[1]); print(os.environ.get('ST2V_BF16'))" % HERE)
+    prec = ("import os, sys; sys.path.insert(0, %r); from train import cpu_runtime; "
+            "cpu_runtime.tune(sys.argv[1]); print(os.environ.get('ST2V_BF16'))" % ROOT)
     for part, given, want in (("vae", None, "0"), ("vae", "1", "1"), ("dit", None, "None")):
         env = {k: v for k, v in base.items() if k != "ST2V_BF16"}
         if given:
@@ -1037,16 +1027,13 @@ TESTS = [
 ]
 
 # Wan's umT5 encoder (train/wan/umt5.py), self-tested in train/wan/test_umt5.py
-from wan.test_umt5 import TESTS as WAN_UMT5_TESTS  # noqa: E402
+from train.wan.test_umt5 import TESTS as WAN_UMT5_TESTS  # noqa: E402
 TESTS += WAN_UMT5_TESTS
 
 # Wan's DiT (train/wan/dit.py), self-tested in train/wan/test_dit.py
-from wan.test_dit import TESTS as WAN_DIT_TESTS  # noqa: E402
+from train.wan.test_dit import TESTS as WAN_DIT_TESTS  # noqa: E402
 TESTS += WAN_DIT_TESTS
 
 
 if __name__ == "__main__":
-    for t in TESTS:
-        run(t)
-    print("%d passed, %d failed" % (PASSED, FAILED))
-    sys.exit(1 if FAILED else 0)
+    sys.exit(testing.run(TESTS))

@@ -38,15 +38,13 @@ import copy
 import functools
 import glob
 import json
-import math
 import os
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/train_dit.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if __name__ == "__main__":
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune("dit")        # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
@@ -54,11 +52,11 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-import recipe  # noqa: E402
-import st2v.dit as dit_module  # noqa: E402
-from st2v.model import St2vModel, load_model, save_model  # noqa: E402
-from st2v.textenc import pad_batch  # noqa: E402
-from st2v.tokenizer import Tokenizer  # noqa: E402
+from train import loop, recipe  # noqa: E402
+import train.st2v.dit as dit_module  # noqa: E402
+from train.st2v.model import St2vModel, load_model, save_model  # noqa: E402
+from train.st2v.textenc import pad_batch  # noqa: E402
+from train.st2v.tokenizer import Tokenizer  # noqa: E402
 
 # The per-token labels of the latent cache (cache_latents.token_labels) and
 # their class counts: background + 9 palette colours; background + 5 shapes;
@@ -296,7 +294,7 @@ def same_autoencoder(a, b):
 
 
 def checkpoint_path(args):
-    return os.path.join(args.dir, "checkpoint.pt")
+    return loop.checkpoint_path(args.dir)
 
 
 def load_checkpoint(path):
@@ -339,20 +337,10 @@ def slim(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=30)
-    ap.add_argument("--until-step", type=int, default=None,
-                    help="stop at this step (the minutes still bound the sitting)")
+    loop.add_arguments(ap, lr=3e-4)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--cooldown", type=int, default=0,
-                    help="with --until-step: the learning rate falls linearly to zero over "
-                         "this many last steps (a warm-up, stable, decay schedule)")
     ap.add_argument("--aux-steps", type=int, default=None,
                     help="switch the auxiliary heads off from this step on (default: never)")
-    ap.add_argument("--cooldown-minutes", type=float, default=0,
-                    help="the learning rate falls linearly to zero over the sitting's last this "
-                         "many minutes (where the steps a sitting makes are not known ahead, "
-                         "e.g. on a GPU)")
     ap.add_argument("--aux-weight", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is at hand")
@@ -375,12 +363,7 @@ def main():
                                     "holding clips of the same scene seeds, on which its DiT's "
                                     "input and output layers are carried to the new latents")
     args = ap.parse_args()
-    if args.cooldown and args.until_step is None:
-        ap.error("--cooldown needs --until-step")
-    if args.cooldown and args.cooldown_minutes:
-        ap.error("--cooldown and --cooldown-minutes are two schedules: give one")
-    if not 0 <= args.cooldown_minutes <= args.minutes:
-        ap.error("--cooldown-minutes must be 0..--minutes")
+    loop.check_arguments(ap, args)
     if args.from_file and not args.export:
         ap.error("--from goes with --export")
     dev = recipe.device(args.device)
@@ -391,9 +374,13 @@ def main():
         return export(args)
     if args.slim:
         return slim(args)
+    sitting(args, dev)
 
+
+def sitting(args, dev):
+    """One sitting of training: resume or start, train, checkpoint."""
     cache = LatentCache(args.cache)
-    ck = load_checkpoint(checkpoint_path(args)) if os.path.exists(checkpoint_path(args)) else None
+    ck = loop.load_checkpoint(args.dir)
     start = load_model(args.init_from) if args.init_from and not ck else None
     carry = start is not None and not same_autoencoder(start.config["vae"], cache.vae_section())
     if carry and not args.pairs:
@@ -424,12 +411,12 @@ def main():
     aux.to(dev)
     params = list(model.parameters()) + list(aux.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.01)
-    ema = copy.deepcopy(model.state_dict())
+    ema = loop.Ema(model, copy.deepcopy(model.state_dict()))
     step = start.config.get("provenance", {}).get("dit_steps", 0) if start else 0
     warm_from = step                    # the learning rate warms up from here
     if ck:
         opt.load_state_dict(ck["opt"])          # moves its state to the parameters' device
-        ema = {k: v.to(dev) for k, v in ck["ema"].items()}
+        ema.state = {k: v.to(dev) for k, v in ck["ema"].items()}
         step = ck["step"]
         warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
@@ -448,15 +435,8 @@ def main():
     print(f"{cache.n} clips, sizes {cache.sizes}; vocabulary {len(cfg['tokenizer']['pieces'])} "
           f"pieces; {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters", flush=True)
     json.dump(cfg, open(os.path.join(args.dir, "config.json"), "w"), ensure_ascii=False)
-    log = open(os.path.join(args.dir, "log.txt"), "a")
-    t_end, t_save = time.time() + args.minutes * 60, time.time()
-    t_log, avg = time.time(), {}
-    while time.time() < t_end and (args.until_step is None or step < args.until_step):
-        left, cooldown = ((args.until_step - step, args.cooldown) if args.cooldown else
-                          (t_end - time.time(), args.cooldown_minutes * 60))
-        lr = args.lr * recipe.lr_scale(step, warm_from, WARMUP, left, cooldown)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss(step):
         z, caps, labels = cache.batch(rng, args.batch, window, pt)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std
@@ -469,44 +449,30 @@ def main():
         tt[clean, :context // pt] = 0.0
         tt = tt.to(dev)
         loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
-        loss = loss_fm
-        use_aux = (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0
-        if use_aux:
+        loss, loss_aux = loss_fm, 0.0
+        if (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0:
             with recipe.autocast(dev):
                 logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
             loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
                            for k, n in AUX_CLASSES.items())
             loss = loss + args.aux_weight * loss_aux
-        if not math.isfinite(loss.item()):
-            raise SystemExit(f"step {step}: loss is not finite; last checkpoint kept")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        step += 1
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for k, p in model.state_dict().items():
-                ema[k].mul_(decay).add_(p.detach(), alpha=1 - decay)
-        for k, val in (("fm", loss_fm.item()), ("aux", loss_aux.item() if use_aux else 0.0)):
-            avg[k] = 0.98 * avg.get(k, val) + 0.02 * val
-        if step % 50 == 0:
-            msg = (f"step {step} fm {avg['fm']:.4f} aux {avg['aux']:.3f} "
-                   f"lr {opt.param_groups[0]['lr']:.2e} {50 * B / (time.time() - t_log):.1f} samples/s")
-            t_log = time.time()
-            print(msg, flush=True)
-            log.write(msg + "\n")
-            log.flush()
-        if (time.time() - t_save > 300 or time.time() >= t_end or
-                step == args.until_step):
-            torch.save({"model": model.state_dict(), "aux": aux.state_dict(), "ema": ema,
-                        "opt": opt.state_dict(), "step": step, "warm_from": warm_from,
-                        "config": cfg},
-                       checkpoint_path(args) + ".tmp")
-            os.replace(checkpoint_path(args) + ".tmp", checkpoint_path(args))
-            t_save = time.time()
-            if cache.refresh():
-                print(f"latent cache now {cache.n} clips", flush=True)
+        return loss, {"fm": loss_fm.item(), "aux": float(loss_aux)}, B
+
+    def log_line(step, s):
+        return (f"step {step} fm {s.avg['fm']:.4f} aux {s.avg['aux']:.3f} "
+                f"lr {s.lr:.2e} {s.samples_per_s:.1f} samples/s")
+
+    def checkpoint(step):
+        return {"model": model.state_dict(), "aux": aux.state_dict(), "ema": ema.state,
+                "opt": opt.state_dict(), "step": step, "warm_from": warm_from, "config": cfg}
+
+    def refresh():
+        if cache.refresh():
+            print(f"latent cache now {cache.n} clips", flush=True)
+
+    loop.train(args, opt, params, step, warm_from=warm_from, warmup=WARMUP,
+               batch_loss=batch_loss, checkpoint=checkpoint, log_line=log_line, log_every=50,
+               directory=args.dir, log=loop.Log(args.dir), ema=ema, after_save=refresh)
 
 
 if __name__ == "__main__":

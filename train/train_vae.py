@@ -44,21 +44,20 @@ writes a run's autoencoder alone in float16 (6.0 MB for v2; cache_latents.py
 import argparse
 import os
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.dirname(HERE)]
+if __package__ in (None, ""):      # run as train/train_vae.py: the repository root on the path
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if __name__ == "__main__":
-    import cpu_runtime
+    from train import cpu_runtime
     cpu_runtime.tune("vae")        # before torch: OpenMP's wait policy, jemalloc
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import recipe  # noqa: E402
-from st2v.config import clone  # noqa: E402
-from st2v.model import St2vModel, load_model, save_model  # noqa: E402
-from st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
+from train import loop, recipe  # noqa: E402
+from train.st2v.config import clone  # noqa: E402
+from train.st2v.model import St2vModel, load_model, save_model  # noqa: E402
+from train.st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
 WARMUP = 200        # steps of linear learning-rate warm-up, also after a resume
@@ -228,20 +227,10 @@ def export_into(ckpt_path, model_path, out_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--minutes", type=float, default=30)
-    ap.add_argument("--until-step", type=int, default=None,
-                    help="stop at this step (the minutes still bound the sitting)")
-    ap.add_argument("--cooldown", type=int, default=0,
-                    help="with --until-step: the learning rate falls linearly to zero over "
-                         "this many last steps, whichever sitting makes them (a campaign's "
-                         "schedule, train/campaign.sh)")
-    ap.add_argument("--cooldown-minutes", type=float, default=0,
-                    help="the learning rate falls linearly to zero over the sitting's last this "
-                         "many minutes (a resumed run warms up to --lr again)")
+    loop.add_arguments(ap, lr=1e-3)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--decoder-only", action="store_true",
@@ -271,7 +260,7 @@ def main():
                     "(a checkpoint without the optimiser, for --vae and --init-from) and exit")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    ckpt_path = os.path.join(args.dir, "checkpoint.pt")
+    ckpt_path = loop.checkpoint_path(args.dir)
     if args.slim:
         if not os.path.exists(ckpt_path):
             ap.error(f"{ckpt_path}: no checkpoint to write")
@@ -287,17 +276,16 @@ def main():
         return export_into(ckpt_path, args.export_into, args.export)
     if args.anchor_to and args.decoder_only:
         ap.error("--anchor-to needs the encoder trained (not --decoder-only)")
-    if not 0 <= args.cooldown_minutes <= args.minutes:
-        ap.error("--cooldown-minutes must be 0..--minutes")
-    if args.cooldown and args.until_step is None:
-        ap.error("--cooldown needs --until-step")
-    if args.cooldown and args.cooldown_minutes:
-        ap.error("--cooldown and --cooldown-minutes are two schedules: give one")
+    loop.check_arguments(ap, args)
     os.makedirs(args.dir, exist_ok=True)
+    sitting(args)
 
+
+def sitting(args):
+    """One sitting of training: resume or start, train, checkpoint, PSNR."""
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
-    ck = torch.load(ckpt_path) if os.path.exists(ckpt_path) else None
+    ck = loop.load_checkpoint(args.dir)
     src = None
     if ck:
         vcfg = ck.get("vae_config") or recipe.vae_architecture("v1")
@@ -341,16 +329,8 @@ def main():
     if args.anchor_to:
         anchor = recipe.load_vae(args.anchor_to)[0].enc.requires_grad_(False)
     pool = ClipPool(seed=step + 1)
-    step0 = step
-    t_end = time.time() + args.minutes * 60
-    t_save = time.time()
-    log = open(os.path.join(args.dir, "log.txt"), "a")
-    while time.time() < t_end and (args.until_step is None or step < args.until_step):
-        left, cooldown = ((args.until_step - step, args.cooldown) if args.cooldown else
-                          (t_end - time.time(), args.cooldown_minutes * 60))
-        lr = args.lr * recipe.lr_scale(step, step0, WARMUP, left, cooldown)
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss(step):
         x = pool.batch(args.batch, args.frames, args.crop)
         with recipe.autocast():
             with torch.set_grad_enabled(not args.decoder_only):
@@ -363,36 +343,32 @@ def main():
         l2 = (((y - x) ** 2) * wpx).mean()
         lz = (z.float() ** 2).mean()
         loss = l1 + l2 + 1e-3 * lz
-        la = torch.zeros(())
+        values = {"l1": l1.item(), "z_rms": lz.item() ** 0.5}
         if anchor is not None:
             with torch.no_grad(), recipe.autocast():
                 z_ref = anchor(x).float()
             la = ((z.float() - z_ref) ** 2).mean() / (z_ref ** 2).mean()
             loss = loss + args.anchor * la
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
-        opt.step()
-        step += 1
-        pool.step()
-        if step % 25 == 0:
-            msg = (f"step {step} loss {loss.item():.4f} l1 {l1.item():.4f} "
-                   f"z_rms {lz.item() ** 0.5:.3f}" +
-                   (f" anchor {la.item():.4f}" if anchor is not None else ""))
-            print(msg, flush=True)
-            log.write(msg + "\n")
-            log.flush()
-        if (time.time() - t_save > 300 or time.time() >= t_end or
-                step == args.until_step):
-            torch.save({"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
-                        "decoder_only": args.decoder_only, "vae_config": vae.dec.v},
-                       ckpt_path + ".tmp")
-            os.replace(ckpt_path + ".tmp", ckpt_path)
-            t_save = time.time()
+            values["anchor"] = la.item()
+        values["loss"] = loss.item()
+        return loss, values, x.shape[0]
+
+    def log_line(step, s):
+        v = s.last
+        return (f"step {step} loss {v['loss']:.4f} l1 {v['l1']:.4f} z_rms {v['z_rms']:.3f}" +
+                (f" anchor {v['anchor']:.4f}" if anchor is not None else ""))
+
+    def checkpoint(step):
+        return {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+                "decoder_only": args.decoder_only, "vae_config": vae.dec.v}
+
+    log = loop.Log(args.dir)
+    step = loop.train(args, opt, list(trained.parameters()), step, warm_from=step,
+                      warmup=WARMUP, batch_loss=batch_loss, checkpoint=checkpoint,
+                      log_line=log_line, log_every=25, directory=args.dir, log=log,
+                      after_step=lambda step: pool.step())
     mean, scores = eval_psnr(vae)
-    msg = f"step {step}: held-out PSNR {mean:.2f} dB"
-    print(msg, flush=True)
-    log.write(msg + "\n")
+    log(f"step {step}: held-out PSNR {mean:.2f} dB")
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ __import__("train.eval")     # one BLAS thread: set before numpy is imported
 
 import math  # noqa: E402
 import tempfile  # noqa: E402
-import traceback  # noqa: E402
 import zlib  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from train import testing  # noqa: E402
 from train.eval import prompts  # noqa: E402
 from train.eval.components import label  # noqa: E402
 from train.eval.detect import (classify_background, classify_motion, classify_shape,  # noqa: E402
@@ -429,22 +429,5 @@ TESTS = [
 ]
 
 
-def main():
-    passed = failed = 0
-    for t in TESTS:
-        try:
-            t()
-        except Exception as e:          # AssertionError and anything unexpected
-            failed += 1
-            print('FAIL %s: %s' % (t.__name__, e))
-            if not isinstance(e, AssertionError):
-                traceback.print_exc()
-        else:
-            passed += 1
-            print('ok   %s' % t.__name__)
-    print('%d passed, %d failed' % (passed, failed))
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(testing.run(TESTS))

@@ -1,12 +1,12 @@
 """Unit tests of the st2v training world (train/world).
 
 Run from the repository root:
-    /usr/bin/python3 -m unittest train.world.test_world
+    /usr/bin/python3 -m train.world.test_world
     /usr/bin/python3 train/world/test_world.py
-Prints "N passed, N failed" at the end; exits non-zero on failure.  About
-half a minute on one core.
+Prints a line per test and "N passed, N failed" (train/testing.py); exits
+non-zero on failure.  About half a minute on one core.  The tests are
+unittest.TestCase methods, for its assertion methods.
 """
-import atexit
 import collections
 import os
 import re
@@ -15,10 +15,11 @@ import unittest
 
 import numpy as np
 
-if __name__ == '__main__' and __package__ in (None, ''):
+if __package__ in (None, ''):       # run as train/world/test_world.py
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
     __package__ = 'train.world'
 
+from train import testing  # noqa: E402
 from train.world import captions_cs, captions_en, holdout  # noqa: E402
 from train.world.captions import MODULES, template_ids  # noqa: E402
 from train.world.motion import camera_track  # noqa: E402
@@ -28,29 +29,7 @@ from train.world.render import render  # noqa: E402
 from train.world.scene import describe, sample_scene, validate  # noqa: E402
 from train.world.spec import Camera, Group, Obj, Scene  # noqa: E402
 
-_RESULTS = {'passed': 0, 'failed': 0}
 _CACHE = {}
-
-
-class Base(unittest.TestCase):
-    """Counts passes and failures for the summary line."""
-
-    def run(self, result=None):
-        if not _RESULTS.get('registered'):
-            _RESULTS['registered'] = True
-            atexit.register(_summary)
-        result = result if result is not None else self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        super().run(result)
-        after = len(result.failures) + len(result.errors)
-        _RESULTS['failed' if after > before else 'passed'] += 1
-        return result
-
-
-def _summary():
-    # printed at exit, after unittest's own report, under both ways of running
-    sys.stdout.flush()
-    print('%d passed, %d failed' % (_RESULTS['passed'], _RESULTS['failed']))
 
 
 # ------------------------------------------------------------------ shared samples
@@ -136,7 +115,7 @@ def erode(m, k=2):
 
 # ------------------------------------------------------------------ determinism, sizes
 
-class Determinism(Base):
+class Determinism(unittest.TestCase):
     def test_same_seed_gives_same_scene_caption_and_pixels(self):
         for seed in (3, 17, 101):
             a, b = sample_scene(seed), sample_scene(seed)
@@ -158,7 +137,7 @@ class Determinism(Base):
         self.assertGreater(len(caps), 45)
 
 
-class ClipFormat(Base):
+class ClipFormat(unittest.TestCase):
     def test_clip_sizes_lengths_and_frame_rate_are_native(self):
         for sc in train_samples()[:3000]:
             self.assertIn(tuple(sc.size), NATIVE_SIZES)
@@ -206,7 +185,7 @@ class ClipFormat(Base):
 
 # ------------------------------------------------------------------ pictures agree with the scene
 
-class DrawnAsDescribed(Base):
+class DrawnAsDescribed(unittest.TestCase):
     def test_each_object_is_drawn_in_its_palette_colour(self):
         clips = motion_clips() + rendered(('count', 'relation', 'mixed'), 8, 300)
         for sc, v, lab in clips:
@@ -434,7 +413,7 @@ def _noun_forms(shape, lang):
     return [w for e in captions_cs.NOUNS[shape] for w in (e[0],) + e[2:]]
 
 
-class CaptionsAgree(Base):
+class CaptionsAgree(unittest.TestCase):
     def test_captions_name_every_object_with_its_colours_and_shape(self):
         for sc in train_samples()[:4000]:
             cap = sc.caption.lower()
@@ -651,7 +630,7 @@ class CaptionsAgree(Base):
 
 # ------------------------------------------------------------------ held out
 
-class HeldOut(Base):
+class HeldOut(unittest.TestCase):
     def test_train_split_never_shows_a_held_out_combination_or_template_in_20000_scenes(self):
         for sc in train_samples():
             self.assertEqual(holdout.heldout_reasons(sc), [], sc.caption)
@@ -692,7 +671,7 @@ class HeldOut(Base):
 
 # ------------------------------------------------------------------ coverage of the world
 
-class Reachable(Base):
+class Reachable(unittest.TestCase):
     def test_all_motions_backgrounds_cameras_shapes_colours_sizes_and_kinds_are_reachable(self):
         seen = collections.defaultdict(set)
         for sc in train_samples():
@@ -755,7 +734,7 @@ class Reachable(Base):
         self.assertIn('relation broken', validate(sc))
 
 
-class TrainingLabels(Base):
+class TrainingLabels(unittest.TestCase):
     """The per-token labels that train/cache_latents.py derives from the
     world's ground truth for the DiT's auxiliary heads."""
 
@@ -824,6 +803,8 @@ class TrainingLabels(Base):
         self.assertEqual(first[0]['z'].shape[0], 8)
 
 
+TESTS = testing.cases(Determinism, ClipFormat, DrawnAsDescribed, CaptionsAgree, HeldOut,
+                      Reachable, TrainingLabels)
+
 if __name__ == '__main__':
-    prog = unittest.main(exit=False, verbosity=1)
-    sys.exit(0 if prog.result.wasSuccessful() else 1)
+    sys.exit(testing.run(TESTS))

@@ -1,0 +1,4 @@
+"""st2v's training code as a package: run its scripts from the repository
+root as `python3 -m train.train_dit ...` (or as train/train_dit.py, which
+puts the root on the path). Imports nothing, so that a trainer can tune the
+process (cpu_runtime.tune) before torch is imported."""
