@@ -8,6 +8,7 @@
 #   make install      PREFIX/DESTDIR honoured
 #   make sample       render a 2-second sample clip to out.y4m
 #   make bench        st2v vs ONNX Runtime vs PyTorch, sgemm peak, clips (not a test)
+#   make bench-wan    Wan2.1 at full size on random weights, vs stable-diffusion.cpp
 #   make eval         the model scored on held-out prompts -> docs/eval.md
 #   make pictures     the README's pictures of real output -> docs/images/
 
@@ -37,7 +38,7 @@ PARTS := $(B)/bin/st2v-parts
 ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
 
 .PHONY: all check check-c check-cli check-python check-asan fixtures install \
-	uninstall clean distclean sample bench
+	uninstall clean distclean sample bench bench-wan
 
 all: $(LIB_A) $(LIB_SO) $(CLI) $(PARTS) $(B)/st2v.pc
 
@@ -106,6 +107,20 @@ bench: $(B)/bin/st2v-bench
 	        --no-audit --no-fund onnxruntime-node >/dev/null 2>&1 || \
 	    echo "bench: npm install onnxruntime-node failed; ONNX Runtime skipped"; fi
 	$(PY) bench/run.py --bench $(B)/bin/st2v-bench --ort $(B)/ort --work $(B) $(BENCH_ARGS)
+
+$(B)/bin/st2v-bench-wan: bench/wan.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+
+# Wan2.1's DiT forward, umT5 and VAE decode at full size on random weights
+# (written under $(B)/wan-weights when missing, or WAN_WEIGHTS=DIR with
+# dit.safetensors, umt5.safetensors, vae.safetensors), and
+# stable-diffusion.cpp's when SDCPP=path/to/sd-cli; BENCH_ARGS e.g.
+# "--reps 2 --layers 30" -> bench/wan-results.json (not committed)
+bench-wan: $(B)/bin/st2v-bench-wan
+	$(PY) bench/wan.py --bench $(B)/bin/st2v-bench-wan --work $(B) \
+	    $(if $(WAN_WEIGHTS),--weights $(WAN_WEIGHTS)) \
+	    $(if $(SDCPP),--sdcpp $(SDCPP)) $(BENCH_ARGS)
 
 # Detector-scored evaluation of the model on held-out prompts -> docs/eval.md,
 # docs/eval-sheet.png (not a test; EVAL_ARGS="--n 4" for a quick run,
