@@ -97,8 +97,11 @@ static int pick_for_folder(const st2v_arch **out, const char *path,
                          "holds %s",
                          q, seen, wants);
     }
-    if (!d[best].complete)
-        return st2v_fail(err, err_size, ST2V_ERR_IO, "\"%s\": %s", q,
+    if (!d[best].complete) /* the path once, whether or not what names it */
+        return st2v_fail(err, err_size, ST2V_ERR_IO, "%s%s%s%s",
+                         strstr(d[best].what, path) ? "" : "\"",
+                         strstr(d[best].what, path) ? "" : q,
+                         strstr(d[best].what, path) ? "" : "\": ",
                          d[best].what);
     *out = families[best];
     return 0;
