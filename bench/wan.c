@@ -150,10 +150,10 @@ static int bench_umt5(const opts *o, st_file *f, st2v_pool *pool)
     float *out = malloc((size_t)n * c.dim * sizeof(float)); /* (n, dim) */
     int rc = 1;
     if (ids && out) {
-        for (int i = 0; i < n; i++)
-            ids[i] = i == n - 1 ? 1 : 100 + (int32_t)(rng = rng * 1664525u +
-                                                            1013904223u) %
-                                                5000;
+        for (int i = 0; i < n; i++) { /* random ids, </s> last */
+            rng = rng * 1664525u + 1013904223u;
+            ids[i] = i == n - 1 ? 1 : 100 + (int32_t)((rng >> 8) % 5000u);
+        }
         rc = 0;
         for (int r = 0; r < o->reps && rc == 0; r++) {
             const double t0 = now(), c0 = cpu_now();
