@@ -16,7 +16,7 @@
  *   y (M, P*C_out) = head(LN(X) (1 + mh1) + mh0), mh = head.modulation + e
  *   out_b = unpatchify(y_b): y's columns are (pt, ph, pw, c)
  *
- * Matrix products through matmul() (weights widened one tile at a
+ * Matrix products through st2v_wmatmul() (weights widened one tile at a
  * time); rms over the full width D before the head split; RoPE tables
  * from ops.h (interleaved pairs, per-axis frequencies).
  *
@@ -397,63 +397,6 @@ static void rows_run(st2v_pool *pool, row_task *a, int64_t n)
 
 /* ------------------------------------------------------ matrix product */
 
-/* st2v_wmatmul with tiles of MM_TILE weight rows instead of ST2V_WTILE:
- * every tile is one sgemm over all n token rows, which OpenBLAS packs
- * anew for each tile; at 3,200 rows x 1,536 that packing took 17 % of a
- * block with 64-row tiles. The tile bounds depend on the matrix alone. */
-#define MM_TILE 256
-
-typedef struct mm_task {
-    float *y;
-    int64_t ldy;
-    const float *x;
-    int64_t ldx;
-    const st2v_wview *w;
-    int64_t n;
-    float beta;
-    float *scratch;             /* MM_TILE * cols floats per pool slot */
-} mm_task;
-
-static void mm_tiles(void *varg, int64_t begin, int64_t end)
-{
-    const mm_task *a = varg;
-    const st2v_wview *w = a->w;
-    float *tile =
-        a->scratch + (size_t)st2v_pool_slot() * MM_TILE * (size_t)w->cols;
-    for (int64_t t = begin; t < end; t++) {
-        const int64_t r0 = t * MM_TILE;
-        const int64_t nr = ST2V_MIN(w->rows - r0, MM_TILE);
-        const float *wt; /* (nr, cols) */
-        if (w->dtype == ST_F32 && w->scale == 1.0f &&
-            (uintptr_t)w->data % sizeof(float) == 0) {
-            wt = (const float *)w->data + r0 * w->cols;
-        } else {
-            st2v_wview_rows(tile, w, r0, nr);
-            wt = tile;
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)a->n,
-                    (int)nr, (int)w->cols, 1.0f, a->x, (int)a->ldx, wt,
-                    (int)w->cols, a->beta, a->y + r0, (int)a->ldy);
-    }
-}
-
-static size_t matmul_scratch(const st2v_pool *pool, int64_t cols)
-{
-    return (size_t)st2v_pool_threads(pool) * MM_TILE * (size_t)cols;
-}
-
-/* y (n, w->rows), stride ldy, = x W^T, or += when accumulate. */
-static void matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
-                   int64_t ldx, const st2v_wview *w, int64_t n,
-                   int accumulate, float *scratch)
-{
-    if (n <= 0)
-        return;
-    mm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w, .n = n,
-                 .beta = accumulate ? 1.0f : 0.0f, .scratch = scratch};
-    st2v_pool_for(pool, (w->rows + MM_TILE - 1) / MM_TILE, 1, mm_tiles, &a);
-}
-
 /* y (n, w->rows) = x (n, w->cols) W^T + b: y starts as the bias rows, the
  * product is added (no separate pass of OpenBLAS's beta = 0). */
 static void linear(st2v_pool *pool, float *y, const float *x,
@@ -463,7 +406,7 @@ static void linear(st2v_pool *pool, float *y, const float *x,
     row_task a = {.op = ROW_SET, .y = y, .ldy = w->rows, .b = b,
                   .d = (int)w->rows};
     rows_run(pool, &a, n);
-    matmul(pool, y, w->rows, x, w->cols, w, n, 1, tile);
+    st2v_wmatmul(pool, y, w->rows, x, w->cols, w, n, 1, tile);
 }
 
 /* x (n, d) += g * (y + b) */
@@ -520,7 +463,7 @@ int wan_dit_time_embed(const wan_dit *m, double t, float *e, float *e0)
     const wan_dit_config *c = &m->cfg;
     const int D = c->dim, half = c->freq_dim / 2;
     float *buf = st2v_alloc_floats((size_t)c->freq_dim + 2 * (size_t)D +
-                                   matmul_scratch(NULL, D));
+                                   st2v_wmatmul_scratch(NULL, D));
     if (!buf)
         return ST2V_ERR_NOMEM;
     float *s = buf;                     /* (freq_dim) */
@@ -550,7 +493,7 @@ int wan_dit_text_embed(const wan_dit *m, st2v_pool *pool, const float *ctx,
     const int R = n < c->text_len ? n + 1 : n;
     const size_t TD = (size_t)c->text_dim, D = (size_t)c->dim;
     float *buf = st2v_alloc_floats((size_t)R * (TD + D) +
-                                   matmul_scratch(pool, ST2V_MAX(TD, D)));
+                                   st2v_wmatmul_scratch(pool, ST2V_MAX(TD, D)));
     if (!buf)
         return ST2V_ERR_NOMEM;
     float *in = buf;                        /* (R, text_dim) */
@@ -645,7 +588,8 @@ static void linear_m(dit_run *r, float *y, const float *x,
         if (b)
             linear(r->pool, yc, xc, w, b, r->L, r->tile);
         else
-            matmul(r->pool, yc, w->rows, xc, w->cols, w, r->L, 0, r->tile);
+            st2v_wmatmul(r->pool, yc, w->rows, xc, w->cols, w, r->L, 0,
+                         r->tile);
     }
 }
 
@@ -709,7 +653,7 @@ static void feed_forward(dit_run *r, const dit_block *k, const float *m)
             linear(pool, r->ff, r->h + r0 * D, &k->ffn0, k->ffn0_b, n,
                    r->tile);
             gelu_tanh(pool, r->ff, n * Fd);
-            matmul(pool, r->q + r0 * D, D, r->ff, Fd, &k->ffn2, n, 0,
+            st2v_wmatmul(pool, r->q + r0 * D, D, r->ff, Fd, &k->ffn2, n, 0,
                    r->tile);
         }
     residual(pool, r->X, r->q, k->ffn2_b, m + 5 * D, r->M, D);
@@ -824,7 +768,7 @@ static int forward(const wan_dit *m, st2v_pool *pool, const float *x, int F,
         2 * (size_t)r.T1 * D,                             /* kc vc */
         (size_t)r.L * hd,                                 /* cs */
         (size_t)D + 12 * (size_t)D,                       /* e e0 mod */
-        matmul_scratch(pool, ST2V_MAX(ST2V_MAX(D, c->ffn_dim),
+        st2v_wmatmul_scratch(pool, ST2V_MAX(ST2V_MAX(D, c->ffn_dim),
                                             ST2V_MAX(K, c->text_dim))),
         st2v_flash_attention_scratch(pool, hd)};
     size_t total = 0;
