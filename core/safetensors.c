@@ -76,6 +76,29 @@ void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim)
         snprintf(buf + o, size - o, "]");
 }
 
+int st_expect(const st_tensor **out, const st_file *f, const char *name,
+              int ndim, const int64_t *shape, char *err, size_t err_size)
+{
+    const st_tensor *t = st_find(f, name);
+    *out = NULL;
+    if (!t)
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT, "tensor %s: missing",
+                         name);
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = t->shape[i] == shape[i];
+    if (!ok) {
+        char got_s[96], want_s[96];
+        st_format_shape(got_s, sizeof(got_s), t->shape, t->ndim);
+        st_format_shape(want_s, sizeof(want_s), shape, ndim);
+        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                         "tensor %s: shape %s, expected %s", name, got_s,
+                         want_s);
+    }
+    *out = t;
+    return 0;
+}
+
 /* A JSON number that is a non-negative integer exactly representable in a
  * double (<= 2^53); anything else (fractions, negatives, huge values,
  * non-numbers) is refused. */

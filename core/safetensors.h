@@ -81,6 +81,12 @@ int st_dtype_is_float(st_dtype d);
 /* A shape as "[a, b, c]", for messages. */
 void st_format_shape(char *buf, size_t size, const int64_t *shape, int ndim);
 
+/* *out = tensor `name` of f, which must have exactly the ndim sizes of
+ * shape; else ST2V_ERR_FORMAT and "tensor NAME: missing" or "tensor NAME:
+ * shape [..], expected [..]" in err. The dtype is the caller's to check. */
+int st_expect(const st_tensor **out, const st_file *f, const char *name,
+              int ndim, const int64_t *shape, char *err, size_t err_size);
+
 /* IEEE half to single, exactly: subnormals normalised, inf and NaN kept. */
 float st_f16_to_f32(uint16_t h);
 

@@ -21,22 +21,11 @@ int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
                     int ndim, int64_t d0, int64_t d1, char *err,
                     size_t err_size)
 {
-    const st_tensor *t = st_find(f, name);
-    if (!t)
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT, "tensor %s: missing",
-                         name);
     const int64_t want[2] = {d0, d1};
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == want[i];
-    if (!ok) {
-        char got_s[96], want_s[96];
-        st_format_shape(got_s, sizeof(got_s), t->shape, t->ndim);
-        st_format_shape(want_s, sizeof(want_s), want, ndim);
-        return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
-                         "tensor %s: shape %s, expected %s", name, got_s,
-                         want_s);
-    }
+    const st_tensor *t;
+    int rc = st_expect(&t, f, name, ndim, want, err, err_size);
+    if (rc != 0)
+        return rc;
     if (!st_dtype_is_float(t->dtype))
         return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
                          "tensor %s: dtype %s, expected F32, F16, BF16 or "

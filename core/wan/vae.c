@@ -176,24 +176,9 @@ static float *take(loader *L, const char *name, int ndim, int64_t s0,
     char full[ST_MAX_NAME];
     snprintf(full, sizeof(full), "%s%s", L->prefix, name);
     const int64_t want[WAN_MAX_DIMS] = {s0, s1, s2, s3, s4};
-    const st_tensor *t = st_find(L->f, full);
-    if (!t) {
-        L->st = st2v_fail(L->err, L->es, ST2V_ERR_FORMAT, "tensor %s: missing",
-                          full);
+    const st_tensor *t;
+    if ((L->st = st_expect(&t, L->f, full, ndim, want, L->err, L->es)) != 0)
         return NULL;
-    }
-    int ok = t->ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == want[i];
-    if (!ok) {
-        char got_s[96], want_s[96];
-        st_format_shape(got_s, sizeof(got_s), t->shape, t->ndim);
-        st_format_shape(want_s, sizeof(want_s), want, ndim);
-        L->st = st2v_fail(L->err, L->es, ST2V_ERR_FORMAT,
-                          "tensor %s: shape %s, expected %s", full, got_s,
-                          want_s);
-        return NULL;
-    }
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
         L->st = st2v_fail(L->err, L->es, ST2V_ERR_FORMAT,
                           "tensor %s: dtype %s, expected F32, F16 or BF16",
