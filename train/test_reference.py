@@ -1034,6 +1034,11 @@ TESTS += WAN_UMT5_TESTS
 from train.wan.test_dit import TESTS as WAN_DIT_TESTS  # noqa: E402
 TESTS += WAN_DIT_TESTS
 
+# Wan's VAE decoder and samplers (train/wan/vae.py, sampler.py)
+from train.wan.test_vae import TESTS as WAN_VAE_TESTS  # noqa: E402
+from train.wan.test_sampler import TESTS as WAN_SAMPLER_TESTS  # noqa: E402
+TESTS += WAN_VAE_TESTS + WAN_SAMPLER_TESTS
+
 
 if __name__ == "__main__":
     sys.exit(testing.run(TESTS))
