@@ -25,8 +25,9 @@ text encoder once (umT5 on 512 tokens, sd.cpp's padded length, and st2v's
 own way: the real tokens only, 24 here); the VAE decode of the first latent
 frame and of a later one (4 video frames). sd.cpp runs one sampling step
 (euler, --cfg-scale 1: one DiT forward) of the same cut DiT and decodes the
-whole clip; its phases are read from its log, each phase's CPU seconds from
-/proc/PID/stat when the log line arrives.
+whole clip; each phase's compute (weights loading excluded) is timed from
+the arrival of its log lines, its CPU seconds from /proc/PID/stat sampled
+over the same interval.
 
 Times: wall and CPU seconds (the machines here are shared: CPU seconds
 say what the work costs). Best and median over every run. Prints a Markdown
@@ -212,21 +213,24 @@ def st2v(a, part, weights_file, shape, extra=()):
             if ln.startswith("{")]
 
 
-# sd.cpp's log lines that end a phase, and how long the phase took (its
-# wording at the commit used; -v for the debug ones)
-SD_PHASES = [
-    ("umt5", re.compile(r"computing condition graph completed, taking "
-                        r"(\d+) ms")),
-    ("dit_step", re.compile(r"sampling completed, taking ([\d.]+)s")),
-    ("vae_clip", re.compile(r"decode_first_stage completed, taking "
-                            r"([\d.]+)s")),
-]
+# sd.cpp's log lines (its wording at the commit used; -v for the debug
+# ones): a phase's compute starts when its graph's buffer is allocated
+# (after its weights are loaded: sd.cpp loads them lazily, inside the
+# phase's own "taking" figure) and ends with the line that closes it
+SD_PHASES = {
+    "umt5": (re.compile(r"t5 compute buffer size"),
+             re.compile(r"computing condition graph completed")),
+    "dit_step": (re.compile(r"Wan2\.\d-\S+ compute buffer size"),
+                 re.compile(r"sampling completed, taking")),
+    "vae_clip": (re.compile(r"wan_vae compute buffer size"),
+                 re.compile(r"decode_first_stage completed")),
+}
 
 
 def sdcpp(a, cut, umt5, vae, shape, log_path, decode=True):
-    """One sd-cli run; each phase's wall time from its log, its CPU time
-    from /proc/PID/stat sampled every 0.2 s (interpolated at the phase's
-    start = end - wall). decode False: stopped once sampling is done (its
+    """One sd-cli run; each phase's compute from the arrival of its log
+    lines (SD_PHASES), its CPU time from /proc/PID/stat sampled every
+    0.2 s over the same interval. decode False: stopped once sampling is done (its
     VAE decodes the whole clip: minutes at 33 x 480x832)."""
     frames, h, w = (int(v) for v in shape.split("x"))
     out = os.path.join(a.work, "sdcpp-out")
@@ -257,22 +261,23 @@ def sdcpp(a, cut, umt5, vae, shape, log_path, decode=True):
             time.sleep(0.2)
     th = threading.Thread(target=poll, daemon=True)
     th.start()
-    ends = []
+    starts, ends = {}, []
     with open(log_path, "w") as log:
         for ln in p.stdout:
             now = time.monotonic() - t0
             log.write(f"[{now:8.2f}] {ln}")
-            for name, rx in SD_PHASES:
-                m = rx.search(ln)
-                if m:
-                    wall = float(m.group(1)) / (1000 if "ms" in rx.pattern
-                                                else 1)
-                    ends.append((name, now, wall))
+            for name, (begin, end) in SD_PHASES.items():
+                if begin.search(ln) and name not in starts:
+                    starts[name] = now
+                if end.search(ln) and name in starts:
+                    ends.append((name, starts[name], now))
                     if name == "dit_step" and not decode:
                         p.terminate()
     _, status, ru = os.wait4(p.pid, 0)
     done[0] = True
     th.join()
+    with open(log_path, "a") as log:
+        log.write("cpu samples (wall s, cpu s): %s\n" % json.dumps(samples))
 
     def cpu_at(t):
         best = samples[0]
@@ -281,10 +286,10 @@ def sdcpp(a, cut, umt5, vae, shape, log_path, decode=True):
                 best = s
         return best[1]
     res = []
-    for name, end, wall in ends:
+    for name, begin, end in ends:
         res.append({"engine": "sd.cpp", "part": name, "shape": shape,
-                    "threads": a.threads, "wall": wall,
-                    "cpu": cpu_at(end) - cpu_at(end - wall), "scale": 1.0})
+                    "threads": a.threads, "wall": end - begin,
+                    "cpu": cpu_at(end) - cpu_at(begin), "scale": 1.0})
     if os.WEXITSTATUS(status) != 0 and decode:
         print(f"  sd.cpp: exit {os.WEXITSTATUS(status)} (log {log_path})",
               file=sys.stderr)
@@ -381,6 +386,23 @@ def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--write-umt5":
         write_umt5(sys.argv[2], int(sys.argv[3]))
         return
+    if len(sys.argv) >= 3 and sys.argv[1] == "--table":
+        # the table again from results files (rows of several runs merged)
+        rows, tokens, r = [], {}, None
+        for path in sys.argv[2:]:
+            with open(path) as f:
+                r = json.load(f)
+            rows += r["rows"]
+        for x in rows:
+            if x["part"] == "dit_step" and r.get("layers"):
+                x["scale"] = 30 / r["layers"]
+            if x["part"] == "dit":
+                tokens[x["shape"]] = x["tokens"]
+        ns = argparse.Namespace(threads=r["threads"], load=r["load"],
+                                shapes=sorted({x["shape"] for x in rows},
+                                              key=lambda v: int(v.split("x")[0])))
+        print(table(rows, ns, tokens))
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bench", required=True)
     ap.add_argument("--work", required=True)
@@ -424,9 +446,13 @@ def main():
                 print(f"round {rnd + 1}, {shape}: {e}", file=sys.stderr)
                 if e == "sd.cpp":
                     log = os.path.join(a.work, f"sdcpp-{shape}-{rnd}.log")
-                    rows += sdcpp(a, cut, umt5, vae, shape, log,
-                                  decode="vae" in a.parts and
-                                  (shape == a.shapes[0] or a.vae_all))
+                    r = sdcpp(a, cut, umt5, vae, shape, log,
+                              decode="vae" in a.parts and
+                              (shape == a.shapes[0] or a.vae_all))
+                    for x in r:
+                        if x["part"] == "dit_step" and a.layers:
+                            x["scale"] = 30 / a.layers
+                    rows += r
                     continue
                 if "dit" in a.parts:
                     r = st2v(a, "dit", cut, shape)
