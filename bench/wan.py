@@ -410,7 +410,7 @@ def main():
     ap.add_argument("--dit")
     ap.add_argument("--vae")
     ap.add_argument("--sdcpp")
-    ap.add_argument("--sdcpp-args", default="")
+    ap.add_argument("--sdcpp-args", default="--diffusion-fa")
     ap.add_argument("--sdcpp-no-t5", action="store_true",
                     help="sd.cpp without its text encoder (zero context of "
                     "256 rows): it widens umT5's 256k x 4096 embedding to "
