@@ -32,6 +32,9 @@
 #define ST2V_ARCH_IMAGE 0x2u   /* a conditioning image (encode_image) */
 #define ST2V_ARCH_ANY_SIZE 0x4u /* renders any size divisible by
                                    size_multiple, not only its native ones */
+#define ST2V_ARCH_TRUNCATE_U8 0x8u /* bytes as the family saves video:
+                                      (x + 1) / 2 * 255 truncated (Wan's
+                                      cache_video), not rounded */
 
 /* What the generator may assume of a loaded model: filled by load. */
 typedef struct st2v_arch_caps {

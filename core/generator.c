@@ -352,6 +352,16 @@ static inline uint8_t rgb_to_u8(float v)
     return (uint8_t)(int)(p + 0.5f);
 }
 
+/* Wan's mapping (utils.cache_video): clamp, (x + 1) / 2 * 255 in float32,
+ * truncated; NaN black. */
+static inline uint8_t rgb_to_u8_truncated(float v)
+{
+    if (!(v > -1.0f)) /* also NaN */
+        return 0;
+    v = v > 1.0f ? 1.0f : v;
+    return (uint8_t)((v + 1.0f) / 2.0f * 255.0f);
+}
+
 /* Decode latent frame f of the window and append its RGB frames to
  * g->frames. */
 static int decode_latent_frame(st2v_generator *g, int T, int f)
@@ -372,11 +382,18 @@ static int decode_latent_frame(st2v_generator *g, int T, int f)
         const float *r = g->rgb + ((size_t)0 * n + k) * npix;
         const float *gg = g->rgb + ((size_t)1 * n + k) * npix;
         const float *b = g->rgb + ((size_t)2 * n + k) * npix;
-        for (size_t i = 0; i < npix; i++) {
-            dst[3 * i + 0] = rgb_to_u8(r[i]);
-            dst[3 * i + 1] = rgb_to_u8(gg[i]);
-            dst[3 * i + 2] = rgb_to_u8(b[i]);
-        }
+        if (g->model->caps.flags & ST2V_ARCH_TRUNCATE_U8)
+            for (size_t i = 0; i < npix; i++) {
+                dst[3 * i + 0] = rgb_to_u8_truncated(r[i]);
+                dst[3 * i + 1] = rgb_to_u8_truncated(gg[i]);
+                dst[3 * i + 2] = rgb_to_u8_truncated(b[i]);
+            }
+        else
+            for (size_t i = 0; i < npix; i++) {
+                dst[3 * i + 0] = rgb_to_u8(r[i]);
+                dst[3 * i + 1] = rgb_to_u8(gg[i]);
+                dst[3 * i + 2] = rgb_to_u8(b[i]);
+            }
         g->native_count++;
     }
     return 0;

@@ -186,7 +186,8 @@ static void wan_caps(const wan_model *m, st2v_arch_caps *caps)
     caps->max_text_tokens = WAN_UMT5_MAX_TOKENS;
     caps->size_multiple = WAN_SIZE_MULTIPLE;
     caps->schedule = ST2V_SCHEDULE_WAN;
-    caps->flags = ST2V_ARCH_ENDLESS | ST2V_ARCH_ANY_SIZE;
+    caps->flags = ST2V_ARCH_ENDLESS | ST2V_ARCH_ANY_SIZE |
+                  ST2V_ARCH_TRUNCATE_U8;
 }
 
 /* The DiT's parameters, from the config (names.h lists the tensors). */

@@ -17,10 +17,9 @@ the part references of this folder:
                and ctx_neg from the negative prompt, Wan's Chinese default
                when none is given (or a blank one)
     frames   = the VAE decoder streamed one latent frame at a time (vae.py;
-               1 frame, then 4), then the generator's byte mapping:
-               p = (v + 1) 127.5, 0 when p <= 0 (NaN too), 255 when
-               p >= 254.5, else floor(p + 0.5) (generator.c rgb_to_u8; not
-               Wan's truncation of cache_video)
+               1 frame, then 4), then Wan's byte mapping (cache_video,
+               which the generator follows for this family): clamp to
+               [-1, 1], (v + 1) / 2 * 255 in float32, truncated
 
 Everything runs in float64 from the weights as stored. Past 81 frames (21
 latent frames) the video continues chunk by chunk as the generator and
@@ -210,12 +209,11 @@ class WanPipeline:
 
 
 def to_u8(v):
-    """generator.c rgb_to_u8, elementwise on float64."""
-    p = (np.asarray(v, dtype=np.float64) + 1.0) * 127.5
-    out = np.floor(p + 0.5)
-    out = np.where(p >= 254.5, 255.0, out)
-    out = np.where(~(p > 0.0), 0.0, out)
-    return out.astype(np.uint8)
+    """Wan's cache_video mapping, as generator.c's rgb_to_u8_truncated:
+    clamp, (v + 1) / 2 * 255 in float32, truncated; NaN black."""
+    x = np.asarray(v, dtype=np.float64).astype(np.float32)
+    x = np.where(np.isnan(x), np.float32(-1), np.clip(x, -1, 1)).astype(np.float32)
+    return ((x + np.float32(1)) / np.float32(2) * np.float32(255)).astype(np.uint8)
 
 
 if __name__ == "__main__":
