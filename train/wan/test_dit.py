@@ -104,13 +104,5 @@ TESTS = [test_pad_shortcut_equals_padded, test_names_1_3b, test_rope_loop,
          test_unpatchify_order, test_fixtures_deterministic]
 
 if __name__ == "__main__":
-    ok = bad = 0
-    for t in TESTS:
-        try:
-            t()
-            ok += 1
-        except Exception as e:  # noqa: BLE001
-            bad += 1
-            print("FAIL", t.__name__, repr(e))
-    print("%d passed, %d failed" % (ok, bad))
-    sys.exit(1 if bad else 0)
+    import testing  # train/testing.py: one runner for every Python test
+    sys.exit(testing.run(TESTS))

@@ -94,15 +94,5 @@ TESTS = [
 
 
 if __name__ == "__main__":
-    passed = failed = 0
-    for t in TESTS:
-        try:
-            t()
-        except Exception as e:  # noqa: BLE001 - report every failure and go on
-            failed += 1
-            print("FAIL %s: %s: %s" % (t.__name__, type(e).__name__, e))
-            continue
-        passed += 1
-        print("ok   %s" % t.__name__)
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    import testing  # train/testing.py: one runner for every Python test
+    sys.exit(testing.run(TESTS))
