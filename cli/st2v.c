@@ -439,11 +439,8 @@ static int run(cli *c)
         c->params.image_height = h;
         c->params.image_stride = w * 3;
     }
-    if (!c->seed_given) {
+    if (!c->seed_given)
         c->params.seed = random_seed();
-        if (!c->quiet)
-            fprintf(stderr, "st2v: seed %" PRIu64 "\n", c->params.seed);
-    }
     c->params.log = on_log;
     c->params.progress = on_progress;
     c->params.user_data = c;
@@ -453,6 +450,10 @@ static int run(cli *c)
         status = rc == ST2V_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_RUNTIME;
         goto done;
     }
+    /* the seed to give again, once the options are known to be good: a
+     * refusal stays one line */
+    if (!c->seed_given && !c->quiet)
+        fprintf(stderr, "st2v: seed %" PRIu64 "\n", c->params.seed);
     st2v_stream_info si;
     st2v_generator_get_info(gen, &si);
     c->frames_total = si.frames;
