@@ -38,25 +38,9 @@ static int load_all(void)
         fprintf(stderr, "  cannot open golden_sample: %s\n", err);
         return -1;
     }
-    const char *json = st_metadata(&golden, "cases");
-    cases = json ? cJSON_Parse(json) : NULL;
-    if (!cJSON_IsArray(cases) || cJSON_GetArraySize(cases) < 1) {
-        fprintf(stderr, "  golden_sample has no `cases` list\n");
+    if (!(cases = tu_golden_cases(&golden, 1)))
         return -1;
-    }
     return 0;
-}
-
-static const char *case_str(const cJSON *c, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
-static double case_num(const cJSON *c, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
 }
 
 /* Tokenize `text` and compare with the stored ids; returns n or -1. */
@@ -133,18 +117,18 @@ static int decode_stream(const float *lat, int T, int Hl, int Wl, float *rgb)
 
 static void run_case(const cJSON *c, st2v_pool *pool)
 {
-    const char *name = case_str(c, "name");
+    const char *name = tu_case_str(c, "name");
     REQUIRE(name, "a case has no name");
     const st2v_config *cf = &st2v_world_of(model)->cfg;
     const int Cz = cf->z_channels;
-    const int T = (int)case_num(c, "T"), Hl = (int)case_num(c, "Hl"),
-              Wl = (int)case_num(c, "Wl"), nc = (int)case_num(c, "n_context");
-    const int steps = (int)case_num(c, "steps");
-    const float cfg = (float)case_num(c, "cfg"),
-                shift = (float)case_num(c, "shift");
-    const double seed = case_num(c, "seed"), stream = case_num(c, "stream");
+    const int T = (int)tu_case_num(c, "T"), Hl = (int)tu_case_num(c, "Hl"),
+              Wl = (int)tu_case_num(c, "Wl"), nc = (int)tu_case_num(c, "n_context");
+    const int steps = (int)tu_case_num(c, "steps");
+    const float cfg = (float)tu_case_num(c, "cfg"),
+                shift = (float)tu_case_num(c, "shift");
+    const double seed = tu_case_num(c, "seed"), stream = tu_case_num(c, "stream");
     st2v_sampler sampler;
-    int src = st2v_sampler_from_name(case_str(c, "sampler"), &sampler);
+    int src = st2v_sampler_from_name(tu_case_str(c, "sampler"), &sampler);
     REQUIRE(src == 0, "%s: unknown sampler", name);
     REQUIRE(T > 0 && Hl > 0 && Wl > 0 && nc >= 0 && steps > 0 &&
                 !isnan(seed) && !isnan(stream),
@@ -152,8 +136,8 @@ static void run_case(const cJSON *c, st2v_pool *pool)
 
     int32_t *ids = malloc(cf->max_length * sizeof(int32_t));
     int32_t *neg = malloc(cf->max_length * sizeof(int32_t));
-    int n = check_ids(name, "ids", case_str(c, "prompt"), ids);
-    int nn = check_ids(name, "neg_ids", case_str(c, "negative_prompt"), neg);
+    int n = check_ids(name, "ids", tu_case_str(c, "prompt"), ids);
+    int nn = check_ids(name, "neg_ids", tu_case_str(c, "negative_prompt"), neg);
 
     char key[160];
     size_t n_x = 0, n_lat = 0, n_rgb = 0;
@@ -211,7 +195,7 @@ static void sampling_is_bit_identical_for_any_thread_count(void)
 {
     REQUIRE(model && cases, "fixtures not loaded");
     const cJSON *c = cJSON_GetArrayItem(cases, 0);
-    const char *name = case_str(c, "name");
+    const char *name = tu_case_str(c, "name");
     char key[160];
     size_t n_x = 0;
     snprintf(key, sizeof(key), "%s.x", name);
@@ -221,16 +205,16 @@ static void sampling_is_bit_identical_for_any_thread_count(void)
     memcpy(x3, x1, n_x * sizeof(float));
     int32_t ids[64], neg[64];
     REQUIRE(st2v_world_of(model)->cfg.max_length <= 64, "max_length too large for test");
-    int n = st2v_tokenize(tok, case_str(c, "prompt"), ids);
+    int n = st2v_tokenize(tok, tu_case_str(c, "prompt"), ids);
     int nn = st2v_tokenize(tok, "", neg);
     st2v_pool *p1 = NULL, *p3 = NULL;
     st2v_pool_new(&p1, 1);
     st2v_pool_new(&p3, 3);
     st2v_sampler s;
-    st2v_sampler_from_name(case_str(c, "sampler"), &s);
-    int T = (int)case_num(c, "T"), Hl = (int)case_num(c, "Hl"),
-        Wl = (int)case_num(c, "Wl"), steps = (int)case_num(c, "steps");
-    float cfg = (float)case_num(c, "cfg"), shift = (float)case_num(c, "shift");
+    st2v_sampler_from_name(tu_case_str(c, "sampler"), &s);
+    int T = (int)tu_case_num(c, "T"), Hl = (int)tu_case_num(c, "Hl"),
+        Wl = (int)tu_case_num(c, "Wl"), steps = (int)tu_case_num(c, "steps");
+    float cfg = (float)tu_case_num(c, "cfg"), shift = (float)tu_case_num(c, "shift");
     int rc1 = st2v_sample_window_ids(model, p1, ids, n, neg, nn, s, steps,
                                      cfg, shift, T, Hl, Wl, 0, x1);
     int rc3 = st2v_sample_window_ids(model, p3, ids, n, neg, nn, s, steps,

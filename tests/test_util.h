@@ -10,6 +10,7 @@
 #ifndef ST2V_TEST_UTIL_H
 #define ST2V_TEST_UTIL_H
 
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,5 +142,32 @@ static inline double tu_max_rel_err(const float *got, const float *want,
         CHECK(e_ <= GOLDEN_TOL, "%s: max rel err %.3g > %g", (what), e_,      \
               GOLDEN_TOL);                                                    \
     } while (0)
+
+/* The golden's cases: its `cases` metadata, a JSON list of at least min
+ * objects (cJSON_Delete it), or NULL with the reason on stderr. */
+static inline cJSON *tu_golden_cases(const st_file *golden, int min)
+{
+    const char *json = st_metadata(golden, "cases");
+    cJSON *cases = json ? cJSON_Parse(json) : NULL;
+    if (!cJSON_IsArray(cases) || cJSON_GetArraySize(cases) < min) {
+        fprintf(stderr, "  the golden has no `cases` list of %d\n", min);
+        cJSON_Delete(cases);
+        return NULL;
+    }
+    return cases;
+}
+
+/* A case's string or number field: NULL or NaN when absent. */
+static inline const char *tu_case_str(const cJSON *c, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static inline double tu_case_num(const cJSON *c, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
 
 #endif /* ST2V_TEST_UTIL_H */

@@ -48,25 +48,9 @@ static int load_all(void)
         fprintf(stderr, "  cannot open the golden: %s\n", err);
         return -1;
     }
-    const char *json = st_metadata(&golden, "cases");
-    cases = json ? cJSON_Parse(json) : NULL;
-    if (!cJSON_IsArray(cases) || cJSON_GetArraySize(cases) < 2) {
-        fprintf(stderr, "  the golden has no `cases` list\n");
+    if (!(cases = tu_golden_cases(&golden, 2)))
         return -1;
-    }
     return 0;
-}
-
-static const char *case_str(const cJSON *c, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
-    return cJSON_IsString(it) ? it->valuestring : NULL;
-}
-
-static double case_num(const cJSON *c, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
 }
 
 static double now_s(void)
@@ -80,17 +64,17 @@ static double now_s(void)
 static st2v_params case_params(const cJSON *c)
 {
     st2v_params p = st2v_default_params();
-    p.prompt = case_str(c, "prompt");
-    p.negative_prompt = case_str(c, "negative_prompt");
-    p.width = (int)case_num(c, "width");
-    p.height = (int)case_num(c, "height");
-    p.frames = (int64_t)case_num(c, "frames");
-    p.steps = (int)case_num(c, "steps");
-    p.cfg = (float)case_num(c, "cfg");
-    p.shift = (float)case_num(c, "shift");
-    p.seed = (uint64_t)case_num(c, "seed");
+    p.prompt = tu_case_str(c, "prompt");
+    p.negative_prompt = tu_case_str(c, "negative_prompt");
+    p.width = (int)tu_case_num(c, "width");
+    p.height = (int)tu_case_num(c, "height");
+    p.frames = (int64_t)tu_case_num(c, "frames");
+    p.steps = (int)tu_case_num(c, "steps");
+    p.cfg = (float)tu_case_num(c, "cfg");
+    p.shift = (float)tu_case_num(c, "shift");
+    p.seed = (uint64_t)tu_case_num(c, "seed");
     p.threads = 1;
-    if (st2v_sampler_from_name(case_str(c, "sampler"), &p.sampler) != 0)
+    if (st2v_sampler_from_name(tu_case_str(c, "sampler"), &p.sampler) != 0)
         p.sampler = ST2V_SAMPLER_DEFAULT;
     return p;
 }
@@ -162,7 +146,7 @@ static void every_case_renders_the_reference_frames(void)
     const cJSON *c;
     cJSON_ArrayForEach(c, cases)
     {
-        const char *name = case_str(c, "name");
+        const char *name = tu_case_str(c, "name");
         REQUIRE(name, "a case without a name");
         char key[160];
         snprintf(key, sizeof(key), "%s.u8", name);
@@ -175,7 +159,7 @@ static void every_case_renders_the_reference_frames(void)
         if (!all)
             continue;
         /* the golden holds the frames from first_frame on */
-        const double ff = case_num(c, "first_frame");
+        const double ff = tu_case_num(c, "first_frame");
         const size_t skip = isnan(ff) ? 0
                                       : (size_t)ff * p.width * p.height * 3;
         const uint8_t *got = all + (skip < n ? skip : n);
@@ -217,7 +201,7 @@ static void every_case_samples_the_reference_latent(void)
     const cJSON *c;
     cJSON_ArrayForEach(c, cases)
     {
-        const char *name = case_str(c, "name");
+        const char *name = tu_case_str(c, "name");
         st2v_params p = case_params(c);
         /* the first chunk's window: all of the video, or `window` frames */
         const int Tv = (int)(1 + (p.frames - 1 + 3) / 4),
@@ -289,7 +273,7 @@ static void no_negative_prompt_means_wans_official_one(void)
     const cJSON *c = NULL, *it;
     cJSON_ArrayForEach(it, cases)
     {
-        const char *neg = case_str(it, "negative_prompt");
+        const char *neg = tu_case_str(it, "negative_prompt");
         if (neg && !*neg)
             c = it;
     }
