@@ -3,7 +3,7 @@ one built from a git worktree of the previous commit, one from the working
 tree) run alternately, and the ratio of their times per part, which a busy
 machine disturbs far less than the times themselves.
 
-    ab.py BEFORE_BENCH AFTER_BENCH [--pairs 6] [--reps 5] [-t 1,2] [--model M]
+    ab.py BEFORE_BENCH AFTER_BENCH [--pairs 6] [--reps 5] [-t 1,2] [--model M] [--bf16]
 
 Prints, per part, batch and thread count, the median of each side over
 every run and after/before (below 1: faster). The times are the
@@ -21,9 +21,9 @@ import subprocess
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run(bench, model, t, reps):
+def run(bench, model, t, reps, bf16=False):
     out = subprocess.run([bench, "-m", model, "-P", "parts", "-j", "-t", str(t), "-r",
-                          str(reps)], capture_output=True, text=True,
+                          str(reps)] + (["-b"] if bf16 else []), capture_output=True, text=True,
                          check=True).stdout
     return [json.loads(x) for x in out.splitlines() if x.startswith("{")]
 
@@ -39,13 +39,15 @@ def main():
     ap.add_argument("-t", "--threads", default="1,2")
     ap.add_argument("--model", default=os.path.join(ROOT, "models",
                                                     "default.safetensors"))
+    ap.add_argument("--bf16", action="store_true",
+                    help="both sides with compute dtype bf16 (st2v-bench -b)")
     a = ap.parse_args()
     ms = {}
     for i in range(a.pairs):
         for t in map(int, a.threads.split(",")):
             sides = ("before", "after") if i % 2 == 0 else ("after", "before")
             for side in sides:
-                for r in run(getattr(a, side), a.model, t, a.reps):
+                for r in run(getattr(a, side), a.model, t, a.reps, a.bf16):
                     if r["part"].startswith("sgemm"):
                         continue
                     k = (r["part"], r["batch"], t)

@@ -426,9 +426,30 @@ void st2v_op_channel_rmsnorm(st2v_pool *pool, float *y, const float *x,
 
 /* ========================================================= attention */
 
-size_t st2v_op_attention_scratch(const st2v_pool *pool, int nk)
+/* Heads up to this wide take the packed AVX-512 kernel: their K and V are
+ * packed per head (a few % of the products' work); wider ones (the Wan
+ * VAE's single 384-wide head over thousands of pixels) keep OpenBLAS,
+ * which is efficient there and needs no copy. */
+#define ATT_PACK_HD 128
+
+static int attention_packed(int hd)
 {
-    return (size_t)st2v_pool_threads(pool) * ATT_BLOCK * (size_t)nk;
+    return hd <= ATT_PACK_HD && st2v_op_f32_packed_supported();
+}
+
+/* Per thread: the scores (ATT_BLOCK, nk), then for the packed kernel K^T
+ * (ceil(nk/16), hd, 16) and V (ceil(hd/16), nk, 16). */
+static size_t attention_slot(int nk, int hd)
+{
+    size_t n = (size_t)ATT_BLOCK * nk;
+    if (attention_packed(hd))
+        n += st2v_op_f32_pack_size(nk, hd) + st2v_op_f32_pack_size(hd, nk);
+    return n;
+}
+
+size_t st2v_op_attention_scratch(const st2v_pool *pool, int nk, int hd)
+{
+    return (size_t)st2v_pool_threads(pool) * attention_slot(nk, hd);
 }
 
 typedef struct attn_task {
@@ -437,35 +458,56 @@ typedef struct attn_task {
     int64_t ldo, ldq, ldk, ldv;
     int nq, nk, hd, n_qb;
     int width;                  /* vector width of the softmax */
-    float *scratch;             /* (threads, ATT_BLOCK, nk) */
+    int packed;                 /* attention_packed(hd) */
+    float *scratch;             /* (threads, attention_slot(nk, hd)) */
 } attn_task;
 
+/* Blocks t = h * n_qb + query block, in order; a head's K and V are
+ * packed when the head changes (once per head where a task holds all its
+ * blocks). The products are the same whoever packs, so the result does
+ * not depend on the pool. */
 static void attention_blocks(void *varg, int64_t begin, int64_t end)
 {
     const attn_task *a = varg;
     const int nk = a->nk, hd = a->hd;
-    float *s = a->scratch + (size_t)st2v_pool_slot() * ATT_BLOCK * nk;
+    float *s = a->scratch + (size_t)st2v_pool_slot() * attention_slot(nk, hd);
+    float *kp = s + (size_t)ATT_BLOCK * nk;            /* K^T panels */
+    float *vp = kp + st2v_op_f32_pack_size(nk, hd);    /* V panels */
     const float scale = 1.0f / sqrtf((float)hd);
+    int packed_h = -1;
     for (int64_t t = begin; t < end; t++) {
         int h = (int)(t / a->n_qb);
         int q0 = (int)(t % a->n_qb) * ATT_BLOCK;
         int rows = ST2V_MIN(a->nq - q0, ATT_BLOCK);
         int64_t col = (int64_t)h * hd;
+        const float *q = a->q + q0 * a->ldq + col;     /* (rows, hd) */
+        float *o = a->out + q0 * a->ldo + col;         /* (rows, hd) */
 
         /* s (rows, nk) = q k^T / sqrt(hd) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk, hd,
-                    scale, a->q + q0 * a->ldq + col, (int)a->ldq,
-                    a->k + col, (int)a->ldk, 0.0f, s, nk);
+        if (a->packed) {
+            if (h != packed_h) {
+                st2v_op_f32_pack_rows(kp, a->k + col, a->ldk, nk, hd, scale);
+                st2v_op_f32_pack_cols(vp, a->v + col, a->ldv, nk, hd);
+                packed_h = h;
+            }
+            st2v_op_f32_packed_gemm(s, nk, q, a->ldq, rows, kp, hd, 0, nk, 0);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nk,
+                        hd, scale, q, (int)a->ldq, a->k + col, (int)a->ldk,
+                        0.0f, s, nk);
+        }
         float inv[ATT_BLOCK];
         for (int r = 0; r < rows; r++)
             inv[r] = 1.0f / st2v_op_softmax_exp_w(s + (int64_t)r * nk, nk,
                                                   a->width);
-        /* out (rows, hd) = (s v) / sum: the normalisation is applied to
+        /* o (rows, hd) = (s v) / sum: the normalisation is applied to
          * the hd outputs of a row instead of its nk weights */
-        float *o = a->out + q0 * a->ldo + col;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, nk,
-                    1.0f, s, nk, a->v + col, (int)a->ldv, 0.0f, o,
-                    (int)a->ldo);
+        if (a->packed)
+            st2v_op_f32_packed_gemm(o, a->ldo, s, nk, rows, vp, nk, 0, hd, 0);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd,
+                        nk, 1.0f, s, nk, a->v + col, (int)a->ldv, 0.0f, o,
+                        (int)a->ldo);
         for (int r = 0; r < rows; r++) {
             float *orow = o + (int64_t)r * a->ldo;
             for (int e = 0; e < hd; e++)
@@ -482,8 +524,13 @@ void st2v_op_attention(st2v_pool *pool, float *out, int64_t ldo,
     attn_task a = {.out = out, .q = q, .k = k, .v = v, .ldo = ldo,
                    .ldq = ldq, .ldk = ldk, .ldv = ldv, .nq = nq, .nk = nk,
                    .hd = hd, .n_qb = (nq + ATT_BLOCK - 1) / ATT_BLOCK,
-                   .width = st2v_op_vector_width(), .scratch = scratch};
-    st2v_pool_for(pool, (int64_t)heads * a.n_qb, 1, attention_blocks, &a);
+                   .width = st2v_op_vector_width(),
+                   .packed = attention_packed(hd), .scratch = scratch};
+    /* with heads enough for every thread, a task per head packs its K and
+     * V once; else a task per block of queries */
+    const int64_t grain =
+        a.packed && heads >= 2 * st2v_pool_threads(pool) ? a.n_qb : 1;
+    st2v_pool_for(pool, (int64_t)heads * a.n_qb, grain, attention_blocks, &a);
 }
 
 /* ============================================================== RoPE */

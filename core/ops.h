@@ -52,6 +52,17 @@ void st2v_op_f32_pack(float *dst, const float *w, int out, int in);
 int st2v_op_f32_packed_linear(float *dst, int64_t ldd, const float *x,
                               int64_t ldx, int rows, const float *wf, int in,
                               int c0, int c1);
+/* The same, dst = (accumulate = 0) or += (1) the product. */
+int st2v_op_f32_packed_gemm(float *dst, int64_t ldd, const float *x,
+                            int64_t ldx, int rows, const float *wf, int in,
+                            int c0, int c1, int accumulate);
+/* Packing from strided rows: W (out, in) = scale * w, rows ldw apart; and
+ * W (out, in) = v^T for v (in, out), rows ldv apart (the values of an
+ * attention, as the weight of the product by its probabilities). */
+void st2v_op_f32_pack_rows(float *dst, const float *w, int64_t ldw, int out,
+                           int in, float scale);
+void st2v_op_f32_pack_cols(float *dst, const float *v, int64_t ldv, int in,
+                           int out);
 
 /* The BF16 path (ops_packed.c). Whether this CPU has AVX512-BF16 (and
  * AVX512-F/BW/VL): only then is a linear's packed wp used. */
@@ -122,8 +133,9 @@ void st2v_op_channel_rmsnorm(st2v_pool *pool, float *y, const float *x,
 
 /* ---------------------------------------------------------- attention */
 
-/* Scratch floats st2v_op_attention() needs for this pool and key count. */
-size_t st2v_op_attention_scratch(const st2v_pool *pool, int nk);
+/* Scratch floats st2v_op_attention() needs for this pool, key count and
+ * head width. */
+size_t st2v_op_attention_scratch(const st2v_pool *pool, int nk, int hd);
 
 /* Multi-head softmax attention. Head j reads columns j*hd .. (j+1)*hd-1 of
  * the rows of q (nq rows, stride ldq), k and v (nk rows, strides ldk, ldv)

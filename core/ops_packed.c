@@ -164,7 +164,7 @@ BF16_TARGET static void bf16_gemm(float *dst, int64_t ldd, const float *x,
 __attribute__((target("avx512f"))) static void
 f32_kernel_8x32(float *dst, int64_t ldd, const float *x, int64_t ldx, int in,
                 const float *w0, const float *w1, int nr, __mmask16 m0,
-                __mmask16 m1)
+                __mmask16 m1, int acc)
 {
     const float *xr[ROWS];
 #pragma GCC unroll 8
@@ -187,18 +187,19 @@ f32_kernel_8x32(float *dst, int64_t ldd, const float *x, int64_t ldx, int in,
 #pragma GCC unroll 8
     for (int r = 0; r < nr; r++) {
         float *d = dst + r * ldd;
-        _mm512_mask_storeu_ps(d, m0,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), a0[r]));
+        if (acc) {
+            a0[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, d), a0[r]);
+            a1[r] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + PANEL), a1[r]);
+        }
+        _mm512_mask_storeu_ps(d, m0, a0[r]);
         if (m1)
-            _mm512_mask_storeu_ps(
-                d + PANEL, m1,
-                _mm512_add_ps(_mm512_maskz_loadu_ps(m1, d + PANEL), a1[r]));
+            _mm512_mask_storeu_ps(d + PANEL, m1, a1[r]);
     }
 }
 
 __attribute__((target("avx512f"))) static void
 f32_gemm(float *dst, int64_t ldd, const float *x, int64_t ldx, int rows,
-         const float *wf, int in, int c0, int c1)
+         const float *wf, int in, int c0, int c1, int acc)
 {
     for (int r0 = 0; r0 < rows; r0 += ROWS) {
         const int nr = ST2V_MIN(ROWS, rows - r0);
@@ -212,7 +213,7 @@ f32_gemm(float *dst, int64_t ldd, const float *x, int64_t ldx, int rows,
             const float *w0 = wf + (size_t)p * in * PANEL;
             f32_kernel_8x32(dst + r0 * ldd + (c - c0), ldd, x + r0 * ldx, ldx,
                             in, w0, n1 > 0 ? w0 + (size_t)in * PANEL : w0, nr,
-                            m0, m1);
+                            m0, m1, acc);
         }
     }
 }
@@ -225,14 +226,45 @@ size_t st2v_op_f32_pack_size(int out, int in)
 
 void st2v_op_f32_pack(float *dst, const float *w, int out, int in)
 {
+    st2v_op_f32_pack_rows(dst, w, in, out, in, 1.0f);
+}
+
+void st2v_op_f32_pack_rows(float *dst, const float *w, int64_t ldw, int out,
+                           int in, float scale)
+{
     const int np = (out + PANEL - 1) / PANEL;
-    for (int p = 0; p < np; p++)
-        for (int k = 0; k < in; k++)
-            for (int lane = 0; lane < PANEL; lane++) {
-                const int o = p * PANEL + lane;
-                dst[((size_t)p * in + k) * PANEL + lane] =
-                    o < out ? w[(size_t)o * in + k] : 0.0f;
+    for (int p = 0; p < np; p++) {
+        float *d = dst + (size_t)p * in * PANEL;            /* (in, 16) */
+        for (int lane = 0; lane < PANEL; lane++) {
+            const int o = p * PANEL + lane;
+            const float *row = w + (int64_t)o * ldw;        /* (in) */
+            if (o >= out) {
+                for (int k = 0; k < in; k++)
+                    d[(size_t)k * PANEL + lane] = 0.0f;
+            } else if (scale == 1.0f) {
+                for (int k = 0; k < in; k++)
+                    d[(size_t)k * PANEL + lane] = row[k];
+            } else {
+                for (int k = 0; k < in; k++)
+                    d[(size_t)k * PANEL + lane] = row[k] * scale;
             }
+        }
+    }
+}
+
+void st2v_op_f32_pack_cols(float *dst, const float *v, int64_t ldv, int in,
+                           int out)
+{
+    const int np = (out + PANEL - 1) / PANEL;
+    for (int p = 0; p < np; p++) {
+        const int n = ST2V_MIN(PANEL, out - p * PANEL);
+        for (int k = 0; k < in; k++) {
+            float *d = dst + ((size_t)p * in + k) * PANEL;  /* (16) */
+            memcpy(d, v + (int64_t)k * ldv + p * PANEL, (size_t)n * sizeof(float));
+            if (n < PANEL)
+                memset(d + n, 0, (size_t)(PANEL - n) * sizeof(float));
+        }
+    }
 }
 
 int st2v_op_f32_packed_supported(void)
@@ -248,14 +280,21 @@ int st2v_op_f32_packed_linear(float *dst, int64_t ldd, const float *x,
                               int64_t ldx, int rows, const float *wf, int in,
                               int c0, int c1)
 {
+    return st2v_op_f32_packed_gemm(dst, ldd, x, ldx, rows, wf, in, c0, c1, 1);
+}
+
+int st2v_op_f32_packed_gemm(float *dst, int64_t ldd, const float *x,
+                            int64_t ldx, int rows, const float *wf, int in,
+                            int c0, int c1, int accumulate)
+{
 #ifdef HAVE_BF16_KERNEL
     if (c0 % PANEL == 0 && st2v_op_f32_packed_supported()) {
-        f32_gemm(dst, ldd, x, ldx, rows, wf, in, c0, c1);
+        f32_gemm(dst, ldd, x, ldx, rows, wf, in, c0, c1, accumulate);
         return 1;
     }
 #endif
     (void)dst, (void)ldd, (void)x, (void)ldx, (void)rows, (void)wf, (void)in;
-    (void)c0, (void)c1;
+    (void)c0, (void)c1, (void)accumulate;
     return 0;
 }
 

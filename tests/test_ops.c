@@ -426,7 +426,9 @@ static void attention_matches_reference_for_odd_sizes_and_strides(void)
 {
     const int cases[][4] = {/* nq, nk, heads, hd */
                             {1, 1, 1, 4},   {5, 3, 2, 6},   {65, 7, 3, 8},
-                            {130, 129, 2, 12}, {64, 200, 4, 5}};
+                            {130, 129, 2, 12}, {64, 200, 4, 5},
+                            {70, 37, 4, 48}, /* the world DiT's head width */
+                            {9, 21, 1, 130}}; /* past the packed kernel's widths */
     for (size_t c = 0; c < ST2V_ARRAY_SIZE(cases); c++) {
         const int nq = cases[c][0], nk = cases[c][1], heads = cases[c][2],
                   hd = cases[c][3];
@@ -436,7 +438,7 @@ static void attention_matches_reference_for_odd_sizes_and_strides(void)
         float *qkv = rand_floats((size_t)ST2V_MAX(nq, nk) * ldq, 2.0f);
         float *out = calloc((size_t)nq * ldo, sizeof(float));
         double *ref = calloc((size_t)nq * ldo, sizeof(double));
-        float *scratch = malloc(st2v_op_attention_scratch(NULL, nk) *
+        float *scratch = malloc(st2v_op_attention_scratch(NULL, nk, hd) *
                                 sizeof(float));
         ref_attention(ref, ldo, qkv, ldq, qkv + D, ldq, qkv + 2 * D, ldq, nq,
                       nk, heads, hd);
@@ -459,7 +461,7 @@ static void attention_stays_finite_for_huge_logits(void)
     float *v = rand_floats((size_t)nk * D, 1.0f);
     float *out = malloc((size_t)nq * D * sizeof(float));
     double *ref = malloc((size_t)nq * D * sizeof(double));
-    float *scratch = malloc(st2v_op_attention_scratch(NULL, nk) *
+    float *scratch = malloc(st2v_op_attention_scratch(NULL, nk, hd) *
                             sizeof(float));
     ref_attention(ref, D, q, D, k, D, v, D, nq, nk, heads, hd);
     st2v_op_attention(NULL, out, D, q, D, k, D, v, D, nq, nk, heads, hd,
@@ -678,7 +680,7 @@ static void kernels_give_identical_bits_for_1_2_and_3_threads(void)
         res[t] = malloc((n_lin + n_att + n_conv) * sizeof(float));
         float *y = res[t], *att = y + n_lin, *conv = att + n_att;
         st2v_op_linear(pool, y, x, &l, n, ST2V_ACT_GELU);
-        float *sc = malloc(st2v_op_attention_scratch(pool, nk) * sizeof(float));
+        float *sc = malloc(st2v_op_attention_scratch(pool, nk, hd) * sizeof(float));
         st2v_op_attention(pool, att, heads * hd, y, out, y + 1, out, y + 2,
                           out, n, nk, heads, hd, sc);
         float *col = malloc(st2v_op_conv_scratch(st2v_pool_threads(pool), &c,

@@ -151,7 +151,7 @@ int st2v_dit_forward_batch(const st2v_world *m, st2v_pool *pool, int nb,
     const size_t sz_e = (size_t)Tp * F, sz_td = (size_t)nb * Tp * D;
     const size_t sz_mod = (size_t)nb * Tp * 6 * D;
     const size_t sz_att =
-        st2v_op_attention_scratch(pool, (int)ST2V_MAX(N, n_max));
+        st2v_op_attention_scratch(pool, (int)ST2V_MAX(N, n_max), hd);
     float *buf = st2v_alloc_floats(sz_tok + 4 * sz_nd + sz_wide + sz_cs +
                                    sz_e + 3 * sz_td + sz_mod + sz_att);
     if (!buf)

@@ -24,7 +24,7 @@ int st2v_text_encode(const st2v_world *m, st2v_pool *pool, const int32_t *ids,
             return ST2V_ERR_INVALID_ARG;
 
     const size_t nd = (size_t)n * Dt;
-    const size_t n_att = st2v_op_attention_scratch(pool, n);
+    const size_t n_att = st2v_op_attention_scratch(pool, n, hdt);
     float *buf = st2v_alloc_floats(2 * nd + (size_t)n * 3 * Dt +
                                    (size_t)n * Mt + n_att);
     if (!buf)

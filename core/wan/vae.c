@@ -782,7 +782,8 @@ static void size_buffers(wan_vae_state *s)
     s->cap_win = win;
     s->cap_up = up;
     s->col_per_thread = col;
-    s->att_per_thread = st2v_op_attention_scratch(NULL, (int)level_hw(s, 0));
+    s->att_per_thread =
+        st2v_op_attention_scratch(NULL, (int)level_hw(s, 0), C0);
 }
 
 int wan_vae_state_new(wan_vae_state **out, const wan_vae *m, int hl, int wl)
