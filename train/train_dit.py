@@ -8,6 +8,8 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   no loss), which is what continuation, streaming and image conditioning
   use at inference;
 - the caption dropped (empty prompt) 10% of the time, for guidance;
+- with --single-frames FRAC, that fraction of the batches are clips of one
+  temporal patch, window/pt times as many (the same tokens a batch);
 - auxiliary heads on a middle block predict, per token, the palette colour,
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
@@ -342,6 +344,10 @@ def main():
     ap.add_argument("--aux-steps", type=int, default=None,
                     help="switch the auxiliary heads off from this step on (default: never)")
     ap.add_argument("--aux-weight", type=float, default=0.5)
+    ap.add_argument("--single-frames", type=float, default=0.0, metavar="FRAC",
+                    help="this fraction of the batches are clips of one temporal patch (no "
+                         "motion, no context), as many more of them as keeps the tokens of a "
+                         "batch: cheap samples of shape and colour (default 0)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is at hand")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
@@ -437,15 +443,17 @@ def sitting(args, dev):
     json.dump(cfg, open(os.path.join(args.dir, "config.json"), "w"), ensure_ascii=False)
 
     def batch_loss(step):
-        z, caps, labels = cache.batch(rng, args.batch, window, pt)
+        single = args.single_frames > 0 and rng.random() < args.single_frames
+        w = pt if single else window            # one temporal patch: window/pt times the clips
+        z, caps, labels = cache.batch(rng, args.batch * (window // w), w, pt)
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std
         labels = {k: v.to(dev) for k, v in labels.items()}
         caps = ["" if rng.random() < 0.1 else c for c in caps]
         ids, mask = (v.to(dev) for v in pad_batch([encode(c) for c in caps]))
         t = sample_t(rng_t, B, shift)
-        tt = t[:, None].repeat(1, window // pt)                     # (B, T/pt)
-        clean = torch.from_numpy(rng.random(B) < 0.3)
+        tt = t[:, None].repeat(1, w // pt)                          # (B, T/pt)
+        clean = torch.from_numpy(rng.random(B) < (0.0 if single else 0.3))
         tt[clean, :context // pt] = 0.0
         tt = tt.to(dev)
         loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
