@@ -65,10 +65,15 @@ struct st2v_generator {
 
     /* progress through the video */
     int chunk;                     /* next chunk to generate */
-    int64_t latents_done;          /* latent frames decoded */
+    int64_t latents_done;          /* latent frames of new video sampled */
     int64_t native_base;           /* native index of frames[0] */
     int native_count;              /* frames held */
     int frames_chunk;              /* chunk the held frames came from */
+    int dec_next, dec_T;           /* latent frames dec_next .. dec_T - 1 of
+                                      x are sampled, not yet decoded: they
+                                      are decoded as their frames are asked
+                                      for, so the first frame of a chunk
+                                      waits for one decode, not T */
     int64_t out_index;             /* next output frame */
     int broken;                    /* decoder state lost: status until rewind */
 
@@ -468,19 +473,14 @@ static int generate_chunk(st2v_generator *g)
                             st2v_strerror(rc));
     }
 
-    /* Decode the frames that are new video: in the first chunk all of
-     * them (the image too), later the ones after the context. From here
-     * on the decoder has advanced: a failure loses the stream. */
+    /* The frames that are new video are decoded as they are asked for
+     * (next_latent_frame): in the first chunk all of them (the image
+     * too), later the ones after the context. */
     int first = g->chunk == 0 ? 0 : n_ctx;
     g->native_base += g->native_count;
     g->native_count = 0;
-    for (int f = first; f < T; f++) {
-        if ((rc = decode_latent_frame(g, T, f)) != 0) {
-            g->broken = rc;
-            return gen_fail(g, rc, "decoding chunk %d: %s", g->chunk,
-                            st2v_strerror(rc));
-        }
-    }
+    g->dec_next = first;
+    g->dec_T = T;
     g->latents_done += T - first;
 
     /* Carry the last `context` frames into the next chunk. */
@@ -507,6 +507,23 @@ static int generate_chunk(st2v_generator *g)
     return 0;
 }
 
+/* The frames of the next latent frame: decoded from the current chunk, or
+ * a new chunk once it is all decoded. Once the decoder has advanced, a
+ * failure loses the stream. */
+static int next_latent_frame(st2v_generator *g)
+{
+    if (g->dec_next >= g->dec_T)
+        return generate_chunk(g);
+    int rc = decode_latent_frame(g, g->dec_T, g->dec_next);
+    if (rc != 0) {
+        g->broken = rc;
+        return gen_fail(g, rc, "decoding chunk %d: %s", g->frames_chunk,
+                        st2v_strerror(rc));
+    }
+    g->dec_next++;
+    return 0;
+}
+
 int st2v_generator_next_frame(st2v_generator *g, uint8_t *dst,
                               ptrdiff_t stride, st2v_frame_info *info)
 {
@@ -526,7 +543,7 @@ int st2v_generator_next_frame(st2v_generator *g, uint8_t *dst,
     int64_t j = st2v_native_frame_index(g->out_index, g->model->info.fps, g->set.fps_num,
                                         g->set.fps_den);
     while (j >= g->native_base + g->native_count) {
-        int rc = generate_chunk(g);
+        int rc = next_latent_frame(g);
         if (rc != 0)
             return rc;
     }
@@ -588,6 +605,7 @@ int st2v_generator_rewind(st2v_generator *g)
     g->latents_done = 0;
     g->native_base = 0;
     g->native_count = 0;
+    g->dec_next = g->dec_T = 0;
     g->frames_chunk = 0;
     g->out_index = 0;
     g->broken = 0;
