@@ -37,7 +37,7 @@ PARTS := $(B)/bin/st2v-parts
 
 ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
 
-.PHONY: all check check-c check-cli check-python check-asan fixtures install \
+.PHONY: all check check-c check-cli check-python check-asan fixtures install install-core \
 	uninstall clean distclean sample bench bench-wan
 
 all: $(LIB_A) $(LIB_SO) $(CLI) $(PARTS) $(B)/st2v.pc
@@ -136,7 +136,13 @@ pictures: all
 
 # ---------------------------------------------------------------- install
 
-install: all
+install: all install-core
+
+# the library, its header and st2v.pc, the CLI and the default model: what
+# make install puts in place apart from the hosts (ffmpeg, the GStreamer
+# element), so that it can be staged without building them
+# (tests/test_cli.sh runs an install staged with DESTDIR)
+install-core: $(LIB_A) $(LIB_SO) $(CLI) $(B)/st2v.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(DATADIR)/st2v
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/st2v

@@ -138,6 +138,89 @@ check "an installed st2v finds PREFIX/share/st2v/default.safetensors" \
 check "ST2V_MODEL names the default model" \
     env ST2V_MODEL="$MODEL" "$BIN" -q --steps 1 -p "a" --frames 1 -o "$TMP/env.y4m"
 
+# However st2v is started, it finds the model from where its file really
+# is (/proc/self/exe), not from argv[0] as typed (issue 23: "no model
+# found" with build/bin on PATH). Each start renders a short clip with no
+# ST2V_MODEL, from another directory unless the path is relative.
+#
+# starts NAME WANT-SIZE DIR ARGV... : run ARGV in DIR; it must exit 0 and
+# write a clip of WANT-SIZE ("W H", or "any").
+starts() {
+    local name=$1 want=$2 dir=$3
+    shift 3
+    rm -f "$TMP/start.y4m"
+    if ! (cd "$dir" && env -u ST2V_MODEL "$@" -q --steps 1 -p "a red ball" -s 1 -d 0.2 \
+            -o "$TMP/start.y4m") 2>"$TMP/err"; then
+        fail "$name" "exit status $?: $(head -c 300 "$TMP/err")"
+        return
+    fi
+    local got w h n
+    got=$(y4m_info "$TMP/start.y4m" 2>&1)
+    read -r w h _ n <<<"$got"
+    if [ "${n:-0}" -gt 0 ] 2>/dev/null && { [ "$want" = any ] || [ "$w $h" = "$want" ]; }; then
+        ok "$name ($w x $h, $n frames)"
+    else
+        fail "$name" "got '$got', want $want and frames"
+    fi
+}
+BINDIR_=$(dirname "$BIN")
+mkdir -p "$TMP/elsewhere" "$TMP/links"
+ln -s "$BIN" "$TMP/links/st2v"
+ln -s "$(realpath --relative-to="$TMP/links" "$BIN")" "$TMP/links/st2v-rel"
+starts "st2v started by a relative path (bin/st2v)" any "$(dirname "$BINDIR_")" \
+    "$(basename "$BINDIR_")/st2v"
+starts "st2v started as ./st2v" any "$BINDIR_" ./st2v
+starts "st2v found on PATH, started from another directory" any "$TMP/elsewhere" \
+    PATH="$BINDIR_:$PATH" st2v
+starts "st2v started through a symlink in another directory" any "$TMP/elsewhere" \
+    "$TMP/links/st2v"
+starts "st2v started through a relative symlink found on PATH" any "$TMP/elsewhere" \
+    PATH="$TMP/links:$PATH" st2v-rel
+# the kernel runs the loader, not st2v: /proc/self/exe names the loader
+interp=$(readelf -p .interp "$BIN" 2>/dev/null | sed -n 's/.*\] *\(\/.*\)/\1/p')
+if [ -x "$interp" ]; then
+    starts "st2v started through its dynamic loader ($interp ./st2v)" any "$BINDIR_" "$interp" ./st2v
+else
+    echo "# no dynamic loader start tested: readelf found no interpreter in $BIN"
+fi
+# the moved tree above, whose model is the tiny one (32x32): not a model
+# found elsewhere
+starts "an installed st2v found on PATH finds its own model" "32 32" "$TMP/elsewhere" \
+    PATH="$TMP/inst/bin:$PATH" st2v
+ln -s "$TMP/inst/bin/st2v" "$TMP/links/st2v-inst"
+starts "an installed st2v started through a symlink finds its own model" "32 32" "$TMP/elsewhere" \
+    "$TMP/links/st2v-inst"
+
+# make install, into a prefix and staged with DESTDIR, when this st2v is
+# SRCDIR/B/bin/st2v of a configured source tree (make check's)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B_=$(basename "$(dirname "$BINDIR_")")
+if [ -f "$SRC/config.mak" ] && [ "$SRC/$B_/bin/st2v" = "$BIN" ]; then
+    P=$TMP/prefix
+    if MAKEFLAGS="" make -s -C "$SRC" B="$B_" PREFIX="$P" BINDIR="$P/bin" LIBDIR="$P/lib" \
+            INCLUDEDIR="$P/include" DATADIR="$P/share" install-core >"$TMP/make.log" 2>&1; then
+        starts "make install into a prefix: PREFIX/bin/st2v runs" any "$TMP/elsewhere" "$P/bin/st2v"
+        starts "make install into a prefix: st2v found on PATH" any "$TMP/elsewhere" \
+            PATH="$P/bin:$PATH" st2v
+    else
+        fail "make install into a prefix" "$(tail -n 5 "$TMP/make.log")"
+    fi
+    S=$TMP/stage
+    staged=
+    MAKEFLAGS="" make -s -C "$SRC" B="$B_" DESTDIR="$S" install-core >"$TMP/make.log" 2>&1 &&
+        staged=$(find "$S" -path '*/bin/st2v' -type f | head -n 1)
+    if [ -n "$staged" ]; then
+        starts "make install DESTDIR=STAGE: the staged st2v runs where it lies" any "$TMP/elsewhere" \
+            "$staged"
+        starts "make install DESTDIR=STAGE: the staged st2v found on PATH" any "$TMP/elsewhere" \
+            PATH="$(dirname "$staged"):$PATH" st2v
+    else
+        fail "make install DESTDIR=STAGE" "$(tail -n 5 "$TMP/make.log")"
+    fi
+else
+    echo "# make install not tested: $BIN is not the st2v of a configured source tree's build"
+fi
+
 # ------------------------------------------------------------- Wan2.1
 
 # the tiny runnable Wan2.1 folder (train/wan/pipeline_fixtures.py): any
