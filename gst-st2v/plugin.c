@@ -22,4 +22,4 @@ GST_PLUGIN_DEFINE (GST_VERSION_MAJOR,
     GST_VERSION_MINOR,
     st2v,
     "Video generated from a text prompt (st2v text-to-video)",
-    plugin_init, VERSION, GST_LICENSE_UNKNOWN, PACKAGE, "st2v")
+    plugin_init, VERSION, "LGPL", PACKAGE, "st2v")

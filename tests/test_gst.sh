@@ -67,6 +67,8 @@ echo "# $(gst-launch-1.0 --version | head -n 1)"
 gst-inspect-1.0 st2vsrc >"$TMP/inspect" 2>&1
 check "gst-inspect-1.0 finds st2vsrc in the plugin st2v" \
     sh -c "grep -q 'Klass *Source/Video' '$TMP/inspect' && grep -q 'Name *st2v' '$TMP/inspect'"
+check "the plugin st2v declares the LGPL (LICENSE: LGPL-2.1-or-later)" \
+    grep -q '^  License  *LGPL$' "$TMP/inspect"
 missing=
 for p in prompt negative-prompt seed steps guidance sampler shift model threads \
     is-live image alpha queue-size num-buffers; do
