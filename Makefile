@@ -70,7 +70,7 @@ $(B)/tests/%: tests/%.c $(LIB_A) tests/test_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-unused-function -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
 
-$(B)/st2v.pc: st2v.pc.in config.mak
+$(B)/st2v.pc: st2v.pc.in config.mak core/st2v.h
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@DATADIR@|$(DATADIR)|' \

@@ -29,9 +29,9 @@ extern "C" {
 #endif
 
 #define ST2V_VERSION_MAJOR 0
-#define ST2V_VERSION_MINOR 1
+#define ST2V_VERSION_MINOR 2
 #define ST2V_VERSION_PATCH 0
-#define ST2V_VERSION_STRING "0.1.0"
+#define ST2V_VERSION_STRING "0.2.0"
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #define ST2V_API __attribute__((visibility("default")))
@@ -55,7 +55,7 @@ typedef enum st2v_status {
 /* A short constant description of a status code ("invalid argument"). */
 ST2V_API const char *st2v_strerror(int status);
 
-/* Library version as a string, e.g. "0.1.0". */
+/* Library version as a string, e.g. "0.2.0". */
 ST2V_API const char *st2v_version(void);
 
 /* ------------------------------------------------------------------ log */

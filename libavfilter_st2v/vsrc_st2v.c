@@ -387,8 +387,8 @@ static av_cold int init(AVFilterContext *ctx)
             goto end;
         }
     }
-    av_log(ctx, AV_LOG_INFO, "model %s, %dx%d at %d/%d fps, %s, seed %" PRIu64 "%s\n",
-           mi->name, s->info.width, s->info.height, s->info.fps_num,
+    av_log(ctx, AV_LOG_INFO, "st2v %s, model %s, %dx%d at %d/%d fps, %s, seed %" PRIu64 "%s\n",
+           st2v_version(), mi->name, s->info.width, s->info.height, s->info.fps_num,
            s->info.fps_den, s->info.frames < 0 ? "endless" : "until the duration",
            s->used_seed, s->seed < 0 ? " (random)" : "");
     ret = 0;

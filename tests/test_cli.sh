@@ -126,7 +126,10 @@ EOF
 run_ok "--image conditions the video" "32 32 16:1 8" -p "a red ball" -s 1 --frames 8 --image "$TMP/img.png"
 
 check "--help prints the usage and succeeds" sh -c "'$BIN' --help | grep -q '^usage: st2v'"
-check "--version prints the version" sh -c "'$BIN' --version | grep -q '^st2v [0-9]'"
+version=$(sed -n 's/^#define ST2V_VERSION_STRING "\(.*\)"/\1/p' "$(dirname "$0")/../core/st2v.h")
+check "--version prints 'st2v ${version:-?}' (core/st2v.h) and succeeds" \
+    test "$("$BIN" --version; echo "rc $?")" = "st2v ${version:-?}
+rc 0"
 
 # ---------------------------------------------------------- default model
 # An installed tree finds its model next to itself, wherever it is moved.
@@ -214,6 +217,8 @@ if [ -f "$SRC/config.mak" ] && [ "$SRC/$B_/bin/st2v" = "$BIN" ]; then
             "$staged"
         starts "make install DESTDIR=STAGE: the staged st2v found on PATH" any "$TMP/elsewhere" \
             PATH="$(dirname "$staged"):$PATH" st2v
+        check "make install DESTDIR=STAGE: st2v.pc gives Version: ${version:-?} (core/st2v.h)" \
+            grep -qx "Version: ${version:-?}" "$(find "$S" -name st2v.pc | head -n 1)"
     else
         fail "make install DESTDIR=STAGE" "$(tail -n 5 "$TMP/make.log")"
     fi

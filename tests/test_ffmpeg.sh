@@ -125,6 +125,9 @@ seed=$(sed -n 's/.*seed \([0-9][0-9]*\) (random).*/\1/p' "$TMP/r.err" | head -n 
 ff -v error -f lavfi -i "st2v=prompt=sea:steps=1:d=0.5:seed=${seed:-0}" -f framemd5 "$TMP/r2"
 check "seed=-1 logs the chosen seed, which reproduces the video" \
     test -n "$seed" -a -s "$TMP/r1" -a "$(cmp "$TMP/r1" "$TMP/r2" 2>&1)" = ""
+version=$(sed -n 's/^#define ST2V_VERSION_STRING "\(.*\)"/\1/p' "$(dirname "$0")/../core/st2v.h")
+check "the filter logs libst2v's version (st2v ${version:-?}) at init" \
+    grep -q "Parsed_st2v_0 .*\] st2v ${version:-?}, model " "$TMP/r.err"
 
 # ------------------------------------------- size, rate, duration, pts
 check_probe() { # check_probe NAME GRAPH KEY=VALUE...

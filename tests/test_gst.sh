@@ -69,6 +69,9 @@ check "gst-inspect-1.0 finds st2vsrc in the plugin st2v" \
     sh -c "grep -q 'Klass *Source/Video' '$TMP/inspect' && grep -q 'Name *st2v' '$TMP/inspect'"
 check "the plugin st2v declares the LGPL (LICENSE: LGPL-2.1-or-later)" \
     grep -q '^  License  *LGPL$' "$TMP/inspect"
+version=$(sed -n 's/^#define ST2V_VERSION_STRING "\(.*\)"/\1/p' "$(dirname "$0")/../core/st2v.h")
+check "the plugin's version is libst2v's (${version:-?})" \
+    grep -q "^  Version  *${version:-?}\$" "$TMP/inspect"
 missing=
 for p in prompt negative-prompt seed steps guidance sampler shift model threads \
     is-live image alpha queue-size num-buffers; do
