@@ -70,12 +70,16 @@ $(B)/tests/%: tests/%.c $(LIB_A) tests/test_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-unused-function -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
 
+# st2v.pc.in filled in with the directories (make install writes its own
+# copy, so that `make install PREFIX=DIR` gives DIR's)
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@DATADIR@|$(DATADIR)|' \
+	    -e 's|@VERSION@|$(shell sed -n 's/^\#define ST2V_VERSION_STRING "\(.*\)"/\1/p' core/st2v.h)|' \
+	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' st2v.pc.in
+
 $(B)/st2v.pc: st2v.pc.in config.mak core/st2v.h
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@DATADIR@|$(DATADIR)|' \
-	    -e 's|@VERSION@|$(shell sed -n 's/^#define ST2V_VERSION_STRING "\(.*\)"/\1/p' core/st2v.h)|' \
-	    -e 's|@REQUIRES@|$(PC_REQUIRES)|' $< >$@
+	$(PC_SED) >$@
 
 # ------------------------------------------------------------------ tests
 
@@ -151,7 +155,8 @@ install-core: $(LIB_A) $(LIB_SO) $(CLI) $(B)/st2v.pc
 	install -m 755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libst2v.so
 	install -m 644 core/st2v.h $(DESTDIR)$(INCLUDEDIR)/st2v.h
-	install -m 644 $(B)/st2v.pc $(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc
+	$(PC_SED) >$(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/st2v.pc
 	install -m 644 -D models/default.safetensors $(DESTDIR)$(DATADIR)/st2v/default.safetensors
 
 uninstall:
