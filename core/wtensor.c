@@ -13,6 +13,7 @@
 #include "common.h"
 #include "cpu.h"
 #include "ops.h"
+#include "ops_bf16.h"
 #include "wtensor.h"
 
 /* ============================================================ binding */
@@ -36,6 +37,7 @@ int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
     v->rows = ndim == 2 ? d0 : 1;
     v->cols = ndim == 2 ? d1 : d0;
     v->scale = 1.0f;
+    v->bf16 = 0;
     return ST2V_OK;
 }
 
@@ -218,7 +220,9 @@ static void wmm_tiles(void *varg, int64_t begin, int64_t end)
 
 size_t st2v_wmatmul_scratch(const st2v_pool *pool, int64_t cols)
 {
-    return (size_t)st2v_pool_threads(pool) * ST2V_WTILE * (size_t)cols;
+    return ST2V_MAX((size_t)st2v_pool_threads(pool) * ST2V_WTILE *
+                        (size_t)cols,
+                    st2v_bf16_matmul_scratch(pool, cols));
 }
 
 void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
@@ -226,6 +230,10 @@ void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                   float *scratch)
 {
     if (n <= 0 || w->rows <= 0)
+        return;
+    if (w->bf16 && w->dtype == ST_BF16 && w->scale == 1.0f &&
+        st2v_bf16_matmul(pool, y, ldy, x, ldx, w->data, w->rows, w->cols, n,
+                         accumulate, scratch))
         return;
     wmm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w, .n = n,
                   .accumulate = accumulate, .scratch = scratch};

@@ -11,6 +11,12 @@
  * is one sgemm over all input rows, so results are bit-identical for any
  * pool (NULL = serial), as in ops.h.
  *
+ * The BF16 path: a BF16 view whose `bf16` is set (by a family's loader
+ * when its compute dtype is bf16) is multiplied where it lies in
+ * bfloat16 products summed in float32 (ops_bf16.h: AVX512-BF16), its
+ * input rounded to bfloat16; on a CPU without the instructions (or capped
+ * by ST2V_CPU) the same call widens and uses sgemm as above.
+ *
  * Not here: the world model, whose loader widens every weight at load
  * (model.c), and any knowledge of tensor names (each family's loader).
  */
@@ -37,11 +43,14 @@ typedef struct st2v_wview {
     st_dtype dtype;
     int64_t rows, cols;
     float scale;                /* 1, or the file's scale_weight */
+    int bf16;                   /* 1: st2v_wmatmul() in bfloat16 products
+                                   where the CPU allows (BF16, scale 1
+                                   only); 0 (the binders' default): float32 */
 } st2v_wview;
 
 /* Bind v to tensor `name` of f, which must have exactly the shape
  * (d0, d1) (ndim 2) or (d0) (ndim 1, viewed as (1, d0)) and a floating
- * dtype (F32, F16, BF16, F8_E4M3); scale 1. On failure returns
+ * dtype (F32, F16, BF16, F8_E4M3); scale 1, bf16 0. On failure returns
  * ST2V_ERR_FORMAT with "tensor NAME: missing", "tensor NAME: shape [..],
  * expected [..]" or "tensor NAME: dtype U8, ..." in err. */
 int st2v_wview_bind(st2v_wview *v, const st_file *f, const char *name,
@@ -75,11 +84,13 @@ void st2v_wview_release(const st2v_wview *v);
 
 /* Scratch floats st2v_wmatmul() needs with this pool for a matrix of
  * `cols` columns: one tile per thread (none is used for F32 weights, but
- * callers size it once for every dtype). */
+ * callers size it once for every dtype), which also holds the BF16 path's
+ * rounded rows. */
 size_t st2v_wmatmul_scratch(const st2v_pool *pool, int64_t cols);
 
 /* y (n, w->rows), row stride ldy: y = x W^T, or y += x W^T when
  * accumulate; x (n, w->cols), row stride ldx. y and x must not overlap.
+ * In bfloat16 products for a view with bf16 set (above), else float32.
  * scratch: st2v_wmatmul_scratch(pool, w->cols) floats. */
 void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                   int64_t ldx, const st2v_wview *w, int64_t n, int accumulate,
