@@ -40,10 +40,16 @@ static int64_t padded(int64_t in)
     return (in + 31) / 32 * 32;
 }
 
+/* Floats of scratch per thread: MB rows of padded(in) bfloat16 (two per
+ * float), and 16 to align them to 64 bytes whatever the caller's. */
+static size_t slot_floats(int64_t in)
+{
+    return MB * (size_t)padded(in) / 2 + 16;
+}
+
 size_t st2v_bf16_matmul_scratch(const st2v_pool *pool, int64_t in)
 {
-    /* MB rows of padded(in) bfloat16, two per float */
-    return (size_t)st2v_pool_threads(pool) * MB * (size_t)padded(in) / 2;
+    return (size_t)st2v_pool_threads(pool) * slot_floats(in);
 }
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&       \
@@ -190,7 +196,7 @@ typedef struct bmm_task {
     int64_t out, in, n;
     int64_t n_cb;               /* tasks along out */
     int accumulate;
-    float *scratch;             /* per slot: (MB, padded(in)) bfloat16 */
+    float *scratch;             /* per slot: slot_floats(in) */
 } bmm_task;
 
 /* One task: rows [m0, m0 + mb) of x by rows [c0, c1) of W. */
@@ -223,8 +229,10 @@ BF16_TARGET static void bmm_block(const bmm_task *a, uint16_t *xb,
 static void bmm_tasks(void *varg, int64_t begin, int64_t end)
 {
     const bmm_task *a = varg;
-    uint16_t *xb = (uint16_t *)(a->scratch + (size_t)st2v_pool_slot() * MB *
-                                                 (size_t)padded(a->in) / 2);
+    /* (MB, padded(in)) bfloat16, 64-byte aligned */
+    const uintptr_t p = (uintptr_t)(a->scratch + (size_t)st2v_pool_slot() *
+                                                     slot_floats(a->in));
+    uint16_t *xb = (uint16_t *)((p + 63) & ~(uintptr_t)63);
     for (int64_t t = begin; t < end; t++) {
         const int64_t m0 = t / a->n_cb * MB, c0 = t % a->n_cb * NB;
         bmm_block(a, xb, m0, ST2V_MIN(MB, a->n - m0), c0,

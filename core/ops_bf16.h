@@ -35,8 +35,8 @@ size_t st2v_bf16_matmul_scratch(const st2v_pool *pool, int64_t in);
 /* y (n, out), row stride ldy: y = x W^T, or y += x W^T when accumulate;
  * x (n, in), row stride ldx, float32; w (out, in) row-major bfloat16
  * (any alignment). y and x must not overlap. scratch:
- * st2v_bf16_matmul_scratch(pool, in) floats. Returns 1, or 0 (and does
- * nothing) where the CPU lacks the instructions. */
+ * st2v_bf16_matmul_scratch(pool, in) floats (any alignment). Returns 1,
+ * or 0 (and does nothing) where the CPU lacks the instructions. */
 int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                      int64_t ldx, const void *w, int64_t out, int64_t in,
                      int64_t n, int accumulate, float *scratch);

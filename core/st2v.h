@@ -101,7 +101,9 @@ typedef enum st2v_dtype {
                                   at a time (families that support it); the
                                   st2v world model: its DiT's linear layers
                                   in bfloat16 products (AVX512-BF16), float32
-                                  on CPUs without them */
+                                  on CPUs without them; Wan: its DiT's BF16
+                                  linear layers in bfloat16 products where
+                                  they lie (F16/F32 files stay float32) */
 } st2v_dtype;
 
 /* How to load a model (whisper.cpp's style: take st2v_model_default_params()

@@ -11,7 +11,9 @@
  * from the weights exactly as stored (so the BF16 file gets the same 1e-4
  * tolerance); "b_f32" has no padding (n = text_len), "b_cfg" is the other
  * half of a CFG pair on the same latent; full.* is one 1536-wide
- * self-attention (12 heads of 128, RoPE 44/42/42). Also: F16 weights
+ * self-attention (12 heads of 128, RoPE 44/42/42). The BF16 path
+ * (wan_dit_use_bf16) on a_bf16 and on a 1536-wide block within BF16_TOL
+ * of the same goldens, bit-identical for 1, 2 and 3 threads. Also: F16 weights
  * (made from a_f32 in memory), independence
  * from the thread count, the refusal of missing, misshapen and fp8
  * tensors by name, and of bad sizes.
@@ -33,6 +35,7 @@
 #include "common.h"
 #include "pool.h"
 #include "hashed.h"
+#include "ops_bf16.h"
 #include "test_util.h"
 #include "wan/dit.h"
 
@@ -62,6 +65,11 @@ static const dit_case CASES[] = {
     {"b_f32", "wan/dit/b_f32.safetensors", &CFG_B, 5, 6, 4},
     {"b_cfg", "wan/dit/b_f32.safetensors", &CFG_B, 5, 6, 4},
 };
+
+/* The BF16 path's tolerance (wan_dit_use_bf16: activations rounded to
+ * bfloat16, products summed in float32) on the golden velocity: max |got -
+ * want| / max |want|, as the world model's (test_dit.c). */
+#define BF16_TOL 1e-2
 
 /* ------------------------------------------------------------ helpers */
 
@@ -510,8 +518,17 @@ static void full_width_block_matches_the_reference(void)
         CHECK(st2v_pool_new(&pool, 2) == 0, "pool");
         CHECK(wan_dit_forward(m, pool, x, 2, 4, 6, tt[0], ctx, 5, got) == 0,
               "forward");
-        st2v_pool_free(pool);
         CHECK_GOLDEN("one 1536-wide DiT block", got, want, no);
+        /* the BF16 path on the real widths (k 1536, 8960, text 64) */
+        const int bf16 = wan_dit_use_bf16(m, 1);
+        CHECK(wan_dit_forward(m, pool, x, 2, 4, 6, tt[0], ctx, 5, got) == 0,
+              "forward bf16");
+        wan_dit_use_bf16(m, 0);
+        const double e = tu_max_rel_err(got, want, no);
+        printf("     golden %-28s max rel err %.3g%s\n", "the block, bf16", e,
+               bf16 ? "" : " (float32: no AVX512-BF16)");
+        CHECK(e <= (bf16 ? BF16_TOL : GOLDEN_TOL), "bf16 block: %.3g", e);
+        st2v_pool_free(pool);
     } else {
         CHECK(0, "golden hashed.* missing or misshapen (make fixtures)");
     }
@@ -522,6 +539,72 @@ static void full_width_block_matches_the_reference(void)
     free(buf);
     free(t);
     free(spec);
+}
+
+/* With compute dtype bf16 (wan_dit_use_bf16) the BF16 weights of a_bf16
+ * go through the BF16 path: the golden velocity within BF16_TOL, the same
+ * bits for 1, 2 and 3 threads; the F32 weights of a_f32 stay float32 (the
+ * same bits as without it). Where the CPU lacks AVX512-BF16 (or ST2V_CPU
+ * caps it) everything is float32 and the float32 tolerance holds. */
+static void dit_in_bf16_matches_the_reference_within_the_bf16_tolerance(void)
+{
+    st_file g;
+    if (tu_open(&g, "wan/dit/golden.safetensors"))
+        return;
+    for (int i = 0; i < 2; i++) {
+        const dit_case *c = &CASES[i]; /* a_f32, a_bf16 */
+        st_file f;
+        if (tu_open(&f, c->weights))
+            continue;
+        wan_dit *m = load(&f, c->cfg, NULL);
+        size_t nctx, nout;
+        float *x = golden(&g, c->name, "x", NULL);
+        float *t = golden(&g, c->name, "t", NULL);
+        float *ctx = golden(&g, c->name, "context", &nctx);
+        float *want = golden(&g, c->name, "out", &nout);
+        float *f32 = malloc(nout * sizeof(float));
+        float *got[4];
+        for (int j = 0; j < 4; j++)
+            got[j] = malloc(nout * sizeof(float));
+        if (m && x && t && ctx && want && f32 && got[0] && got[1] &&
+            got[2] && got[3]) {
+            const int n = (int)(nctx / (size_t)c->cfg->text_dim);
+            CHECK(wan_dit_forward(m, NULL, x, c->F, c->H, c->W, t[0], ctx, n,
+                                  f32) == 0, "forward f32");
+            const int on = wan_dit_use_bf16(m, 1);
+            CHECK(on == (i == 1 && st2v_bf16_matmul_supported()),
+                  "%s: wan_dit_use_bf16 gave %d", c->name, on);
+            for (int j = 0; j < 4; j++) {
+                st2v_pool *pool = NULL;
+                REQUIRE(j == 0 || st2v_pool_new(&pool, j) == 0, "pool");
+                CHECK(wan_dit_forward(m, pool, x, c->F, c->H, c->W, t[0],
+                                      ctx, n, got[j]) == 0, "forward bf16");
+                st2v_pool_free(pool);
+                CHECK(memcmp(got[0], got[j], nout * sizeof(float)) == 0,
+                      "%s bf16: %d threads differ from serial", c->name, j);
+            }
+            const double e = tu_max_rel_err(got[0], want, nout);
+            const double ef = tu_max_rel_err(got[0], f32, nout);
+            printf("     golden %-28s max rel err %.3g (vs float32 %.3g)%s\n",
+                   i ? "a_bf16 velocity, bf16" : "a_f32 velocity, bf16", e,
+                   ef, on ? "" : " float32");
+            CHECK(e <= (on ? BF16_TOL : GOLDEN_TOL), "%s bf16: %.3g",
+                  c->name, e);
+            if (!on)
+                CHECK(ef == 0.0, "%s: float32 weights changed bits", c->name);
+            wan_dit_use_bf16(m, 0);
+            CHECK(wan_dit_forward(m, NULL, x, c->F, c->H, c->W, t[0], ctx, n,
+                                  got[1]) == 0 &&
+                      memcmp(got[1], f32, nout * sizeof(float)) == 0,
+                  "%s: float32 again after bf16 off", c->name);
+        }
+        free(x), free(t), free(ctx), free(want), free(f32);
+        for (int j = 0; j < 4; j++)
+            free(got[j]);
+        wan_dit_free(m);
+        st_close(&f);
+    }
+    st_close(&g);
 }
 
 /* F16 weights, used in place, give what F32 weights of the same values
@@ -796,6 +879,7 @@ int main(void)
     RUN(cfg_pair_in_one_pass_equals_two_forwards);
     RUN(full_width_self_attention_matches_the_reference);
     RUN(full_width_block_matches_the_reference);
+    RUN(dit_in_bf16_matches_the_reference_within_the_bf16_tolerance);
     RUN(f16_weights_are_used_in_place);
     RUN(config_is_read_from_the_tensor_shapes);
     RUN(missing_misshapen_and_fp8_tensors_are_refused_by_name);

@@ -17,7 +17,8 @@
  *   out_b = unpatchify(y_b): y's columns are (pt, ph, pw, c)
  *
  * Matrix products through st2v_wmatmul() (weights widened one tile at a
- * time); rms over the full width D before the head split; RoPE tables
+ * time; with wan_dit_use_bf16, those of the blocks and embeddings in
+ * bfloat16 products over the BF16 weights where they lie); rms over the full width D before the head split; RoPE tables
  * from ops.h (interleaved pairs, per-axis frequencies).
  *
  * Not here: the sampler, umT5, the VAE, reading a model folder (files.c).
@@ -32,6 +33,7 @@
 #include "attention.h"
 #include "common.h"
 #include "ops.h"
+#include "ops_bf16.h"
 #include "wan/dit.h"
 #include "wtensor.h"
 
@@ -87,6 +89,23 @@ static void blas_single_thread(void)
 const wan_dit_config *wan_dit_get_config(const wan_dit *m)
 {
     return &m->cfg;
+}
+
+int wan_dit_use_bf16(wan_dit *m, int on)
+{
+    st2v_wview *v[5] = {&m->txt0, &m->txt2, &m->tim0, &m->tim2, &m->proj};
+    int any = 0;
+    for (int i = 0; i < 5; i++)
+        any |= v[i]->bf16 = on && v[i]->dtype == ST_BF16;
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        dit_block *k = &m->blocks[l];
+        st2v_wview *b[10] = {&k->self.q,  &k->self.k,  &k->self.v,
+                             &k->self.o,  &k->cross.q, &k->cross.k,
+                             &k->cross.v, &k->cross.o, &k->ffn0, &k->ffn2};
+        for (int i = 0; i < 10; i++)
+            any |= b[i]->bf16 = on && b[i]->dtype == ST_BF16;
+    }
+    return any && st2v_bf16_matmul_supported();
 }
 
 static int patch_size(const wan_dit_config *c)
@@ -149,6 +168,7 @@ static int bind(st2v_wview *v, const binder *b, const char *name, int layer,
     v->rows = rows;
     v->cols = cols;
     v->scale = 1.0f;
+    v->bf16 = 0;
     return ST2V_OK;
 }
 

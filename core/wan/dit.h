@@ -64,6 +64,18 @@ void wan_dit_free(wan_dit *m);
 
 const wan_dit_config *wan_dit_get_config(const wan_dit *m);
 
+/* The BF16 path (on = 1): the linear layers of the blocks (attention q,
+ * k, v, o; the feed-forward) and of the text and time embeddings computed
+ * in bfloat16 products summed in float32 (ops_bf16.h, AVX512-BF16), over
+ * their BF16 weights where they lie, the activations rounded to bfloat16;
+ * the patch embedding and the head stay float32. F32 and F16 weights stay
+ * float32 too: the kernel reads bfloat16 in place, and rounding them would
+ * need a copy of the weights. on = 0: float32 again (the default). Returns
+ * 1 where the path is used, 0 where nothing changes (no BF16 weights, or
+ * a CPU without AVX512-BF16 or capped by ST2V_CPU: float32 there). Call
+ * it before any forward, not while one runs. */
+int wan_dit_use_bf16(wan_dit *m, int on);
+
 /* The velocity out (out_dim, F, H, W) for the latent x (in_dim, F, H, W)
  * at timestep t (Wan's 0 .. 1000) and the text context ctx (n, text_dim):
  * the n real umT5 rows (EOS included, no padding), 1 <= n <= text_len.

@@ -215,13 +215,15 @@ static int wan_load(void **impl, const char *path, const st2v_folder *folder,
                     const st2v_model_params *params, st2v_model_info *info,
                     st2v_arch_caps *caps, char *err, size_t err_size)
 {
-    (void)folder, (void)params; /* weights are used where they lie, in
-                                   float32 products: no other dtype */
+    (void)folder; /* weights are used where they lie: compute dtype bf16
+                     puts the DiT's BF16 linears on the BF16 path */
     wan_model *m = NULL;
     char found[400];
     int rc = wan_model_open(&m, path, found, sizeof(found));
     if (rc != 0)
         return st2v_fail(err, err_size, rc, "%s", found);
+    if (params && params->compute_dtype == ST2V_DTYPE_BF16)
+        wan_dit_use_bf16(m->dit, 1);
     const wan_dit_config *c = &m->files->dit_cfg;
     if (c->dim == 1536 && c->num_layers == 30)
         snprintf(m->name, sizeof(m->name), "Wan2.1-T2V-1.3B");
