@@ -6,12 +6,14 @@
  * the wall time says little, the CPU time what the work costs).
  *
  *   st2v-bench-wan dit  --weights FILE [-t 2] [-s FRAMESxHxW] [-l LAYERS]
- *                       [-r REPS] [-n CTX_ROWS]
+ *                       [-r REPS] [-n CTX_ROWS] [-c f32|bf16]
  *       one DiT forward (one prompt) on a random latent of the video size
  *       FRAMES x H x W (latent 1 + (FRAMES-1)/4 x H/8 x W/8). -l L < the
  *       model's layers: the patch embedding and the first L blocks only
  *       (wan_dit_tokens), also reported scaled to every block
  *       ("scaled": the blocks are alike; the head is a few MFLOP).
+ *       -c bf16: compute dtype bf16 (wan_dit_use_bf16: the BF16 linears
+ *       in bfloat16 products where the CPU has AVX512-BF16, else float32).
  *   st2v-bench-wan umt5 --weights FILE [-t 2] [-n TOKENS] [-r REPS]
  *       the umT5 encoder on TOKENS real tokens; a file with fewer blocks
  *       than umT5-XXL's 24 is also reported scaled to 24.
@@ -21,7 +23,9 @@
  *
  * One JSON line per measurement: {"part", "shape", "threads", "wall",
  * "cpu", "scale"} (seconds; scale: the factor that makes it the whole
- * part, 1 when it ran whole). Errors: a line on stderr, exit 1.
+ * part, 1 when it ran whole); the DiT's also "compute" (what ran: f32 or
+ * bf16) and "gflop", the blocks' matrix products and attention as
+ * test_wan_dit.c counts them. Errors: a line on stderr, exit 1.
  */
 #include <math.h>
 #include <stdint.h>
@@ -41,6 +45,7 @@
 typedef struct opts {
     const char *part, *weights;
     int threads, frames, height, width, layers, reps, rows;
+    int bf16;                   /* -c bf16 */
 } opts;
 
 static double now(void)
@@ -65,17 +70,34 @@ static float frand(void) /* [-1, 1) */
     return (float)(rng >> 8) / 8388608.0f - 1.0f;
 }
 
+/* compute: NULL, or what the DiT computed in (with its gflop) */
 static void report(const opts *o, const char *part, double wall, double cpu,
-                   double scale, long tokens)
+                   double scale, long tokens, const char *compute,
+                   double gflop)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    char extra[96] = "";
+    if (compute)
+        snprintf(extra, sizeof(extra),
+                 ", \"compute\": \"%s\", \"gflop\": %.1f", compute, gflop);
     printf("{\"engine\": \"st2v\", \"part\": \"%s\", \"shape\": \"%dx%dx%d\", "
            "\"threads\": %d, \"tokens\": %ld, \"wall\": %.3f, \"cpu\": %.3f, "
-           "\"scale\": %.4f, \"rss_mb\": %.0f}\n",
+           "\"scale\": %.4f, \"rss_mb\": %.0f%s}\n",
            part, o->frames, o->height, o->width, o->threads, tokens, wall, cpu,
-           scale, (double)ru.ru_maxrss / 1024.0);
+           scale, (double)ru.ru_maxrss / 1024.0, extra);
     fflush(stdout);
+}
+
+/* FLOP of `layers` blocks on L tokens and R context rows (as in
+ * tests/test_wan_dit.c): the projections, the feed-forward, attention. */
+static double block_flops(const wan_dit_config *c, double L, double R,
+                          int layers)
+{
+    const double D = c->dim, Fd = c->ffn_dim;
+    const double self = 8 * L * D * D + 4 * L * L * D;
+    const double cross = 4 * L * D * D + 4 * R * D * D + 4 * L * R * D;
+    return layers * (self + cross + 4 * L * D * Fd);
 }
 
 static int bench_dit(const opts *o, st_file *f, st2v_pool *pool)
@@ -99,6 +121,8 @@ static int bench_dit(const opts *o, st_file *f, st2v_pool *pool)
     const int64_t L = (int64_t)F * H * W / 4;
     const int nl = o->layers > 0 && o->layers < c.num_layers ? o->layers
                                                              : c.num_layers;
+    const int bf16 = o->bf16 && wan_dit_use_bf16(m, 1);
+    const double gflop = block_flops(&c, (double)L, o->rows + 1.0, nl) * 1e-9;
     float *x = malloc((size_t)nx * sizeof(float));          /* (in, F, H, W) */
     float *ctx = malloc((size_t)o->rows * c.text_dim * sizeof(float));
     float *out = malloc((size_t)(nx > L * c.dim ? nx : L * c.dim) *
@@ -123,7 +147,7 @@ static int bench_dit(const opts *o, st_file *f, st2v_pool *pool)
                 rc = 1;
             } else {
                 report(o, "dit", wall, cpu, (double)c.num_layers / nl,
-                       (long)L);
+                       (long)L, bf16 ? "bf16" : "f32", gflop);
             }
         }
     }
@@ -163,7 +187,7 @@ static int bench_umt5(const opts *o, st_file *f, st2v_pool *pool)
                 fprintf(stderr, "umt5: encode failed (%d)\n", st);
                 rc = 1;
             } else {
-                report(o, "umt5", wall, cpu, 24.0 / c.layers, n);
+                report(o, "umt5", wall, cpu, 24.0 / c.layers, n, NULL, 0);
             }
         }
     }
@@ -207,7 +231,7 @@ static int bench_vae(const opts *o, st_file *f, st2v_pool *pool)
                     rc = 1;
                 } else {
                     report(o, k ? "vae_later" : "vae_first", wall, cpu, 1.0,
-                           (long)hl * wl);
+                           (long)hl * wl, NULL, 0);
                 }
             }
         }
@@ -224,7 +248,8 @@ int main(int argc, char **argv)
               .layers = 0, .reps = 1, .rows = 0};
     if (argc < 2) {
         fprintf(stderr, "usage: st2v-bench-wan dit|umt5|vae --weights FILE "
-                        "[-t T] [-s FxHxW] [-l LAYERS] [-r REPS] [-n ROWS]\n");
+                        "[-t T] [-s FxHxW] [-l LAYERS] [-r REPS] [-n ROWS] "
+                        "[-c f32|bf16]\n");
         return 2;
     }
     o.part = argv[1];
@@ -240,6 +265,8 @@ int main(int argc, char **argv)
             o.reps = atoi(v);
         else if (!strcmp(a, "-n"))
             o.rows = atoi(v);
+        else if (!strcmp(a, "-c") && (!strcmp(v, "f32") || !strcmp(v, "bf16")))
+            o.bf16 = !strcmp(v, "bf16");
         else if (!strcmp(a, "-s")) {
             if (sscanf(v, "%dx%dx%d", &o.frames, &o.height, &o.width) != 3)
                 o.frames = 0;

@@ -5,7 +5,8 @@ shapes and thread count, interleaved.
     wan.py --bench BUILD/bin/st2v-bench-wan --work BUILD
            [--weights DIR] [--dit FILE] [--vae FILE] [--sdcpp PATH/sd-cli]
            [--threads 2] [--rounds 1] [--reps 1] [--layers 2]
-           [--umt5-layers 2] [--shapes 17x320x512,33x480x832]
+           [--compute f32|bf16] [--umt5-layers 2]
+           [--shapes 17x320x512,33x480x832]
            [--out bench/wan-results.json]
 
 Weights (written once under --weights, default BUILD/wan-weights, by the
@@ -419,6 +420,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--compute", choices=["f32", "bf16"], default="f32",
+                    help="st2v's DiT compute dtype (bf16: the AVX512-BF16 "
+                    "path over the bf16 weights where they lie)")
     ap.add_argument("--umt5-layers", type=int, default=2)
     ap.add_argument("--shapes", default="17x320x512,33x480x832")
     ap.add_argument("--parts", default="dit,umt5,vae")
@@ -455,7 +459,7 @@ def main():
                     rows += r
                     continue
                 if "dit" in a.parts:
-                    r = st2v(a, "dit", cut, shape)
+                    r = st2v(a, "dit", cut, shape, ["-c", a.compute])
                     for x in r:
                         x["scale"] = 30 / a.layers if a.layers else 1.0
                         tokens[shape] = x["tokens"]
