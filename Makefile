@@ -31,6 +31,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
 SONAME := libst2v.so.0
 LIB_A := $(B)/lib/libst2v.a
+LIB_IN := $(B)/lib/libst2v-internal.a
 LIB_SO := $(B)/lib/$(SONAME)
 CLI := $(B)/bin/st2v
 PARTS := $(B)/bin/st2v-parts
@@ -48,7 +49,19 @@ $(B)/obj/%.o: %.c config.mak build_config.h
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:=.d) $(PARTS).d
 
+# The installed static library is one relocatable object in which only
+# the public API (ST2V_API, all st2v_*) stays global: the library's own
+# functions (safetensors, SentencePiece, the Wan parts) are localised, so
+# a program that links it (ffmpeg among them) gets no other names. The
+# tests, benches and st2v-parts reach the internals through LIB_IN, an
+# ordinary archive of the same objects.
 $(LIB_A): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(LD) -r -o $(B)/lib/libst2v-all.o $^
+	objcopy --localize-hidden $(B)/lib/libst2v-all.o
+	rm -f $@ && ar rcs $@ $(B)/lib/libst2v-all.o && rm -f $(B)/lib/libst2v-all.o
+
+$(LIB_IN): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -62,13 +75,13 @@ $(CLI): $(CLI_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(DEP_LIBS)
 
 # one part of a model on safetensors in and out (tools/st2v-parts.c)
-$(PARTS): tools/st2v-parts.c $(LIB_A)
+$(PARTS): tools/st2v-parts.c $(LIB_IN)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_IN) $(DEP_LIBS)
 
-$(B)/tests/%: tests/%.c $(LIB_A) tests/test_util.h
+$(B)/tests/%: tests/%.c $(LIB_IN) tests/test_util.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-unused-function -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -Wno-unused-function -MMD -MP -o $@ $< $(LIB_IN) $(DEP_LIBS)
 
 # st2v.pc.in filled in with the directories (make install writes its own
 # copy, so that `make install PREFIX=DIR` gives DIR's)
@@ -84,6 +97,9 @@ $(B)/st2v.pc: st2v.pc.in config.mak core/st2v.h
 # ------------------------------------------------------------------ tests
 
 check: all $(TEST_BIN)
+	@bad=$$(nm -g --defined-only $(LIB_A) | awk 'NF == 3 && $$3 !~ /^st2v_/ {print $$3}'); \
+	    if [ -n "$$bad" ]; then echo "FAIL libst2v.a exports names without the st2v_ prefix:" $$bad; exit 1; \
+	    else echo "ok   libst2v.a exports only st2v_* names ($$(nm -g --defined-only $(LIB_A) | awk 'NF == 3' | wc -l))"; fi
 	@ST2V_FIXTURES=tests/fixtures ST2V_BIN=$(CLI) B=$(B) HAVE_GST=$(HAVE_GST) \
 	    PY=$(PY) HAVE_PYTHON=$(HAVE_PYTHON) tests/run-tests.sh $(TEST_BIN)
 
@@ -98,9 +114,9 @@ fixtures:
 sample: $(CLI)
 	$(CLI) -p "a red ball moving right" -d 2 -o out.y4m
 
-$(B)/bin/st2v-bench: bench/bench.c $(LIB_A)
+$(B)/bin/st2v-bench: bench/bench.c $(LIB_IN)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_IN) $(DEP_LIBS)
 
 # st2v, ONNX Runtime (npm onnxruntime-node under $(B)/ort, installed here
 # when npm is there) and the PyTorch reference, interleaved; BENCH_ARGS
@@ -112,9 +128,9 @@ bench: $(B)/bin/st2v-bench
 	    echo "bench: npm install onnxruntime-node failed; ONNX Runtime skipped"; fi
 	$(PY) bench/run.py --bench $(B)/bin/st2v-bench --ort $(B)/ort --work $(B) $(BENCH_ARGS)
 
-$(B)/bin/st2v-bench-wan: bench/wan.c $(LIB_A)
+$(B)/bin/st2v-bench-wan: bench/wan.c $(LIB_IN)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_A) $(DEP_LIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_IN) $(DEP_LIBS)
 
 # Wan2.1's DiT forward, umT5 and VAE decode at full size on random weights
 # (written under $(B)/wan-weights when missing, or WAN_WEIGHTS=DIR with
@@ -246,10 +262,10 @@ $(GST_EXAMPLE): gst-st2v/examples/change-prompt.c config.mak
 	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
 
 # the element compiled in, so the tests need no registry entry for it
-$(GST_TEST): tests/test_gst_st2vsrc.c $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_A)
+$(GST_TEST): tests/test_gst_st2vsrc.c $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_IN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(GST_CFLAGS) $(GST_CHECK_CFLAGS) -Igst-st2v -MMD -MP -o $@ \
-	    $< $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_A) $(DEP_LIBS) $(GST_CHECK_LIBS) $(GST_LIBS)
+	    $< $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_IN) $(DEP_LIBS) $(GST_CHECK_LIBS) $(GST_LIBS)
 
 check-gst: $(GST_PLUGIN) $(GST_EXAMPLE) $(GST_TEST)
 	ST2V_FIXTURES=tests/fixtures $(GST_TEST)
