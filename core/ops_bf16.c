@@ -13,12 +13,14 @@
  * added to y. The blocks of k follow in order.
  *
  * Work is cut into tasks of MB rows of x by NB rows of W, from the shape
- * alone; each task rounds its rows of x (all of k) once, then walks its
+ * alone; a task rounds its rows of x (all of k) into its thread's scratch
+ * unless they are there from the thread's previous task, then walks its
  * rows of W NR at a time, each NR x KC panel (a few KB, in L1) used for
  * all MB rows.
  *
  * Not here: the dispatch (wtensor.c), float32 paths (ops.c, OpenBLAS).
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -196,8 +198,19 @@ typedef struct bmm_task {
     int64_t out, in, n;
     int64_t n_cb;               /* tasks along out */
     int accumulate;
+    uint64_t call;              /* this call's number, for memo */
     float *scratch;             /* per slot: slot_floats(in) */
 } bmm_task;
+
+/* Which rows of x the calling thread's scratch holds rounded: those from
+ * m0 of call `call` (every call has a number of its own). Tasks are
+ * numbered row block first, so a thread mostly takes several tasks of one
+ * row block in turn and rounds it once. */
+static _Thread_local struct {
+    uint64_t call;
+    int64_t m0;
+} memo;
+static atomic_uint_fast64_t calls = 1;
 
 /* One task: rows [m0, m0 + mb) of x by rows [c0, c1) of W. */
 BF16_TARGET static void bmm_block(const bmm_task *a, uint16_t *xb,
@@ -205,7 +218,11 @@ BF16_TARGET static void bmm_block(const bmm_task *a, uint16_t *xb,
                                   int64_t c1)
 {
     const int64_t kp = padded(a->in), in = a->in;
-    round_rows(xb, a->x + m0 * a->ldx, a->ldx, mb, in);
+    if (memo.call != a->call || memo.m0 != m0) { /* not rounded yet */
+        round_rows(xb, a->x + m0 * a->ldx, a->ldx, mb, in);
+        memo.call = a->call;
+        memo.m0 = m0;
+    }
     for (int64_t k0 = 0; k0 < in; k0 += KC) {
         const int64_t kc = ST2V_MIN(KC, in - k0);
         const int add = k0 > 0 || a->accumulate;
@@ -267,7 +284,7 @@ int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
     bmm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w,
                   .out = out, .in = in, .n = n,
                   .n_cb = (out + NB - 1) / NB, .accumulate = accumulate,
-                  .scratch = scratch};
+                  .call = atomic_fetch_add(&calls, 1), .scratch = scratch};
     st2v_pool_for(pool, (n + MB - 1) / MB * a.n_cb, 1, bmm_tasks, &a);
     return 1;
 #else
