@@ -1,7 +1,8 @@
 /*
  * cpu.h - what this CPU can run, asked once per process. Every run-time
  * dispatch of libst2v (the vector width of ops.c, the packed float32 and
- * AVX512-BF16 kernels of ops_packed.c, F16C widening in wtensor.c) asks
+ * AVX512-BF16 kernels of ops_packed.c, the BF16 product over weights in
+ * place of ops_bf16.c, F16C widening in wtensor.c) asks
  * here, so one switch moves them all.
  *
  * The environment variable ST2V_CPU caps what is used, the way x264's
