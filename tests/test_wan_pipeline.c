@@ -265,6 +265,35 @@ static void frames_are_the_same_for_any_thread_count(void)
     free(b);
 }
 
+/* compute_dtype bf16 reaches the Wan family (wan_dit_use_bf16): the
+ * tiny folder's DiT is F32, which stays float32 (the BF16 path reads bf16
+ * weights in place only), so the frames are the same bytes. */
+static void compute_dtype_bf16_keeps_an_f32_dit_in_float32(void)
+{
+    REQUIRE(model && cases, "fixtures not loaded");
+    st2v_model_params mp = st2v_model_default_params();
+    mp.compute_dtype = ST2V_DTYPE_BF16;
+    st2v_model *bf16 = NULL;
+    char err[512];
+    CHECK(st2v_model_load_with_params(&bf16, tu_fixture("wan/tiny"), &mp,
+                                      err, sizeof(err)) == 0,
+          "load bf16: %s", err);
+    if (!bf16)
+        return;
+    st2v_params p = case_params(cJSON_GetArrayItem(cases, 0));
+    size_t n1 = 0, n2 = 0;
+    uint8_t *a = render(&p, &n1, NULL);
+    st2v_model *f32 = model;
+    model = bf16;
+    uint8_t *b = render(&p, &n2, NULL);
+    model = f32;
+    CHECK(a && b && n1 == n2 && memcmp(a, b, n1) == 0,
+          "compute dtype bf16 changed an F32 DiT's frames");
+    free(a);
+    free(b);
+    st2v_model_free(bf16);
+}
+
 /* No negative prompt = Wan's official one, written out; another one
  * changes the frames. */
 static void no_negative_prompt_means_wans_official_one(void)
@@ -341,6 +370,7 @@ int main(void)
         RUN(every_case_renders_the_reference_frames);
         RUN(every_case_samples_the_reference_latent);
         RUN(frames_are_the_same_for_any_thread_count);
+        RUN(compute_dtype_bf16_keeps_an_f32_dit_in_float32);
         RUN(no_negative_prompt_means_wans_official_one);
         RUN(sizes_not_divisible_by_16_are_refused);
     }
