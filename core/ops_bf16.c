@@ -7,10 +7,10 @@
  * mapped tensor). The micro-kernel takes MR rows of x and NR rows of W and
  * keeps MR x NR accumulators of 16 float32 lanes, each vdpbf16ps adding
  * 32 products (16 pairs) into one of them, over one block of KC values of
- * k (the last chunk of 32 masked); then the 16 accumulators are reduced
- * together by a transpose-and-add tree (4 levels of shuffles and adds, 15
- * vectors in all) into one vector holding the MR x NR sums, which are
- * added to y. The blocks of k follow in order.
+ * k (the last chunk of 32 masked); then the accumulators are reduced 16
+ * at a time (a group of 4 x 4 sums) by a transpose-and-add tree (4 levels
+ * of shuffles and adds, 15 vectors in all) into one vector holding the 16
+ * sums, which are added to y. The blocks of k follow in order.
  *
  * Work is cut into tasks of MB rows of x by NB rows of W, from the shape
  * alone; a task rounds its rows of x (all of k) into its thread's scratch
@@ -236,8 +236,8 @@ BF16_TARGET static void bmm_block(const bmm_task *a, uint16_t *xb,
                 const uint16_t *xr[MR];
                 for (int i = 0; i < MR; i++)
                     xr[i] = xb + (r + ST2V_MIN(i, nr - 1)) * kp + k0;
-                kernel(a->y + (m0 + r) * a->ldy + c, a->ldy, xr, wr, kc,
-                           nr, nc, add);
+                kernel(a->y + (m0 + r) * a->ldy + c, a->ldy, xr, wr, kc, nr,
+                       nc, add);
             }
         }
     }
