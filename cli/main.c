@@ -163,14 +163,18 @@ static const char *expected(const char *name)
 static int set(cli *c, const char *opt, const char *name, const char *value)
 {
     if (st2v_params_set(&c->params, name, value) != 0) {
-        if (strcmp(name, "prompt") == 0)
-            die_msg("the prompt is empty");
-        else if (strcmp(name, "sampler") == 0)
+        char why[160];
+        if (strcmp(name, "prompt") == 0 ||
+            strcmp(name, "negative_prompt") == 0) {
+            st2v_prompt_check(value, name[0] == 'n', why, sizeof(why));
+            die_msg("invalid %s: %s", opt, why);
+        } else if (strcmp(name, "sampler") == 0) {
             die_msg("unknown sampler '%s' (expected %s)", value,
                     expected(name));
-        else
+        } else {
             die_msg("invalid %s '%s': expected %s", opt, value,
                     expected(name));
+        }
         return -1;
     }
     return 0;

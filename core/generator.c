@@ -574,8 +574,9 @@ int st2v_generator_set_prompt(st2v_generator *g, const char *prompt,
 {
     if (!g)
         return ST2V_ERR_INVALID_ARG;
-    if (!negative && (!prompt || !st2v_nonblank(prompt)))
-        return gen_fail(g, ST2V_ERR_INVALID_ARG, "prompt is empty");
+    char why[160];
+    if (st2v_prompt_check(prompt, negative, why, sizeof(why)) != 0)
+        return gen_fail(g, ST2V_ERR_INVALID_ARG, "%s", why);
     char *copy = dup_str(prompt);
     if (!copy)
         return gen_fail(g, ST2V_ERR_NOMEM, "out of memory");

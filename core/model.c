@@ -97,6 +97,15 @@ static int pick_for_folder(const st2v_arch **out, const char *path,
                          "holds %s",
                          q, seen, wants);
     }
+    /* parts of two families: which one was meant is a guess (a world
+     * model under a Wan DiT's name, say), so neither is loaded */
+    for (int i = 0; i < N_FAMILIES; i++)
+        if (i != best && d[i].found > 0)
+            return st2v_fail(err, err_size, ST2V_ERR_FORMAT,
+                             "\"%s\" mixes two model families, give a folder "
+                             "of one: %s: %.200s; %s: %.200s",
+                             q, families[best]->name, d[best].what,
+                             families[i]->name, d[i].what);
     if (!d[best].complete) /* the path once, whether or not what names it */
         return st2v_fail(err, err_size, ST2V_ERR_IO, "%s%s%s%s",
                          strstr(d[best].what, path) ? "" : "\"",

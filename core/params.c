@@ -130,6 +130,59 @@ int st2v_nonblank(const char *s)
     return 0;
 }
 
+/* The code point of the UTF-8 sequence at s (*len its bytes), or -1 when
+ * it is not one: truncated, overlong, a surrogate or above U+10FFFF. */
+static long utf8_next(const unsigned char *s, int *len)
+{
+    static const long min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2
+            : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (n == 0)
+        return -1;
+    long c = n == 1 ? s[0] : s[0] & (0x3f >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return -1;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return -1;
+    *len = n;
+    return c;
+}
+
+int st2v_prompt_check(const char *text, int negative, char *err,
+                      size_t err_size)
+{
+    const char *what = negative ? "negative prompt" : "prompt";
+    if (!text)
+        text = "";
+    if (!negative && !st2v_nonblank(text))
+        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG, "%s is empty",
+                         what);
+    size_t n = strlen(text);
+    if (n > ST2V_MAX_PROMPT_BYTES)
+        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                         "%s is %zu bytes long: at most %d", what, n,
+                         ST2V_MAX_PROMPT_BYTES);
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < n;) {
+        int len = 1;
+        long c = utf8_next(s + i, &len);
+        if (c < 0)
+            return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                             "%s is not valid UTF-8 (byte 0x%02x at offset "
+                             "%zu)", what, s[i], i);
+        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+            (c >= 0x7f && c < 0xa0))
+            return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
+                             "%s holds the control character U+%04lX at "
+                             "offset %zu", what, (unsigned long)c, i);
+        i += (size_t)len;
+    }
+    return ST2V_OK;
+}
+
 int st2v_params_set(st2v_params *p, const char *name, const char *value)
 {
     int64_t i;
@@ -138,10 +191,12 @@ int st2v_params_set(st2v_params *p, const char *name, const char *value)
         return ST2V_ERR_INVALID_ARG;
 
     if (strcmp(name, "prompt") == 0) {
-        if (!st2v_nonblank(value))
+        if (st2v_prompt_check(value, 0, NULL, 0) != 0)
             return ST2V_ERR_INVALID_ARG;
         p->prompt = value;
     } else if (strcmp(name, "negative_prompt") == 0) {
+        if (st2v_prompt_check(value, 1, NULL, 0) != 0)
+            return ST2V_ERR_INVALID_ARG;
         p->negative_prompt = value;
     } else if (strcmp(name, "seed") == 0) {
         char *end;
@@ -236,9 +291,11 @@ int st2v_params_settle(st2v_settled *g, const st2v_model *m,
     const st2v_model_info *info = &m->info;
     const st2v_arch_caps *caps = &m->caps;
     memset(g, 0, sizeof(*g));
-    if (!p->prompt || !st2v_nonblank(p->prompt))
-        return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
-                         "prompt is empty");
+    int rc = st2v_prompt_check(p->prompt, 0, err, err_size);
+    if (rc == 0)
+        rc = st2v_prompt_check(p->negative_prompt, 1, err, err_size);
+    if (rc != 0)
+        return rc;
     if (p->steps < 0 || p->steps > ST2V_MAX_STEPS)
         return st2v_fail(err, err_size, ST2V_ERR_INVALID_ARG,
                          "steps must be 1..%d, got %d", ST2V_MAX_STEPS, p->steps);

@@ -418,7 +418,9 @@ int st_open_memory(st_file *f, const void *buf, size_t size, char *err,
 int st_open(st_file *f, const char *path, char *err, size_t err_size)
 {
     memset(f, 0, sizeof(*f));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO fails the check below instead of waiting for a
+     * writer (regular files ignore the flag; mmap reads them) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return st2v_fail(err, err_size, ST2V_ERR_IO, "cannot open \"%s\": %s",
                          st2v_quote(path).s, strerror(errno));

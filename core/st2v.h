@@ -210,6 +210,20 @@ ST2V_API st2v_params st2v_default_params(void);
 ST2V_API int st2v_params_set(st2v_params *p, const char *name,
                              const char *value);
 
+/* Longest prompt (or negative prompt) in bytes: far more than any model
+ * reads (it keeps its first max_text_tokens tokens). */
+#define ST2V_MAX_PROMPT_BYTES 65536
+
+/* Is text usable as a prompt (negative = 0) or a negative prompt
+ * (negative = 1, which may be empty)? ST2V_OK, or ST2V_ERR_INVALID_ARG and
+ * a one-line reason in err (which never quotes the text): empty or only
+ * white space, longer than ST2V_MAX_PROMPT_BYTES, not valid UTF-8, or
+ * holding a control character other than tab, newline and carriage
+ * return. st2v_params_set, st2v_generator_new and
+ * st2v_generator_set_prompt apply it; wrappers call it to say why. */
+ST2V_API int st2v_prompt_check(const char *text, int negative, char *err,
+                               size_t err_size);
+
 typedef struct st2v_generator st2v_generator;
 
 /* Create a generator. Validates every parameter; on failure *out is NULL

@@ -409,9 +409,10 @@ gst_st2v_src_set_property (GObject * object, guint prop_id,
     case PROP_PROMPT:{
       const gchar *prompt = g_value_get_string (value);
       gboolean refused = FALSE;
+      gchar why[160];
 
       GST_OBJECT_LOCK (src);
-      if (src->started && is_blank (prompt)) {
+      if (src->started && st2v_prompt_check (prompt, 0, why, sizeof (why))) {
         refused = TRUE;
       } else {
         set_string (&src->prompt, value);
@@ -421,23 +422,38 @@ gst_st2v_src_set_property (GObject * object, guint prop_id,
         }
       }
       GST_OBJECT_UNLOCK (src);
-      if (refused)
+      if (refused && is_blank (prompt))
         GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
             ("Ignoring an empty prompt"), (NULL));
+      else if (refused)
+        GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
+            ("Ignoring the prompt: %s", why), (NULL));
       else
         GST_INFO_OBJECT (src, "prompt set to '%s'", GST_STR_NULL (prompt));
       break;
     }
-    case PROP_NEGATIVE_PROMPT:
+    case PROP_NEGATIVE_PROMPT:{
+      gchar why[160];
+      gboolean refused = FALSE;
+
       GST_OBJECT_LOCK (src);
-      set_string (&src->negative_prompt, value);
-      if (src->started) {
-        g_free (src->pending_negative);
-        src->pending_negative = g_strdup (src->negative_prompt ?
-            src->negative_prompt : "");
+      if (src->started && st2v_prompt_check (g_value_get_string (value), 1,
+              why, sizeof (why))) {
+        refused = TRUE;
+      } else {
+        set_string (&src->negative_prompt, value);
+        if (src->started) {
+          g_free (src->pending_negative);
+          src->pending_negative = g_strdup (src->negative_prompt ?
+              src->negative_prompt : "");
+        }
       }
       GST_OBJECT_UNLOCK (src);
+      if (refused)
+        GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
+            ("Ignoring the negative prompt: %s", why), (NULL));
       break;
+    }
     case PROP_GUIDANCE:
       GST_OBJECT_LOCK (src);
       src->guidance = g_value_get_float (value);
@@ -670,6 +686,9 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
 
   if (is_blank (prompt))
     goto empty_prompt;
+  if (st2v_prompt_check (prompt, 0, err, sizeof (err)) ||
+      st2v_prompt_check (negative, 1, err, sizeof (err)))
+    goto bad_prompt;
   if (p.cfg < 0 && p.cfg != -1.0f)
     goto bad_guidance;
   if (!load_model (src, model_path))
@@ -743,6 +762,12 @@ empty_prompt:
         ("The prompt is empty"),
         ("set the prompt property, e.g. st2vsrc prompt=\"snow falling at "
             "night\""));
+    goto failed;
+  }
+bad_prompt:
+  {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Invalid prompt: %s", err),
+        (NULL));
     goto failed;
   }
 bad_guidance:

@@ -210,6 +210,14 @@ static int load_textfile(AVFilterContext *ctx)
                s->textfile, ST2V_MAX_TEXTFILE);
         return AVERROR(EINVAL);
     }
+    /* a NUL would end the prompt early without a word: not text */
+    if (memchr(buf, 0, n)) {
+        av_log(ctx, AV_LOG_ERROR, "The text file '%s' holds a NUL byte "
+               "(at offset %td): not text\n", s->textfile,
+               (const char *)memchr(buf, 0, n) - buf);
+        av_free(buf);
+        return AVERROR(EINVAL);
+    }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
     buf[n] = 0;
@@ -224,6 +232,7 @@ static int load_textfile(AVFilterContext *ctx)
 static int check_options(AVFilterContext *ctx)
 {
     ST2VContext *s = ctx->priv;
+    char err[160];
     int ret;
 
     if (s->prompt && s->textfile) {
@@ -239,6 +248,11 @@ static int check_options(AVFilterContext *ctx)
     }
     if (is_blank(s->prompt)) {
         av_log(ctx, AV_LOG_ERROR, "The prompt is empty\n");
+        return AVERROR(EINVAL);
+    }
+    if (st2v_prompt_check(s->prompt, 0, err, sizeof(err)) < 0 ||
+        st2v_prompt_check(s->negative_prompt, 1, err, sizeof(err)) < 0) {
+        av_log(ctx, AV_LOG_ERROR, "Invalid prompt: %s\n", err);
         return AVERROR(EINVAL);
     }
     if ((s->w || s->h) && (s->w < 16 || s->h < 16 || s->w > 8192 ||

@@ -55,3 +55,40 @@ run_recipes() {
         fi
     done
 }
+
+# hostile_models MODEL DIR: broken copies of the safetensors file MODEL in
+# DIR (issue 23): cut.safetensors (20,000 bytes), random.safetensors,
+# header-only.safetensors, past-end.safetensors (a tensor's data_offsets
+# 1e9 past the end), overlap.safetensors (two tensors overlapping),
+# negative-length.safetensors (header length -5), huge-length.safetensors
+# (2^63 - 1).
+hostile_models() {
+    "${PY:-/usr/bin/python3}" - "$1" "$2" <<'PYEOF'
+import copy, json, os, struct, sys
+d = open(sys.argv[1], "rb").read()
+out = sys.argv[2]
+n = struct.unpack("<Q", d[:8])[0]
+h = json.loads(d[8:8 + n])
+names = sorted(k for k in h if k != "__metadata__")
+def put(name, data):
+    open(os.path.join(out, name), "wb").write(data)
+def with_header(h2):
+    b = json.dumps(h2).encode()
+    return struct.pack("<Q", len(b)) + b + d[8 + n:]
+put("cut.safetensors", d[:20000])
+put("random.safetensors", bytes((i * 7919 + 13) % 251 for i in range(100000)))
+put("header-only.safetensors", d[:8 + n])
+h2 = copy.deepcopy(h)
+a, b = h2[names[0]]["data_offsets"]
+h2[names[0]]["data_offsets"] = [a + 10**9, b + 10**9]
+put("past-end.safetensors", with_header(h2))
+h2 = copy.deepcopy(h)
+t0, t1 = h2[names[0]], h2[names[1]]
+size1 = t1["data_offsets"][1] - t1["data_offsets"][0]
+start = t0["data_offsets"][0] + 1
+t1["data_offsets"] = [start, start + size1]
+put("overlap.safetensors", with_header(h2))
+put("negative-length.safetensors", struct.pack("<q", -5) + d[8:])
+put("huge-length.safetensors", struct.pack("<Q", 2**63 - 1) + d[8:])
+PYEOF
+}

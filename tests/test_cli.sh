@@ -279,7 +279,8 @@ refuse() {
     local dir=$TMP/refuse
     rm -rf "$dir"
     mkdir -p "$dir"
-    (cd "$dir" && env ${REFUSE_ENV:-} "$BIN" "$@" >"$TMP/stdout" 2>"$TMP/stderr")
+    # (a hang, such as a FIFO opened for a model, ends as a failure)
+    (cd "$dir" && timeout -k 5 60 env ${REFUSE_ENV:-} "$BIN" "$@" >"$TMP/stdout" 2>"$TMP/stderr")
     local rc=$?
     local lines
     lines=$(wc -l <"$TMP/stderr")
@@ -348,6 +349,81 @@ refuse "a corrupt image is refused" 1 -m "$M" -p "a" --image "$C" -o out.y4m
 REFUSE_ENV="ST2V_MODEL=$TMP/nothing-here.safetensors" \
     refuse "no model at \$ST2V_MODEL is refused" 1 -p "a" -o out.y4m
 refuse "a missing output directory is refused" 1 -m "$M" -p "a" --frames 1 -q -s 1 --steps 1 -o no/such/dir/out.y4m
+
+# ------------------------------------------------ hostile inputs (issue 23)
+# prompts: too long, not UTF-8, control characters (argv cannot carry NUL)
+big=$(head -c 100000 /dev/zero | tr '\0' a)
+refuse "a 100 kB prompt is refused" 2 -m "$M" -p "$big" -o out.y4m
+check "the 100 kB refusal gives the limit, not the prompt" \
+    grep -q '^st2v: invalid -p: prompt is 100000 bytes long: at most 65536$' "$TMP/stderr"
+refuse "a prompt that is not UTF-8 is refused" 2 -m "$M" -p $'a red \xff ball' -o out.y4m
+check "the UTF-8 refusal names the byte and its offset" \
+    grep -q 'prompt is not valid UTF-8 (byte 0xff at offset 6)' "$TMP/stderr"
+refuse "an overlong UTF-8 prompt is refused" 2 -m "$M" -p $'a \xc0\xaf' -o out.y4m
+refuse "a prompt with a control character is refused" 2 -m "$M" -p $'a \x01 ball' -o out.y4m
+refuse "a prompt with an escape sequence is refused" 2 -m "$M" -p $'a \x1b[31m ball' -o out.y4m
+check "the control-character refusal names U+001B" grep -q 'control character U+001B' "$TMP/stderr"
+refuse "a negative prompt with a control character is refused" 2 -m "$M" -p a -n $'x\x07' -o out.y4m
+# sizes, rates, durations, steps, guidance
+refuse "size 0x0 is refused" 2 -m "$M" -p "a" --size 0x0 -o out.y4m
+refuse "size 1x1 is refused" 2 -m "$M" -p "a" --size 1x1 -o out.y4m
+refuse "size 100000x100000 is refused" 2 -m "$M" -p "a" --size 100000x100000 -o out.y4m
+refuse "fps -5 is refused" 2 -m "$M" -p "a" --fps -5 -o out.y4m
+refuse "duration 1e300 is refused" 2 -m "$M" -p "a" -d 1e300 -o out.y4m
+refuse "duration inf is refused" 2 -m "$M" -p "a" -d inf -o out.y4m
+refuse "duration nan is refused" 2 -m "$M" -p "a" -d nan -o out.y4m
+refuse "steps 100000000 is refused" 2 -m "$M" -p "a" --steps 100000000 -o out.y4m
+refuse "cfg nan is refused" 2 -m "$M" -p "a" --cfg nan -o out.y4m
+refuse "cfg inf is refused" 2 -m "$M" -p "a" --cfg inf -o out.y4m
+# model files: cut, random, header only, lying offsets and header lengths
+hostile_models "$M" "$TMP"
+refuse "a model cut short is refused" 1 -m "$TMP/cut.safetensors" -p "a" -o out.y4m
+refuse "a model of random bytes is refused" 1 -m "$TMP/random.safetensors" -p "a" -o out.y4m
+refuse "a model that is only its header is refused" 1 -m "$TMP/header-only.safetensors" -p "a" -o out.y4m
+refuse "a model with data_offsets past the end is refused" 1 -m "$TMP/past-end.safetensors" -p "a" -o out.y4m
+check "the past-the-end refusal names the tensor" grep -q 'data_offsets \[1000000000, .*outside the data section' "$TMP/stderr"
+refuse "a model with overlapping tensors is refused" 1 -m "$TMP/overlap.safetensors" -p "a" -o out.y4m
+check "the overlap refusal names both tensors" grep -q 'overlap tensor' "$TMP/stderr"
+refuse "a model with a negative header length is refused" 1 -m "$TMP/negative-length.safetensors" -p "a" -o out.y4m
+refuse "a model with a huge header length is refused" 1 -m "$TMP/huge-length.safetensors" -p "a" -o out.y4m
+refuse "a Wan DiT file given as the model is refused" 1 -m "$WAN/diffusion_pytorch_model.safetensors" -p "a" -o out.y4m
+check "the lone Wan DiT refusal names the missing parts" grep -q 'missing the VAE' "$TMP/stderr"
+cp -r "$WAN" "$TMP/wan-world"
+cp "$M" "$TMP/wan-world/diffusion_pytorch_model.safetensors"
+refuse "a world model inside a Wan folder is refused" 1 -m "$TMP/wan-world" -p "a" --size 48x32 --frames 1 -o out.y4m
+check "the mixed-folder refusal names both families" \
+    grep -q 'mixes two model families.*st2v: the st2v model file diffusion_pytorch_model.safetensors; wan2.1: .*missing the DiT' "$TMP/stderr"
+mkdir -p "$TMP/plain-dir"
+echo notes >"$TMP/plain-dir/README.txt"
+refuse "a directory that is no model folder is refused" 1 -m "$TMP/plain-dir" -p "a" -o out.y4m
+mkfifo "$TMP/model.fifo"
+refuse "a FIFO as the model is refused at once (no hang)" 1 -m "$TMP/model.fifo" -p "a" -o out.y4m
+check "the FIFO refusal says it is not a regular file" grep -q 'is not a regular file' "$TMP/stderr"
+refuse "/dev/zero as the model is refused" 1 -m /dev/zero -p "a" -o out.y4m
+# outputs that cannot be written: a read-only folder (root writes anyway,
+# so then /sys, read-only for everyone), /dev/full as stdout
+mkdir -p "$TMP/ro"
+chmod 555 "$TMP/ro"
+ro=$TMP/ro
+touch "$TMP/ro/probe" 2>/dev/null && { rm -f "$TMP/ro/probe"; ro=/sys; }
+refuse "an output in a read-only folder is refused ($ro)" 1 -m "$M" -p "a" --frames 1 -q -s 1 --steps 1 -o "$ro/out.y4m"
+check "the read-only refusal leaves nothing in $ro" test -z "$(ls -A "$ro" 2>/dev/null | grep -F 'out.y4m')"
+chmod 755 "$TMP/ro"
+"$BIN" -q -m "$M" -p "a" -s 1 --steps 1 --frames 2 -o - >/dev/full 2>"$TMP/err"
+rc=$?
+check "-o - into /dev/full fails with status 1 and one line (no space left)" \
+    test "$rc" = 1 -a "$(wc -l <"$TMP/err")" = 1 -a -n "$(grep '^st2v: cannot write to stdout: No space left' "$TMP/err")"
+
+# odd but valid prompts render
+words=$(for i in $(seq 1250); do printf 'red Ball SEA bouncing '; done)
+run_ok "a 5,000-word prompt renders" "32 32 16:1 1" -p "$words" -s 1 --frames 1
+run_ok "an emoji prompt renders" "32 32 16:1 1" -p "a cat 🐱 with a balloon 🎈" -s 1 --frames 1
+run_ok "a mixed-case prompt renders" "32 32 16:1 1" -p "A Red BALL on the sEa" -s 1 --frames 1
+run_ok "a Czech prompt in capitals renders" "32 32 16:1 1" -p "ČERVENÝ MÍČ SKÁČE" -s 1 --frames 1
+run_ok "a prompt with leading and trailing white space renders" "32 32 16:1 1" -p $'  \ta red ball \n ' -s 1 --frames 1
+rm -f "$TMP/wan-odd.y4m"
+"$BIN" -q -m "$WAN" -p "$words" -s 1 --steps 1 --size 48x32 --frames 1 -o "$TMP/wan-odd.y4m" 2>"$TMP/err"
+check "a Wan2.1 folder renders a 5,000-word prompt" test "$(y4m_info "$TMP/wan-odd.y4m" 2>&1)" = "48 32 16:1 1"
 
 # an existing file is not clobbered by a failed run
 echo precious >"$TMP/keep.y4m"

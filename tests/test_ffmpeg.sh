@@ -236,7 +236,8 @@ refuse() { # refuse NAME MESSAGE-REGEX OPTIONS
     local timer=()
     [ -x /usr/bin/time ] && timer=(/usr/bin/time -o "$TMP/how" -f 'exit %x')
     : >"$TMP/how"
-    timeout 120 "${timer[@]}" "$FFMPEG" -nostdin -hide_banner \
+    # -k: ffmpeg waits for a third SIGTERM; a hang must end as a failure
+    timeout -k 10 120 "${timer[@]}" "$FFMPEG" -nostdin -hide_banner \
         -v error -f lavfi -i "st2v=$opts" -frames:v 1 -f null - >/dev/null 2>"$TMP/refuse.err"
     rc=$?
     if [ $rc -eq 0 ]; then
@@ -285,6 +286,71 @@ refuse "a missing image is refused" "Cannot read the image" "prompt=a:image=$TMP
 refuse "an image that is not a PNG is refused" "Cannot read the image" "prompt=a:image=$TMP/prompt.txt"
 refuse "alpha 2 is refused" "out of range|alpha" "prompt=a:alpha=2"
 refuse "an unknown option is refused" "not found|Option" "prompt=a:colour=red"
+
+# ------------------------------------------------ hostile inputs (issue 23)
+# prompts: not UTF-8, control characters, too long, NUL (only a textfile
+# can carry one); the prompt itself is never echoed
+refuse "a prompt that is not UTF-8 is refused" "Invalid prompt: prompt is not valid UTF-8" \
+    "prompt=$(printf 'a red \377 ball')"
+refuse "a prompt with a control character is refused" "Invalid prompt: prompt holds the control character U\+0001" \
+    "prompt=$(printf 'a \001 ball')"
+head -c 100000 /dev/zero | tr '\0' a >"$TMP/p100k.txt"
+refuse "a 100 kB textfile is refused" "longer than 65536 bytes" "textfile=$TMP/p100k.txt"
+printf 'a red\0 ball' >"$TMP/pnul.txt"
+refuse "a textfile holding a NUL byte is refused" "holds a NUL byte \(at offset 5\)" "textfile=$TMP/pnul.txt"
+printf 'a red \377 ball\n' >"$TMP/pbad.txt"
+refuse "a textfile that is not UTF-8 is refused" "Invalid prompt: prompt is not valid UTF-8" "textfile=$TMP/pbad.txt"
+# sizes, rates, durations, steps, guidance
+refuse "size 0x0 is refused" "image size|Invalid size" "prompt=a:s=0x0"
+refuse "size 1x1 is refused" "Invalid size" "prompt=a:s=1x1"
+refuse "size 100000x100000 is refused" "Invalid size" "prompt=a:s=100000x100000"
+timeout -k 10 120 "$FFMPEG" -nostdin -hide_banner -v error -f lavfi -i "st2v=prompt=a:s=33x31:steps=1:d=0.2" \
+    -pix_fmt yuv420p -f null - >/dev/null 2>"$TMP/odd420.err"
+rc=$?
+check "an odd size for yuv420p is refused (exit $rc)" \
+    test $rc -ne 0 -a $rc -lt 124 -a -n "$(grep 'Invalid size 33x31' "$TMP/odd420.err")"
+refuse "rate -5 is refused" "Invalid frame rate" "prompt=a:r=-5"
+refuse "rate 1/0 is refused" "Invalid frame rate" "prompt=a:r=1/0"
+refuse "duration 1e300 is refused" "as duration|Invalid duration" "prompt=a:d=1e300"
+refuse "duration inf is refused" "as duration|Invalid duration" "prompt=a:d=inf"
+refuse "duration nan is refused" "as duration|Invalid duration" "prompt=a:d=nan"
+refuse "steps 100000000 is refused" "out of range" "prompt=a:steps=100000000"
+refuse "cfg nan is refused" "Unable to parse|Invalid cfg|cfg must be" "prompt=a:cfg=nan"
+refuse "cfg inf is refused" "out of range" "prompt=a:cfg=inf"
+# model files: cut, random, header only, lying offsets and header lengths,
+# the wrong architecture, a folder that is none, a FIFO, a device
+hostile_models "$MODEL" "$TMP"
+refuse "a model cut short is refused" "Cannot load the model.*outside the data section" "prompt=a:model=$TMP/cut.safetensors"
+refuse "a model of random bytes is refused" "Cannot load the model.*header length" "prompt=a:model=$TMP/random.safetensors"
+refuse "a model that is only its header is refused" "Cannot load the model.*outside the data section" "prompt=a:model=$TMP/header-only.safetensors"
+refuse "a model with data_offsets past the end is refused" "Cannot load the model.*\[1000000000, .*outside" "prompt=a:model=$TMP/past-end.safetensors"
+refuse "a model with overlapping tensors is refused" "Cannot load the model.*overlap tensor" "prompt=a:model=$TMP/overlap.safetensors"
+refuse "a model with a negative header length is refused" "Cannot load the model.*header length" "prompt=a:model=$TMP/negative-length.safetensors"
+refuse "a model with a huge header length is refused" "Cannot load the model.*header length" "prompt=a:model=$TMP/huge-length.safetensors"
+refuse "a Wan DiT file given as the model is refused" "Cannot load the model.*missing the VAE" \
+    "prompt=a:model=$FIX/wan/tiny/diffusion_pytorch_model.safetensors"
+cp -r "$FIX/wan/tiny" "$TMP/wan-world"
+cp "$MODEL" "$TMP/wan-world/diffusion_pytorch_model.safetensors"
+refuse "a world model inside a Wan folder is refused" "Cannot load the model.*mixes two model families" \
+    "prompt=a:model=$TMP/wan-world:s=48x32"
+mkdir -p "$TMP/plain-dir"
+echo notes >"$TMP/plain-dir/README.txt"
+refuse "a directory that is no model folder is refused" "Cannot load the model.*holds no model" "prompt=a:model=$TMP/plain-dir"
+mkfifo "$TMP/model.fifo"
+refuse "a FIFO as the model is refused at once (no hang)" "Cannot load the model.*not a regular file" "prompt=a:model=$TMP/model.fifo"
+refuse "/dev/zero as the model is refused" "Cannot load the model.*not a regular file" "prompt=a:model=/dev/zero"
+# sendcmd: an empty or a 1 MB prompt is refused with a message; the
+# stream goes on with the prompt it had
+/usr/bin/python3 -c "import sys; open(sys.argv[1], 'w').write('0.5 st2v prompt ' + 'a' * 1000000 + ';\n')" "$TMP/big.cmd"
+for c in "c='0.5 st2v prompt \'\'':Ignoring an empty prompt" \
+         "f=$TMP/big.cmd:Cannot set the prompt: prompt is 1000000 bytes long"; do
+    ff -v error -f lavfi -i "st2v=prompt=a:seed=1:steps=1:d=1,sendcmd=${c%%:*}" \
+        -f framemd5 - 2>"$TMP/hostile-cmd.err" >"$TMP/hostile-cmd.md5"
+    rc=$?
+    check "sendcmd ${c%%=*}: '${c#*:}', the stream goes on (exit $rc, 16 frames)" \
+        test $rc -eq 0 -a "$(grep -vc '^#' "$TMP/hostile-cmd.md5")" -eq 16 -a \
+        -n "$(grep -F "${c#*:}" "$TMP/hostile-cmd.err")"
+done
 
 # ---------------------------------------------------- endless, flat memory
 # max RSS of 10 s and of 60 s of an endless stream: the same, give or take.

@@ -788,6 +788,108 @@ static void params_set_parses_values_and_refuses_garbage(void)
     CHECK(st2v_params_set(NULL, "steps", "1") < 0, "NULL params");
 }
 
+/* Issue 23: hostile prompts are refused in one line that does not echo
+ * them; odd but valid ones (long, emoji, Czech capitals, mixed case,
+ * surrounding white space) render. */
+static void hostile_prompts_are_refused_and_odd_ones_render(void)
+{
+    char *big = malloc(ST2V_MAX_PROMPT_BYTES + 2);
+    REQUIRE(big, "malloc");
+    memset(big, 'a', ST2V_MAX_PROMPT_BYTES + 1);
+    big[ST2V_MAX_PROMPT_BYTES + 1] = 0;
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"", "prompt is empty"},
+        {" \t\r\n ", "prompt is empty"},
+        {"a red \xff ball", "not valid UTF-8 (byte 0xff at offset 6)"},
+        {"a \xc0\xaf", "not valid UTF-8"},          /* overlong '/' */
+        {"a \xed\xa0\x80", "not valid UTF-8"},      /* a surrogate */
+        {"a \xf4\x90\x80\x80", "not valid UTF-8"},  /* above U+10FFFF */
+        {"a \xe2\x82", "not valid UTF-8"},          /* cut short */
+        {"a \x01 b", "control character U+0001 at offset 2"},
+        {"a \x1b[31m red", "control character U+001B"},
+        {"a \x7f", "control character U+007F"},
+        {"a \xc2\x85", "control character U+0085"}, /* NEL */
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = 0;
+        int rc = st2v_prompt_check(bad[i].text, 0, err, sizeof(err));
+        CHECK(rc == ST2V_ERR_INVALID_ARG && strstr(err, bad[i].want) &&
+                  !strchr(err, '\n'),
+              "bad prompt %zu: status %d, \"%s\"", i, rc, err);
+        st2v_params p = quick();
+        p.prompt = bad[i].text;
+        st2v_generator *g = NULL;
+        rc = st2v_generator_new(&g, model, &p, err, sizeof(err));
+        CHECK(rc == ST2V_ERR_INVALID_ARG && g == NULL && strstr(err, bad[i].want),
+              "generator with bad prompt %zu: status %d, \"%s\"", i, rc, err);
+        st2v_generator_free(g);
+        CHECK(st2v_params_set(&p, "prompt", bad[i].text) == ST2V_ERR_INVALID_ARG,
+              "params_set took bad prompt %zu", i);
+    }
+    CHECK(st2v_prompt_check(big, 0, err, sizeof(err)) == ST2V_ERR_INVALID_ARG &&
+              strstr(err, "65537 bytes long: at most 65536"),
+          "a 64 KiB + 1 prompt: \"%s\"", err);
+    CHECK(st2v_prompt_check("", 1, err, sizeof(err)) == 0,
+          "an empty negative prompt refused");
+    CHECK(st2v_prompt_check(NULL, 1, err, sizeof(err)) == 0,
+          "a NULL negative prompt refused");
+    CHECK(st2v_prompt_check("x\x07", 1, err, sizeof(err)) ==
+                  ST2V_ERR_INVALID_ARG &&
+              strstr(err, "negative prompt holds the control character"),
+          "negative: \"%s\"", err);
+
+    /* odd but valid: they render */
+    big[ST2V_MAX_PROMPT_BYTES] = 0; /* exactly at the limit */
+    char *words = malloc(5000 * 8 + 1);
+    REQUIRE(words, "malloc");
+    size_t at = 0;
+    static const char *vocab[] = {"red ", "Ball ", "SEA ", "bouncing "};
+    for (int i = 0; i < 5000; i++)
+        at += (size_t)sprintf(words + at, "%s", vocab[i % 4]);
+    const char *good[] = {
+        "ČERVENÝ MÍČ SKÁČE", "a cat \xf0\x9f\x90\xb1 with a balloon \xf0\x9f\x8e\x88",
+        "A Red BALL on the sEa", "   a red ball\t\r\n  ", words, big,
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK(st2v_prompt_check(good[i], 0, err, sizeof(err)) == 0,
+              "good prompt %zu refused: %s", i, err);
+        st2v_params p = quick();
+        p.prompt = good[i];
+        p.frames = 1;
+        p.steps = 1;
+        st2v_generator *g = make(&p);
+        int64_t n = 0;
+        uint8_t *f = g ? pull(g, 1, &n) : NULL;
+        CHECK(n == 1, "good prompt %zu: %lld frames", i, (long long)n);
+        free(f);
+        st2v_generator_free(g);
+    }
+
+    /* a running generator refuses a hostile change and keeps going */
+    st2v_params p = quick();
+    p.frames = -1;
+    st2v_generator *g = make(&p);
+    REQUIRE(g, "no generator");
+    memset(big, 'a', ST2V_MAX_PROMPT_BYTES + 1); /* 64 KiB + 1 again */
+    const char *later[] = {"", "a \xff", "a \x01", big};
+    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
+        CHECK(st2v_generator_set_prompt(g, later[i], 0) == ST2V_ERR_INVALID_ARG &&
+                  strstr(st2v_generator_last_error(g), "prompt "),
+              "set_prompt took bad prompt %zu (%s)", i,
+              st2v_generator_last_error(g));
+    CHECK(st2v_generator_set_prompt(g, "b \xff", 1) == ST2V_ERR_INVALID_ARG,
+          "set_prompt took a bad negative prompt");
+    int64_t n = 0;
+    free(pull(g, 2, &n));
+    CHECK(n == 2, "generation after refusals: %lld frames", (long long)n);
+    st2v_generator_free(g);
+    free(words);
+    free(big);
+}
+
 static void sampler_names_round_trip(void)
 {
     static const st2v_sampler all[] = {ST2V_SAMPLER_EULER, ST2V_SAMPLER_HEUN,
@@ -859,6 +961,7 @@ int main(void)
     RUN(every_invalid_parameter_is_refused_with_a_message);
     RUN(set_cfg_checks_its_range);
     RUN(params_set_parses_values_and_refuses_garbage);
+    RUN(hostile_prompts_are_refused_and_odd_ones_render);
     RUN(sampler_names_round_trip);
     RUN(every_sampler_runs_in_the_generator);
     st2v_model_free(model);

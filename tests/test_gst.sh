@@ -161,6 +161,79 @@ ST2V_MODEL=$TMP/nope.safetensors refuse "gst-launch-1.0 refuses a missing defaul
 # (framerate 0/1 and odd sizes: tests/test_gst_st2vsrc.c; gst-launch-1.0
 # 1.22 itself sometimes hangs when two errors come during preroll)
 
+# hostile inputs (issue 23). gst-launch-1.0 itself refuses a prompt that is
+# not UTF-8 and a value its property cannot hold; the element's own
+# refusals of those: tests/test_gst_st2vsrc.c
+refuse "gst-launch-1.0 refuses a prompt with a control character" \
+    "^ERROR: from element .*Invalid prompt: prompt holds the control character U\+0001" \
+    st2vsrc prompt="$(printf 'a \001 ball')" ! fakesink
+refuse "gst-launch-1.0 refuses a 100 kB prompt" \
+    "^ERROR: from element .*Invalid prompt: prompt is 100000 bytes long: at most 65536" \
+    st2vsrc prompt="$(head -c 100000 /dev/zero | tr '\0' a)" ! fakesink
+refuse "gst-launch-1.0 refuses a prompt that is not UTF-8 (its parser)" \
+    'could not set property "prompt"' st2vsrc prompt="$(printf 'a \377 ball')" ! fakesink
+for caps in width=0,height=0 width=1,height=1 width=100000,height=100000 \
+    framerate=-5/1 framerate=1/0; do
+    refuse "gst-launch-1.0 refuses caps $caps" "can't handle caps|Invalid size|frame rate" \
+        st2vsrc prompt=sea num-buffers=1 ! "video/x-raw,$caps" ! fakesink
+done
+refuse "gst-launch-1.0 refuses an odd size in I420" \
+    "^ERROR: from element .*Invalid size 33x31: width and height must be even" \
+    st2vsrc prompt=sea num-buffers=1 ! video/x-raw,format=I420,width=33,height=31 ! fakesink
+refuse "gst-launch-1.0 refuses an unknown sampler" 'could not set property "sampler"' \
+    st2vsrc prompt=sea sampler=ddim ! fakesink
+refuse "gst-launch-1.0 refuses guidance inf" 'could not set property "guidance"' \
+    st2vsrc prompt=sea guidance=inf ! fakesink
+# steps, guidance out of range or NaN: GObject never hands the value to
+# the element; GLib warns in one line and the property keeps its value
+for prop in steps=0 steps=100000000 guidance=nan guidance=-3; do
+    timeout 60 gst-launch-1.0 -q st2vsrc prompt=sea num-buffers=1 "$prop" ! fakesink \
+        >"$TMP/range.out" 2>&1
+    rc=$?
+    check "gst-launch-1.0 $prop: GLib's out-of-range warning, the property unchanged (exit $rc)" \
+        sh -c "[ $rc -eq 0 ] && { [ '$prop' = steps=0 ] || grep -q 'invalid or out of range for property .${prop%%=*}.' '$TMP/range.out'; }"
+done
+hostile_models "$TINY" "$TMP"
+cp -r "$FIX/wan/tiny" "$TMP/wan-world"
+cp "$TINY" "$TMP/wan-world/diffusion_pytorch_model.safetensors"
+mkdir -p "$TMP/plain-dir"
+echo notes >"$TMP/plain-dir/README.txt"
+mkfifo "$TMP/model.fifo"
+for m in "cut.safetensors:outside the data section" "random.safetensors:header length" \
+    "header-only.safetensors:outside the data section" "past-end.safetensors:\[1000000000, .*outside" \
+    "overlap.safetensors:overlap tensor" "negative-length.safetensors:header length" \
+    "huge-length.safetensors:header length" "wan-world:mixes two model families" \
+    "plain-dir:holds no model" "model.fifo:not a regular file"; do
+    refuse "gst-launch-1.0 refuses the model ${m%%:*}" \
+        "^ERROR: from element .*Cannot load the model '$TMP/${m%%:*}': .*${m#*:}" \
+        st2vsrc prompt=sea model="$TMP/${m%%:*}" ! fakesink
+done
+refuse "gst-launch-1.0 refuses a Wan DiT file as the model" \
+    "^ERROR: from element .*Cannot load the model .*missing the VAE" \
+    st2vsrc prompt=sea model="$FIX/wan/tiny/diffusion_pytorch_model.safetensors" ! fakesink
+refuse "gst-launch-1.0 refuses /dev/zero as the model" \
+    "^ERROR: from element .*Cannot load the model '/dev/zero': .*not a regular file" \
+    st2vsrc prompt=sea model=/dev/zero ! fakesink
+# an output that cannot be written (filesink's own error); root writes a
+# read-only folder anyway, so then /sys
+mkdir -p "$TMP/ro"
+chmod 555 "$TMP/ro"
+ro=$TMP/ro
+touch "$TMP/ro/probe" 2>/dev/null && { rm -f "$TMP/ro/probe"; ro=/sys; }
+refuse "gst-launch-1.0 refuses an output in a read-only folder ($ro)" "Could not open file" \
+    st2vsrc prompt=sea num-buffers=1 ! filesink location="$ro/out.raw"
+chmod 755 "$TMP/ro"
+# odd but valid prompts render
+words=$(for i in $(seq 1250); do printf 'red Ball SEA bouncing '; done)
+for p in "$words" "a cat 🐱 with a balloon 🎈" "A Red BALL on the sEa" "ČERVENÝ MÍČ SKÁČE" \
+    "$(printf '  \ta red ball \n ')"; do
+    rm -f "$TMP/odd.rgb"
+    launch st2vsrc prompt="$p" steps=1 num-buffers=1 ! video/x-raw,format=RGB ! \
+        filesink location="$TMP/odd.rgb" >/dev/null 2>&1
+    check "gst-launch-1.0 renders the prompt '$(printf '%s' "$p" | tr '\t\n' '  ' | cut -c1-24)...'" \
+        test "$(stat -c %s "$TMP/odd.rgb" 2>/dev/null)" = $((32 * 32 * 3))
+done
+
 # ----------------------------------------------------------------- Wan2.1
 # The tiny runnable Wan2.1 folder (official layout): sides divisible by 16,
 # 16 fps, a first window of 81 frames, then chunks of 76; its native size

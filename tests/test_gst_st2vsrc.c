@@ -995,6 +995,105 @@ GST_START_TEST (an_empty_prompt_fails_ready_to_paused)
 
 GST_END_TEST;
 
+/* A prompt property set to value (as an application can: gst-launch-1.0
+ * refuses invalid UTF-8 itself) fails READY->PAUSED with an error saying
+ * want. */
+static void
+expect_prompt_refused (const gchar * prop, const gchar * value,
+    const gchar * want)
+{
+  gchar *src = tiny_src (NULL);
+  gchar *d = g_strdup_printf ("%s ! fakesink", src);
+  GstElement *pipe = pipeline (d);
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstStateChangeReturn ret;
+  GstMessage *m;
+  GError *err = NULL;
+
+  g_object_set (e, prop, value, NULL);
+  ret = gst_element_set_state (pipe, GST_STATE_PAUSED);
+  if (ret == GST_STATE_CHANGE_ASYNC)
+    ret = gst_element_get_state (pipe, NULL, NULL, 30 * GST_SECOND);
+  fail_unless_equals_int (ret, GST_STATE_CHANGE_FAILURE);
+  m = wait_message (pipe, GST_MESSAGE_ERROR, 0);
+  fail_unless (m != NULL, "no error message for %s", want);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (strstr (err->message, want) != NULL,
+      "'%s' does not say '%s'", err->message, want);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_SETTINGS));
+  fail_unless (strchr (err->message, '\n') == NULL, "not one line: %s",
+      err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (pipe);
+  g_free (d);
+  g_free (src);
+}
+
+/* issue 23: hostile prompts */
+GST_START_TEST (an_invalid_or_huge_prompt_fails_ready_to_paused)
+{
+  gchar *big = g_strnfill (100000, 'a');
+
+  expect_prompt_refused ("prompt", "a red \xff ball",
+      "Invalid prompt: prompt is not valid UTF-8");
+  expect_prompt_refused ("prompt", "a red \x01 ball",
+      "Invalid prompt: prompt holds the control character U+0001");
+  expect_prompt_refused ("prompt", big,
+      "Invalid prompt: prompt is 100000 bytes long");
+  expect_prompt_refused ("negative-prompt", "blurry\x1b[31m",
+      "Invalid prompt: negative prompt holds the control character U+001B");
+  g_free (big);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (an_invalid_or_huge_prompt_while_playing_is_ignored_with_a_warning)
+{
+  gchar *src = tiny_src (NULL);
+  gchar *d = g_strdup_printf ("%s ! fakesink", src);
+  GstElement *pipe = pipeline (d);
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  gchar *big = g_strnfill (1 << 20, 'a');
+  const gchar *bad[] = { "a\xc0\xaf", "a\x7f", big };
+  GstMessage *m;
+  GError *err;
+  gchar *prompt;
+
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (pipe, NULL, NULL, 30 * GST_SECOND) ==
+      GST_STATE_CHANGE_SUCCESS);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_object_set (e, "prompt", bad[i], NULL);
+    m = wait_message (pipe, GST_MESSAGE_WARNING, GST_SECOND);
+    fail_unless (m != NULL, "no warning for prompt %u", i);
+    gst_message_parse_warning (m, &err, NULL);
+    fail_unless (strstr (err->message, "Ignoring the prompt: prompt ") != NULL,
+        "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (m);
+    g_object_get (e, "prompt", &prompt, NULL);
+    fail_unless_equals_string (prompt, PROMPT);
+    g_free (prompt);
+  }
+  g_object_set (e, "negative-prompt", "x\xff", NULL);
+  m = wait_message (pipe, GST_MESSAGE_WARNING, GST_SECOND);
+  fail_unless (m != NULL, "no warning for the negative prompt");
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (pipe);
+  g_free (big);
+  g_free (d);
+  g_free (src);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (a_bad_image_or_guidance_fails_ready_to_paused)
 {
   gchar *src = tiny_src ("image=/nonexistent/start.png");
@@ -1392,6 +1491,9 @@ st2vsrc_suite (void)
       wan_a_folder_missing_a_file_or_cut_short_fails_ready_to_paused);
   tcase_add_test (tc, an_empty_prompt_fails_ready_to_paused);
   tcase_add_test (tc, a_bad_image_or_guidance_fails_ready_to_paused);
+  tcase_add_test (tc, an_invalid_or_huge_prompt_fails_ready_to_paused);
+  tcase_add_test (tc,
+      an_invalid_or_huge_prompt_while_playing_is_ignored_with_a_warning);
   tcase_add_test (tc, an_image_conditions_the_first_frames);
   tcase_add_test (tc, every_sampler_renders_frames);
   tcase_add_test (tc,

@@ -8,6 +8,7 @@
  * Truncated files and random header corruption must never crash.
  */
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -551,6 +552,79 @@ static void loader_rejects_a_directory_with_an_io_error(void)
     REQUIRE(mkdtemp(dir), "mkdtemp");
     int rc = st2v_model_load(&m, dir, err, sizeof(err));
     CHECK(rc == ST2V_ERR_IO, "rc %d: %s", rc, err);
+    rmdir(dir);
+}
+
+/* Issue 23: a FIFO or a device is refused at once, without waiting for a
+ * writer or reading forever (an alarm ends the test if it hangs). */
+static void loader_refuses_a_fifo_or_a_device_without_waiting(void)
+{
+    char dir[] = "/tmp/st2v-fifo.XXXXXX", path[64];
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    snprintf(path, sizeof(path), "%s/model.safetensors", dir);
+    REQUIRE(mkfifo(path, 0600) == 0, "mkfifo");
+    const char *paths[] = {path, "/dev/zero", "/dev/null"};
+    alarm(20);
+    for (int i = 0; i < 3; i++) {
+        st2v_model *m = NULL;
+        char err[512] = "";
+        int rc = st2v_model_load(&m, paths[i], err, sizeof(err));
+        CHECK(rc == ST2V_ERR_IO && m == NULL &&
+                  strstr(err, "is not a regular file"),
+              "%s: rc %d: %s", paths[i], rc, err);
+    }
+    alarm(0);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Issue 23: a folder with parts of two families (here the world model
+ * under the Wan DiT's file name, beside Wan's VAE, umT5 and tokenizer) is
+ * refused, naming both, instead of loading one of them by a guess. */
+static void loader_refuses_a_folder_mixing_two_families(void)
+{
+    char dir[] = "/tmp/st2v-mixed.XXXXXX", a[1024], b[512];
+    REQUIRE(mkdtemp(dir), "mkdtemp");
+    char cwd[400];
+    REQUIRE(getcwd(cwd, sizeof(cwd)), "getcwd");
+    const char *fix = tu_fixture("");
+    char absfix[600];
+    snprintf(absfix, sizeof(absfix), "%s%s%s", fix[0] == '/' ? "" : cwd,
+             fix[0] == '/' ? "" : "/", fix);
+    static const char *links[][2] = {
+        {"tiny.safetensors", "diffusion_pytorch_model.safetensors"},
+        {"wan/tiny/Wan2.1_VAE.safetensors", "Wan2.1_VAE.safetensors"},
+        {"wan/tiny/models_t5_umt5-xxl-enc-bf16.safetensors",
+         "models_t5_umt5-xxl-enc-bf16.safetensors"},
+        {"wan/tiny/config.json", "config.json"},
+        {"wan/tiny/google/umt5-xxl/spiece.model", "google/umt5-xxl/spiece.model"},
+    };
+    snprintf(a, sizeof(a), "%s/google", dir);
+    mkdir(a, 0700);
+    snprintf(a, sizeof(a), "%s/google/umt5-xxl", dir);
+    mkdir(a, 0700);
+    for (int i = 0; i < 5; i++) {
+        snprintf(a, sizeof(a), "%s%s", absfix, links[i][0]);
+        snprintf(b, sizeof(b), "%s/%s", dir, links[i][1]);
+        REQUIRE(symlink(a, b) == 0, "symlink %s", b);
+    }
+    st2v_model *m = NULL;
+    char err[1024] = "";
+    int rc = st2v_model_load(&m, dir, err, sizeof(err));
+    CHECK(rc == ST2V_ERR_FORMAT && m == NULL &&
+              strstr(err, "mixes two model families") &&
+              strstr(err, "diffusion_pytorch_model.safetensors") &&
+              strstr(err, "missing the DiT") && !strchr(err, '\n'),
+          "rc %d: %s", rc, err);
+    st2v_model_free(m);
+    for (int i = 4; i >= 0; i--) {
+        snprintf(b, sizeof(b), "%s/%s", dir, links[i][1]);
+        unlink(b);
+    }
+    snprintf(a, sizeof(a), "%s/google/umt5-xxl", dir);
+    rmdir(a);
+    snprintf(a, sizeof(a), "%s/google", dir);
+    rmdir(a);
     rmdir(dir);
 }
 
@@ -1337,6 +1411,8 @@ int main(void)
 
     RUN(loader_rejects_a_missing_file_with_an_io_error);
     RUN(loader_rejects_a_directory_with_an_io_error);
+    RUN(loader_refuses_a_fifo_or_a_device_without_waiting);
+    RUN(loader_refuses_a_folder_mixing_two_families);
     RUN(loader_rejects_a_file_shorter_than_8_bytes);
     RUN(loader_rejects_a_header_length_larger_than_the_file);
     RUN(loader_rejects_a_header_length_over_100_mb);

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,14 @@ static int read_small(const char *dir, const char *rel, size_t max, char **out,
 {
     char path[2 * WAN_FILES_PATH_MAX];
     join(path, sizeof(path), dir, rel);
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO is refused, not waited on */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (fd >= 0 && !f)
+        close(fd);
     struct stat sb;
-    if (!f || fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size > max) {
+    if (!f || fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size > max) {
         if (f)
             fclose(f);
         return st2v_fail(err, es, f ? ST2V_ERR_FORMAT : ST2V_ERR_IO,
