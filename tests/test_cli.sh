@@ -266,6 +266,59 @@ else
     fail "a Wan2.1 folder: --frames -1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
 fi
 
+# ------------------------------------------------- compute dtype (issue 21)
+# --dtype bf16: the DiT's linear layers in bfloat16 products where the CPU
+# has AVX512-BF16 (output within bfloat16 rounding of f32's), float32 where
+# it has not (f32's bytes; ST2V_CPU takes the features away). The default
+# model: 4 frames, 2 steps, 1 thread.
+DEF=$(cd "$(dirname "$0")/.." && pwd)/models/default.safetensors
+dtype_render() { # dtype_render OUT DTYPE ST2V_CPU
+    rm -f "$1"
+    ST2V_CPU=$3 "$BIN" -q -m "$DEF" -p "a red ball bouncing on the sea" -s 1 --steps 2 \
+        --frames 4 -t 1 --dtype "$2" -o "$1" 2>"$TMP/err" || cat "$TMP/err" >&2
+}
+if [ -f "$DEF" ]; then
+    dtype_render "$TMP/d-f32.y4m" f32 avx512bf16
+    dtype_render "$TMP/d-bf16.y4m" bf16 avx512bf16
+    f32_info=$(y4m_info "$TMP/d-f32.y4m" 2>&1)
+    bf16_info=$(y4m_info "$TMP/d-bf16.y4m" 2>&1)
+    check "--dtype bf16 renders the default model ($bf16_info: 4 frames, as f32's $f32_info)" \
+        test "${bf16_info##* }" = 4 -a "$bf16_info" = "$f32_info"
+    if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+        # mean and max |difference| of the bytes after the header
+        diff=$("$PY" - "$TMP/d-f32.y4m" "$TMP/d-bf16.y4m" <<'EOF2'
+import sys
+a, b = (open(f, "rb").read() for f in sys.argv[1:3])
+a, b = a[a.index(b"\n") + 1:], b[b.index(b"\n") + 1:]
+assert len(a) == len(b) > 0
+d = [abs(x - y) for x, y in zip(a, b)]
+print("%.3f %d %d %d" % (sum(d) / len(d), max(d), sum(1 for x in d if x), len(d)))
+EOF2
+)
+        read -r mean max ndiff nbytes <<<"$diff"
+        check "AVX512-BF16: bf16 output differs from f32's within bfloat16 rounding (mean |diff| ${mean:-?}, max ${max:-?}, ${ndiff:-?} of ${nbytes:-?} bytes)" \
+            "$PY" -c "import sys; m, x = float(sys.argv[1]), int(sys.argv[2]); sys.exit(not (0 < m < 1 and x <= 32))" \
+            "${mean:--1}" "${max:-99}"
+    else
+        echo "# no AVX512-BF16 on this CPU: bf16 computes in float32 (checked below)"
+    fi
+    for cpu in avx512 avx2; do
+        dtype_render "$TMP/d-f32-$cpu.y4m" f32 $cpu
+        dtype_render "$TMP/d-bf16-$cpu.y4m" bf16 $cpu
+        check "ST2V_CPU=$cpu: --dtype bf16 computes in float32 (f32's bytes)" \
+            test -s "$TMP/d-bf16-$cpu.y4m" -a "$(cmp "$TMP/d-f32-$cpu.y4m" "$TMP/d-bf16-$cpu.y4m" 2>&1)" = ""
+    done
+else
+    fail "--dtype bf16 renders the default model" "$DEF is missing"
+fi
+"$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 42 --frames 20 --dtype f32 -o "$TMP/a-f32.y4m" 2>/dev/null
+check "--dtype f32 is the default (the same bytes)" cmp -s "$TMP/a.y4m" "$TMP/a-f32.y4m"
+run_ok "--dtype bf16 renders the tiny model" "32 32 16:1 3" -p "a red ball" -s 1 --frames 3 --dtype bf16
+"$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 --dtype bf16 \
+    -o "$TMP/wan-bf16.y4m" 2>/dev/null
+check "a Wan2.1 folder with an F32 DiT: --dtype bf16 keeps it in float32 (the same bytes)" \
+    test -s "$TMP/wan.y4m" -a "$(cmp "$TMP/wan.y4m" "$TMP/wan-bf16.y4m" 2>&1)" = ""
+
 # ------------------------------------------------------------- refusals
 
 printf 'this is not a safetensors file at all' >"$TMP/corrupt.safetensors"
@@ -328,6 +381,9 @@ refuse "an unknown long option is refused" 2 -m "$M" -p "a" --bogus -o out.y4m
 refuse "an unknown short option is refused" 2 -m "$M" -p "a" -Z -o out.y4m
 refuse "a missing argument is refused" 2 -m "$M" -p "a" -o out.y4m --steps
 refuse "a stray argument is refused" 2 -m "$M" -p "a" -o out.y4m extra
+refuse "--dtype fp64 is refused" 2 -m "$M" -p "a" --dtype fp64 -o out.y4m
+check "the dtype refusal names f32 and bf16" \
+    grep -qx "st2v: unknown dtype 'fp64' (expected f32 or bf16)" "$TMP/stderr"
 refuse "a Wan2.1 size not divisible by 16 is refused" 2 -m "$WAN" -p "a" -s 1 --size 40x32 --frames 9 -o out.y4m
 check "the Wan2.1 size refusal names 16" grep -q 'divisible by 16' "$TMP/stderr"
 # a Wan2.1 folder without its VAE, and one whose DiT file is cut short

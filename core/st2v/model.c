@@ -421,10 +421,13 @@ int st2v_world_load(st2v_world **out, const char *path,
                          "the st2v world model computes in f32 or bf16, not %s",
                          st2v_dtype_name(p.compute_dtype));
     int rc = world_open(out, path, NULL, 0, p.use_mmap, err, err_size);
-    const int bf16 = p.compute_dtype == ST2V_DTYPE_BF16;
+    /* bf16 without AVX512-BF16 is f32: the same packing, the same bytes */
+    const st2v_dtype dtype = st2v_op_bf16_supported() ? p.compute_dtype
+                                                      : ST2V_DTYPE_F32;
+    const int bf16 = dtype == ST2V_DTYPE_BF16;
     if (rc == 0 && (bf16 ? st2v_op_bf16_supported()
                          : st2v_op_f32_packed_supported())) {
-        rc = st2v_world_pack(*out, p.compute_dtype);
+        rc = st2v_world_pack(*out, dtype);
         if (rc) {
             st2v_world_free(*out);
             *out = NULL;
