@@ -78,6 +78,7 @@ typedef struct ST2VContext {
     int threads;
     char *image_path;
     int alpha;
+    int dtype;              ///< st2v_dtype: the model's compute_dtype
 
     /* state */
     st2v_model *model;
@@ -124,6 +125,9 @@ static const AVOption st2v_options[] = {
     { "threads",         "worker threads, 0 = all cores",                    OFFSET(threads),         AV_OPT_TYPE_INT,        { .i64 = 0 },     0, 256, FLAGS },
     { "image",           "PNG image to start from (image to video)",         OFFSET(image_path),      AV_OPT_TYPE_STRING,     { .str = NULL },  0, 0, FLAGS },
     { "alpha",           "render on a green screen and key it out: RGBA with a transparent background", OFFSET(alpha), AV_OPT_TYPE_BOOL, { .i64 = 0 }, 0, 1, FLAGS },
+    { "dtype",           "precision of the DiT's matrix products (bf16: without AVX512-BF16, float32)", OFFSET(dtype), AV_OPT_TYPE_INT, { .i64 = ST2V_DTYPE_F32 }, ST2V_DTYPE_F32, ST2V_DTYPE_BF16, FLAGS, "dtype" },
+        { "f32",         "float32",                                          0, AV_OPT_TYPE_CONST, { .i64 = ST2V_DTYPE_F32 },  0, 0, FLAGS, "dtype" },
+        { "bf16",        "bfloat16 products, output within bfloat16 rounding of f32's", 0, AV_OPT_TYPE_CONST, { .i64 = ST2V_DTYPE_BF16 }, 0, 0, FLAGS, "dtype" },
     { NULL }
 };
 
@@ -300,6 +304,7 @@ static int load_model(AVFilterContext *ctx)
     ST2VContext *s = ctx->priv;
     char path[4096], err[512];
     const char *p = s->model_path;
+    st2v_model_params mp = st2v_model_default_params();
     int rc;
 
     path[0] = 0;
@@ -313,7 +318,8 @@ static int load_model(AVFilterContext *ctx)
         }
         p = path;
     }
-    rc = st2v_model_load(&s->model, p, err, sizeof(err));
+    mp.compute_dtype = s->dtype;
+    rc = st2v_model_load_with_params(&s->model, p, &mp, err, sizeof(err));
     if (rc < 0) {
         av_log(ctx, AV_LOG_ERROR, "Cannot load the model '%s': %s\n", p, err);
         return rc == ST2V_ERR_IO && access(p, F_OK) ? AVERROR(ENOENT) : st2v_averror(rc);

@@ -88,7 +88,7 @@ check "ffmpeg lists the st2v source" \
 "$FFMPEG" -hide_banner -h filter=st2v >"$TMP/help" 2>&1
 missing=
 for o in prompt textfile negative_prompt seed size s rate r duration d steps \
-    cfg sampler euler heun dpm++2m shift model threads image alpha; do
+    cfg sampler euler heun dpm++2m shift model threads image alpha dtype f32 bf16; do
     grep -q "^ *$o  " "$TMP/help" || missing="$missing $o"
 done
 check "-h filter=st2v lists every option and sampler" test -z "$missing"
@@ -118,6 +118,20 @@ md5s "$G:model=$MODEL" >"$TMP/m"
 check "model= loads the model file" cmp -s "$TMP/a" "$TMP/m"
 md5s "st2v=prompt='a red ball moving right':seed=7:steps=2:d=2:sampler=heun" >"$TMP/h"
 check "sampler=heun renders other frames" test "$(wc -l <"$TMP/h")" -eq 32 -a -n "$(cmp "$TMP/a" "$TMP/h" 2>&1)"
+# dtype (issue 21): bfloat16 products in the DiT on a CPU with AVX512-BF16,
+# float32 (f32's frames) on one without (ST2V_CPU takes the features away)
+md5s "$G:dtype=bf16" >"$TMP/bf16"
+md5s "$G:dtype=f32" >"$TMP/f32"
+check "dtype=bf16 renders 32 frames" test "$(wc -l <"$TMP/bf16")" -eq 32
+check "dtype=f32 is the default (the same frames)" cmp -s "$TMP/a" "$TMP/f32"
+if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && [ "${ST2V_CPU:-avx512bf16}" = avx512bf16 ]; then
+    check "AVX512-BF16: dtype=bf16 renders other frames than f32" \
+        test -s "$TMP/bf16" -a -n "$(cmp "$TMP/a" "$TMP/bf16" 2>&1)"
+fi
+ST2V_CPU=avx2 md5s "$G" >"$TMP/f32-avx2"
+ST2V_CPU=avx2 md5s "$G:dtype=bf16" >"$TMP/bf16-avx2"
+check "ST2V_CPU=avx2: dtype=bf16 computes in float32 (f32's frames)" \
+    test "$(wc -l <"$TMP/bf16-avx2")" -eq 32 -a "$(cmp "$TMP/f32-avx2" "$TMP/bf16-avx2" 2>&1)" = ""
 
 # the random seed is logged, and reproduces the video
 ff -v info -f lavfi -i "st2v=prompt=sea:steps=1:d=0.5" -f framemd5 "$TMP/r1" 2>"$TMP/r.err"
@@ -285,6 +299,8 @@ refuse "seed -2 is refused" "out of range" "prompt=a:seed=-2"
 refuse "a missing image is refused" "Cannot read the image" "prompt=a:image=$TMP/nope.png"
 refuse "an image that is not a PNG is refused" "Cannot read the image" "prompt=a:image=$TMP/prompt.txt"
 refuse "alpha 2 is refused" "out of range|alpha" "prompt=a:alpha=2"
+refuse "dtype fp64 is refused" "Unable to parse|dtype" "prompt=a:dtype=fp64"
+refuse "dtype 2 is refused" "out of range|dtype" "prompt=a:dtype=2"
 refuse "an unknown option is refused" "not found|Option" "prompt=a:colour=red"
 
 # ------------------------------------------------ hostile inputs (issue 23)
