@@ -177,9 +177,8 @@ for caps in width=0,height=0 width=1,height=1 width=100000,height=100000 \
     refuse "gst-launch-1.0 refuses caps $caps" "can't handle caps|Invalid size|frame rate" \
         st2vsrc prompt=sea num-buffers=1 ! "video/x-raw,$caps" ! fakesink
 done
-refuse "gst-launch-1.0 refuses an odd size in I420" \
-    "^ERROR: from element .*Invalid size 33x31: width and height must be even" \
-    st2vsrc prompt=sea num-buffers=1 ! video/x-raw,format=I420,width=33,height=31 ! fakesink
+# (an odd size in I420: tests/test_gst_st2vsrc.c; gst-launch-1.0 1.22
+# sometimes hangs on the two errors of a failed negotiation)
 refuse "gst-launch-1.0 refuses an unknown sampler" 'could not set property "sampler"' \
     st2vsrc prompt=sea sampler=ddim ! fakesink
 refuse "gst-launch-1.0 refuses guidance inf" 'could not set property "guidance"' \
@@ -223,10 +222,11 @@ touch "$TMP/ro/probe" 2>/dev/null && { rm -f "$TMP/ro/probe"; ro=/sys; }
 refuse "gst-launch-1.0 refuses an output in a read-only folder ($ro)" "Could not open file" \
     st2vsrc prompt=sea num-buffers=1 ! filesink location="$ro/out.raw"
 chmod 755 "$TMP/ro"
-# odd but valid prompts render
+# odd but valid prompts render (gst-launch-1.0 splits a value at a tab or
+# a newline: those are tests/test_generator.c's)
 words=$(for i in $(seq 1250); do printf 'red Ball SEA bouncing '; done)
 for p in "$words" "a cat 🐱 with a balloon 🎈" "A Red BALL on the sEa" "ČERVENÝ MÍČ SKÁČE" \
-    "$(printf '  \ta red ball \n ')"; do
+    "  a red ball  "; do
     rm -f "$TMP/odd.rgb"
     launch st2vsrc prompt="$p" steps=1 num-buffers=1 ! video/x-raw,format=RGB ! \
         filesink location="$TMP/odd.rgb" >/dev/null 2>&1

@@ -540,6 +540,22 @@ GST_START_TEST (a_framerate_of_zero_or_an_odd_size_is_refused_clearly)
   gst_element_set_state (pipe, GST_STATE_NULL);
   gst_object_unref (pipe);
   g_free (d);
+
+  /* issue 23: odd in I420, whose chroma planes halve each side */
+  d = g_strdup_printf ("%s ! video/x-raw,format=I420,width=33,height=31 ! "
+      "fakesink", src);
+  pipe = pipeline (d);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  m = wait_message (pipe, GST_MESSAGE_ERROR, 30 * GST_SECOND);
+  fail_unless (m != NULL);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (strstr (err->message, "Invalid size 33x31") != NULL, "%s",
+      err->message);
+  g_error_free (err);
+  gst_message_unref (m);
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (pipe);
+  g_free (d);
   g_free (src);
 }
 
