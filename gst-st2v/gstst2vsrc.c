@@ -67,6 +67,7 @@ GST_DEBUG_CATEGORY_STATIC (gst_st2v_src_debug);
 #define DEFAULT_IMAGE NULL
 #define DEFAULT_ALPHA FALSE
 #define DEFAULT_QUEUE_SIZE 32
+#define DEFAULT_DTYPE ST2V_DTYPE_F32
 
 enum
 {
@@ -84,6 +85,7 @@ enum
   PROP_IMAGE,
   PROP_ALPHA,
   PROP_QUEUE_SIZE,
+  PROP_DTYPE,
 };
 
 #define ST2V_FORMATS "{ RGB, RGBA, BGRx, I420, NV12 }"
@@ -143,6 +145,26 @@ gst_st2v_sampler_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstSt2vSampler", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ================================================================ dtype */
+
+GType
+gst_st2v_dtype_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {ST2V_DTYPE_F32, "float32", "f32"},
+    {ST2V_DTYPE_BF16, "bfloat16 products on a CPU with AVX512-BF16 (float32 "
+          "on one without)", "bf16"},
+    {0, NULL, NULL},
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstSt2vDtype", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -239,6 +261,14 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           DEFAULT_QUEUE_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_DTYPE,
+      g_param_spec_enum ("dtype", "Compute dtype",
+          "Precision of the DiT's matrix products, chosen when the model "
+          "loads: bf16 is faster, its frames within bfloat16 rounding of "
+          "f32's; without AVX512-BF16 it computes in float32",
+          GST_TYPE_ST2V_DTYPE, DEFAULT_DTYPE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_READY));
 
   gst_element_class_set_static_metadata (element_class,
       "st2v text-to-video source", "Source/Video",
@@ -263,6 +293,7 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
   pushsrc_class->fill = GST_DEBUG_FUNCPTR (gst_st2v_src_fill);
 
   gst_type_mark_as_plugin_api (GST_TYPE_ST2V_SAMPLER, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ST2V_DTYPE, 0);
 }
 
 static void
@@ -280,6 +311,7 @@ gst_st2v_src_init (GstSt2vSrc * src)
   src->image_path = g_strdup (DEFAULT_IMAGE);
   src->alpha = DEFAULT_ALPHA;
   src->queue_size = DEFAULT_QUEUE_SIZE;
+  src->dtype = DEFAULT_DTYPE;
 
   g_mutex_init (&src->qlock);
   g_cond_init (&src->qcond);
@@ -531,6 +563,13 @@ gst_st2v_src_set_property (GObject * object, guint prop_id,
         GST_OBJECT_UNLOCK (src);
       }
       break;
+    case PROP_DTYPE:
+      if (check_not_started (src, pspec)) {
+        GST_OBJECT_LOCK (src);
+        src->dtype = g_value_get_enum (value);
+        GST_OBJECT_UNLOCK (src);
+      }
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -585,6 +624,9 @@ gst_st2v_src_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_QUEUE_SIZE:
       g_value_set_uint (value, src->queue_size);
       break;
+    case PROP_DTYPE:
+      g_value_set_enum (value, src->dtype);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -594,10 +636,12 @@ gst_st2v_src_get_property (GObject * object, guint prop_id, GValue * value,
 
 /* ================================================================ start, stop */
 
-/* Load the model: the property's file, else the default model. */
+/* Load the model: the property's file, else the default model; its
+ * compute dtype the dtype property's. */
 static gboolean
-load_model (GstSt2vSrc * src, const gchar * model_path)
+load_model (GstSt2vSrc * src, const gchar * model_path, st2v_dtype dtype)
 {
+  st2v_model_params mp = st2v_model_default_params ();
   gchar path[4096], err[512];
   gint rc;
 
@@ -609,7 +653,9 @@ load_model (GstSt2vSrc * src, const gchar * model_path)
     model_path = path;
   }
   src->model_file = g_strdup (model_path);
-  rc = st2v_model_load (&src->model, model_path, err, sizeof (err));
+  mp.compute_dtype = dtype;
+  rc = st2v_model_load_with_params (&src->model, model_path, &mp, err,
+      sizeof (err));
   if (rc < 0)
     goto load_failed;
   src->minfo = st2v_model_get_info (src->model);
@@ -629,11 +675,11 @@ load_failed:
     if (rc == ST2V_ERR_IO && access (model_path, F_OK) != 0)
       GST_ELEMENT_ERROR (src, RESOURCE, NOT_FOUND,
           ("Cannot load the model '%s': %s", model_path, err),
-          ("st2v_model_load: %s", st2v_strerror (rc)));
+          ("st2v_model_load_with_params: %s", st2v_strerror (rc)));
     else
       GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ,
           ("Cannot load the model '%s': %s", model_path, err),
-          ("st2v_model_load: %s", st2v_strerror (rc)));
+          ("st2v_model_load_with_params: %s", st2v_strerror (rc)));
     return FALSE;
   }
 }
@@ -662,6 +708,7 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
   GstSt2vSrc *src = GST_ST2V_SRC (bsrc);
   st2v_params p = st2v_default_params ();
   gchar *prompt, *negative, *model_path, *image_path;
+  st2v_dtype dtype;
   gboolean alpha;
   gint64 seed;
   gchar err[512];
@@ -673,6 +720,7 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
   model_path = g_strdup (src->model_path);
   image_path = g_strdup (src->image_path);
   alpha = src->alpha;
+  dtype = src->dtype;
   seed = src->seed;
   p.steps = src->steps;
   p.cfg = src->guidance;
@@ -691,7 +739,7 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
     goto bad_prompt;
   if (p.cfg < 0 && p.cfg != -1.0f)
     goto bad_guidance;
-  if (!load_model (src, model_path))
+  if (!load_model (src, model_path, dtype))
     goto failed;
   if (image_path && *image_path) {
     rc = st2v_load_png (image_path, &src->image, &src->image_w,
@@ -724,9 +772,9 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
     goto bad_settings;
   st2v_generator_get_info (src->gen, &src->ginfo);
 
-  GST_INFO_OBJECT (src, "model %s (%s), native %dx%d at %d fps, seed %"
-      G_GUINT64_FORMAT "%s", src->minfo->name, src->model_file,
-      src->ginfo.native_width, src->ginfo.native_height, src->minfo->fps,
+  GST_INFO_OBJECT (src, "model %s (%s), dtype %s, native %dx%d at %d fps, "
+      "seed %" G_GUINT64_FORMAT "%s", src->minfo->name, src->model_file,
+      dtype == ST2V_DTYPE_BF16 ? "bf16" : "f32", src->ginfo.native_width, src->ginfo.native_height, src->minfo->fps,
       src->used_seed, seed < 0 ? " (random)" : "");
 
   gst_video_info_init (&src->info);

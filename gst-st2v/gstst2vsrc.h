@@ -19,6 +19,9 @@ G_DECLARE_FINAL_TYPE (GstSt2vSrc, gst_st2v_src, GST, ST2V_SRC, GstPushSrc)
 #define GST_TYPE_ST2V_SAMPLER (gst_st2v_sampler_get_type ())
 GType gst_st2v_sampler_get_type (void);
 
+#define GST_TYPE_ST2V_DTYPE (gst_st2v_dtype_get_type ())
+GType gst_st2v_dtype_get_type (void);
+
 /* One generated frame on its way from the worker (live mode) to create(). */
 typedef struct
 {
@@ -43,6 +46,7 @@ struct _GstSt2vSrc
   gchar *image_path;
   gboolean alpha;
   guint queue_size;
+  st2v_dtype dtype;             /* the model's compute dtype */
 
   /* run-time changes for the generating thread (object lock) */
   gchar *pending_prompt;

@@ -74,7 +74,7 @@ check "the plugin's version is libst2v's (${version:-?})" \
     grep -q "^  Version  *${version:-?}\$" "$TMP/inspect"
 missing=
 for p in prompt negative-prompt seed steps guidance sampler shift model threads \
-    is-live image alpha queue-size num-buffers; do
+    is-live image alpha queue-size dtype num-buffers; do
     grep -q "^  $p  *: ." "$TMP/inspect" || missing="$missing $p"
 done
 check "gst-inspect-1.0 st2vsrc lists every property with a blurb" test -z "$missing"
@@ -92,7 +92,7 @@ check "the caps offer RGB, RGBA, BGRx, I420 and NV12" \
     grep -q 'format: { (string)RGB, (string)RGBA, (string)BGRx, (string)I420, (string)NV12 }' "$TMP/inspect"
 undocumented=
 for p in prompt negative-prompt seed steps guidance sampler shift model threads \
-    is-live image alpha queue-size; do
+    is-live image alpha queue-size dtype; do
     grep -q "^| \`$p\` |" "$DOC" || undocumented="$undocumented $p"
 done
 check "docs/gstreamer.md documents every property" test -z "$undocumented"
@@ -132,6 +132,23 @@ check "gst-launch-1.0 writes 20 I420 frames of 64x48" test "$(stat -c %s "$TMP/a
 check "the same seed gives the same bytes from gst-launch-1.0" cmp -s "$TMP/a.yuv" "$TMP/b.yuv"
 check "st2vsrc ! videoconvert plays in real time to a syncing sink" \
     launch st2vsrc prompt="snow falling at night" num-buffers=16 ! videoconvert ! fakesink sync=true
+# dtype (issue 21): bfloat16 products on a CPU with AVX512-BF16, float32
+# (f32's bytes) on one without; the element's own checks of it (libst2v's
+# bf16 frames, READY only): tests/test_gst_st2vsrc.c
+launch st2vsrc prompt="a red ball" seed=7 num-buffers=20 dtype=bf16 ! video/x-raw,format=I420,width=64,height=48 ! \
+    filesink location="$TMP/bf16.yuv" >/dev/null 2>&1
+check "dtype=bf16: gst-launch-1.0 writes 20 I420 frames of 64x48" \
+    test "$(stat -c %s "$TMP/bf16.yuv" 2>/dev/null)" = $((20 * 64 * 48 * 3 / 2))
+if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && [ "${ST2V_CPU:-avx512bf16}" = avx512bf16 ]; then
+    check "AVX512-BF16: dtype=bf16 gives other bytes than f32" \
+        test -s "$TMP/bf16.yuv" -a -n "$(cmp "$TMP/a.yuv" "$TMP/bf16.yuv" 2>&1)"
+fi
+ST2V_CPU=avx2 launch st2vsrc prompt="a red ball" seed=7 num-buffers=20 dtype=bf16 ! \
+    video/x-raw,format=I420,width=64,height=48 ! filesink location="$TMP/bf16-avx2.yuv" >/dev/null 2>&1
+ST2V_CPU=avx2 launch st2vsrc prompt="a red ball" seed=7 num-buffers=20 ! \
+    video/x-raw,format=I420,width=64,height=48 ! filesink location="$TMP/f32-avx2.yuv" >/dev/null 2>&1
+check "ST2V_CPU=avx2: dtype=bf16 computes in float32 (f32's bytes)" \
+    test -s "$TMP/bf16-avx2.yuv" -a "$(cmp "$TMP/f32-avx2.yuv" "$TMP/bf16-avx2.yuv" 2>&1)" = ""
 
 refuse() { # refuse NAME MESSAGE-REGEX LAUNCH-ARGS...
     local name=$1 want=$2 rc
@@ -156,6 +173,7 @@ refuse "gst-launch-1.0 refuses a missing model, naming it" \
 refuse "gst-launch-1.0 refuses a corrupt model, naming it" \
     "Cannot load the model '$TMP/corrupt.safetensors'" st2vsrc prompt=sea model="$TMP/corrupt.safetensors" ! fakesink
 refuse "gst-launch-1.0 refuses no prompt" "The prompt is empty" st2vsrc ! fakesink
+refuse "gst-launch-1.0 refuses dtype=fp64" 'could not set property "dtype"' st2vsrc prompt=sea dtype=fp64 ! fakesink
 ST2V_MODEL=$TMP/nope.safetensors refuse "gst-launch-1.0 refuses a missing default model" \
     "Cannot load the model|No default model" st2vsrc prompt=sea ! fakesink
 # (framerate 0/1 and odd sizes: tests/test_gst_st2vsrc.c; gst-launch-1.0

@@ -100,21 +100,24 @@ same_bytes (GstBuffer * a, GstBuffer * b)
   return same;
 }
 
-/* libst2v's own frames for model_harness (model, steps): n RGB24 frames
- * of w x h at fps/1, prompt as the model gets it. */
+/* libst2v's own frames for model_harness (model, steps) with the model
+ * loaded in compute dtype dtype: n RGB24 frames of w x h at fps/1, prompt
+ * as the model gets it. */
 static guint8 *
-model_frames (const gchar * model_name, gint steps, const gchar * prompt,
-    gint w, gint h, gint fps, gint n)
+model_frames_in (const gchar * model_name, gint steps, st2v_dtype dtype,
+    const gchar * prompt, gint w, gint h, gint fps, gint n)
 {
   st2v_model *model = NULL;
   st2v_generator *gen = NULL;
+  st2v_model_params mp = st2v_model_default_params ();
   st2v_params p = st2v_default_params ();
   gsize size = (gsize) w * h * 3;
   guint8 *rgb = g_malloc (size * n);
   gchar err[512];
 
-  fail_unless (st2v_model_load (&model, fixture (model_name), err,
-          sizeof (err)) == 0, "%s", err);
+  mp.compute_dtype = dtype;
+  fail_unless (st2v_model_load_with_params (&model, fixture (model_name),
+          &mp, err, sizeof (err)) == 0, "%s", err);
   p.prompt = prompt;
   p.seed = SEED;
   p.steps = steps;
@@ -132,6 +135,15 @@ model_frames (const gchar * model_name, gint steps, const gchar * prompt,
   st2v_generator_free (gen);
   st2v_model_free (model);
   return rgb;
+}
+
+/* The same in the default compute dtype (f32). */
+static guint8 *
+model_frames (const gchar * model_name, gint steps, const gchar * prompt,
+    gint w, gint h, gint fps, gint n)
+{
+  return model_frames_in (model_name, steps, ST2V_DTYPE_F32, prompt, w, h,
+      fps, n);
 }
 
 /* libst2v's own frames for tiny_harness. */
@@ -394,6 +406,48 @@ GST_START_TEST (rgb_buffers_are_exactly_libst2v_frames)
             48 * 32 * 3) == 0, "frame %d differs from libst2v's", i);
   free_n (bufs, n);
   g_free (want);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* dtype (issue 21) loads the model in that compute dtype: with bf16 the
+ * buffers are libst2v's bf16 frames (on a CPU with AVX512-BF16 not its f32
+ * ones); it changes only in NULL or READY. */
+GST_START_TEST (dtype_bf16_gives_libst2v_bf16_frames_and_is_fixed_once_started)
+{
+  GstHarness *h = tiny_harness ("video/x-raw,format=RGB,width=48,height=32,"
+      "framerate=16/1");
+  const gint n = 20;
+  const gsize size = 48 * 32 * 3;
+  guint8 *want = model_frames_in ("tiny.safetensors", 0, ST2V_DTYPE_BF16,
+      PROMPT, 48, 32, 16, n);
+  guint8 *f32 = reference_frames (PROMPT, 48, 32, 16, n);
+  const gchar *cpu = g_getenv ("ST2V_CPU");
+  GstBuffer **bufs;
+  gint dtype = -1;
+
+  g_object_get (h->element, "dtype", &dtype, NULL);
+  fail_unless_equals_int (dtype, ST2V_DTYPE_F32);
+  fail_unless (G_PARAM_SPEC_VALUE_TYPE (g_object_class_find_property
+          (G_OBJECT_GET_CLASS (h->element), "dtype")) == GST_TYPE_ST2V_DTYPE);
+  g_object_set (h->element, "dtype", ST2V_DTYPE_BF16, NULL);
+  gst_harness_play (h);
+  bufs = pull_n (h, n);
+  for (gint i = 0; i < n; i++)
+    fail_unless (gst_buffer_memcmp (bufs[i], 0, want + i * size, size) == 0,
+        "frame %d differs from libst2v's bf16 frame", i);
+  if (__builtin_cpu_supports ("avx512bf16") && (!cpu || !*cpu ||
+          strcmp (cpu, "avx512bf16") == 0))
+    fail_unless (memcmp (want, f32, size * n) != 0,
+        "AVX512-BF16: bf16 frames equal to f32's");
+  /* while PLAYING: ignored, the model keeps its dtype */
+  g_object_set (h->element, "dtype", ST2V_DTYPE_F32, NULL);
+  g_object_get (h->element, "dtype", &dtype, NULL);
+  fail_unless_equals_int (dtype, ST2V_DTYPE_BF16);
+  free_n (bufs, n);
+  g_free (want);
+  g_free (f32);
   gst_harness_teardown (h);
 }
 
@@ -1486,6 +1540,8 @@ st2vsrc_suite (void)
   tcase_add_test (tc,
       a_downstream_that_does_not_care_gets_the_native_size_and_rate);
   tcase_add_test (tc, rgb_buffers_are_exactly_libst2v_frames);
+  tcase_add_test (tc,
+      dtype_bf16_gives_libst2v_bf16_frames_and_is_fixed_once_started);
   tcase_add_test (tc, wan_rgb_buffers_are_exactly_libst2v_frames);
   tcase_add_test (tc, rgba_and_bgrx_are_the_same_picture_and_opaque);
   tcase_add_test (tc, alpha_gives_rgba_keyed_from_a_green_screen_prompt);
