@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # st2v - top-level Makefile. Run ./configure first (it writes config.mak).
 #
 #   make              libst2v (static + shared), the st2v CLI

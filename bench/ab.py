@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/ab.py - before/after of one change: two st2v-bench binaries (say,
 one built from a git worktree of the previous commit, one from the working
 tree) run alternately, and the ratio of their times per part, which a busy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench.c - st2v's side of `make bench` (bench/run.py drives it, with the
  * PyTorch reference and ONNX Runtime interleaved): how fast the engine runs

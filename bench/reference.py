@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/reference.py - the PyTorch reference's side of `make bench`.
 
     reference.py export MODEL OUT.onnx T Hl Wl N_TEXT

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/run.py - `make bench`: st2v, ONNX Runtime and the PyTorch
 reference on the same model, inputs and thread counts, interleaved.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * wan.c - st2v's side of `make bench-wan` (bench/wan.py drives it, with
  * stable-diffusion.cpp interleaved when one is given): the Wan2.1 parts at

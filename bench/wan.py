@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/wan.py - `make bench-wan`: Wan2.1's parts at full size on random
 weights, st2v and (optionally) stable-diffusion.cpp on the same files,
 shapes and thread count, interleaved.

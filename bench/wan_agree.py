@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/wan_agree.py - Wan2.1 at full size, st2v against
 stable-diffusion.cpp as an independent engine: the same weights, noise,
 prompt ids, one step, compared on the decoded 8-bit frames.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/wan_rss.py - the peak RSS of the whole Wan pipeline (the st2v
 CLI) over the duration, on full-size random weights.
 

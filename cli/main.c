@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * main.c - the `st2v` command: text (and optionally a first image) to a
  * YUV4MPEG2 video file or pipe, through libst2v.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * y4m.c - the YUV4MPEG2 writer (y4m.h). Colour conversion is JPEG's:
  * full-range BT.601, Y = 0.299 R + 0.587 G + 0.114 B and

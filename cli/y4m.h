@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * y4m.h - a YUV4MPEG2 writer for the st2v command: RGB24 frames converted
  * to full-range BT.601 4:2:0 with centred chroma ('C420jpeg'), the format

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * arch.h - the seam between libst2v and its model families. A family (an
  * architecture with its file layout: the st2v world model in core/st2v/,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * attention.c - flash-style attention (attention.h). Per task, one head
  * and a block of up to QB query rows:

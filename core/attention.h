@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * attention.h - multi-head softmax attention tiled with an online softmax
  * (flash style): queries in blocks of ST2V_FA_QBLOCK rows meet the keys in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * common.c - small helpers shared by every file of libst2v (common.h):
  * one-line error messages, logging through the caller's callback, checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * common.h - small helpers shared by every file of libst2v: error messages,
  * logging through the caller's callback, checked size arithmetic.

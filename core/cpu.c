@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cpu.c - the CPU's features, detected once and capped by ST2V_CPU
  * (cpu.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cpu.h - what this CPU can run, asked once per process. Every run-time
  * dispatch of libst2v (the vector width of ops.c, the packed float32 and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * default_model.c - where the default model is, so that `st2v`, the FFmpeg
  * filter and the GStreamer element all find it with no option:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * escape.h - untrusted text (tensor names, metadata values, paths) made
  * safe to quote in a one-line error message: valid UTF-8 is kept, control

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * folder.c - list a model folder's files (folder.h). Bounded: at most
  * ST2V_FOLDER_MAX_FILES files and max_depth levels, symbolic links to

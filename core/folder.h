@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * folder.h - the files of a model folder, listed once so that each model
  * family can recognise its own by name (core/arch.h, detect). Files only,

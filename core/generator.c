@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * generator.c - the generator of st2v.h (docs/model-format.md, section 10):
  * the chunked sampling of latent windows with clean context, streaming

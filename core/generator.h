@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * generator.h - internals of the generator that tests use. The generator
  * (generator.c) is built from the parameters (params.h), guidance

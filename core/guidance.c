@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * guidance.c - classifier-free guidance over one latent window
  * (docs/model-format.md, section 8): the sampler's model call is the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * guidance.h - the model call of the samplers: classifier-free guidance
  * over one latent window, v = v_neg + cfg (v_pos - v_neg), with the pair of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * key.c - the green-screen keyer behind the wrappers' alpha mode (the st2v
  * filter's alpha=1, st2vsrc's alpha=true).

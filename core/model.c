@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * model.c - st2v_model_load and its options: find the model family of a
  * file or a folder (core/arch.h), let that family load it, and keep the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops.c - the numeric kernels of ops.h. Matrix products are cblas_sgemm
  * calls over fixed tiles; the element-wise parts run over fixed row or

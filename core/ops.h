@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops.h - the numeric kernels shared by the text encoder, the DiT and the
  * autoencoder: linear layers, norms, activations, attention, RoPE, causal

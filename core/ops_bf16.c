@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops_bf16.c - the bfloat16 matrix product of ops_bf16.h, an inner-product
  * kernel over weights in their file layout.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops_bf16.h - the matrix product of a linear layer over bfloat16 weights
  * read where they lie: y = x W^T with W a row-major (out, in) matrix of

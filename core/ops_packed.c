@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops_packed.c - linear layers over weights packed once at load, in the
  * layout of an AVX-512 micro-kernel, instead of OpenBLAS packing them

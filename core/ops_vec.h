@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * ops_vec.h - the element-wise kernels of ops.c (exp, erf, GELU, SiLU, the
  * exponentials of a softmax row, the channel RMS norm of a pixel block),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * params.c - the generator's parameters: defaults, st2v_params_set() for
  * option parsers, and their validation against a model, which settles the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * params.h - the generator's parameters (st2v_params of st2v.h): their
  * defaults, the name/value setter for option parsers, their limits, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * png.c - decode a PNG file into packed RGB24 for the conditioning image
  * (st2v_load_png). Every PNG colour type and bit depth is converted with

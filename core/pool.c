@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * pool.c - the worker pool behind pool.h: n_threads - 1 worker threads plus
  * the calling thread share the blocks of one st2v_pool_for() call, taking

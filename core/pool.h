@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * pool.h - a fixed set of worker threads per generator. Work is cut into
  * blocks whose bounds depend only on the problem size and the grain, never

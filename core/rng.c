@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * rng.c - the portable noise source (docs/model-format.md, section 9):
  * Philox4x32-10 as in Random123, and the Box-Muller transform that turns

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * rng.h - portable counter-based noise: Philox4x32-10 and Box-Muller
  * (docs/model-format.md, section 9). The same (seed, stream, index) gives

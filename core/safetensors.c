@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * safetensors.c - a read-only .safetensors reader that trusts nothing
  * (docs/model-format.md, section 1). The file is mmapped (st_open) or read

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * safetensors.h - a read-only, mmap-based reader for .safetensors files that
  * trusts nothing: every header field, dtype, shape and byte range is checked

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * sampler.c - rectified-flow sampling (docs/model-format.md, section 8;
  * docs/wan.md, "Sampling"): the shifted schedules of the world model and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * sampler.h - rectified-flow samplers (docs/model-format.md, section 8;
  * docs/wan.md, "Sampling"): Euler, Heun, DPM-Solver++(2M) and UniPC-bh2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * scale.c - resizing native frames to the requested output size
  * (docs/model-format.md, section 10): scale to cover, centre-crop, with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * scale.h - resizing native frames to the requested size: scale to cover,
  * centre-crop, separable Lanczos-3 on 8-bit sRGB values.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * st2v.h - public API of libst2v, the st2v text-to-video engine.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * weights.h - views of one layer's weights, shared by every model family
  * and by the kernels of ops.h that take them. Shapes follow PyTorch: a

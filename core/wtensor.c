@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * wtensor.c - weight views over mapped tensors and the tile-widening
  * matrix product of wtensor.h.

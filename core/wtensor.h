@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * wtensor.h - weights used where they lie. A st2v_wview is a row-major
  * matrix inside a mapped .safetensors file, in F32, F16, BF16 or F8_E4M3

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * gstst2vsrc.c - st2vsrc, the st2v source element: video generated from a
  * text prompt by libst2v, pushed into a GStreamer pipeline buffer by buffer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * gstst2vsrc.h - st2vsrc, the GStreamer source element of st2v: video
  * generated from a text prompt by libst2v (see gstst2vsrc.c).

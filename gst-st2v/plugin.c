@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * plugin.c - the GStreamer plugin "st2v": registers st2vsrc (gstst2vsrc.c).
  *

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # build-ffmpeg.sh - build a full-featured ffmpeg and ffprobe with the st2v
 # source filter compiled into libavfilter.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # integrate.sh - add the st2v source filter to an FFmpeg source tree.
 #

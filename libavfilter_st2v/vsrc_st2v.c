@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vsrc_st2v.c - the st2v source filter: video generated from a text
  * prompt by libst2v, streamed frame by frame into a filter graph.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # fetch-ffmpeg.sh - get FFmpeg's source from Debian into a cache outside the
 # repository, for the st2v filter build (libavfilter_st2v/build-ffmpeg.sh).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # setup-debian.sh - install every Debian 12 package st2v needs to build,
 # test and train. Run as root (or with sudo). Safe to run again.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * hashed.h - weights computed from a counter hash, as train/wan/hashed.py
  * computes them, for golden tests of full-width parts whose weights are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # run-tests.sh - run every test program given on the command line, then the
 # shell and Python tests, and print one total line "N passed, N failed".
 # Each program prints "ok"/"FAIL" lines and its own "N passed, N failed".

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shell_util.sh - what the shell test suites share (sourced, not run): the
 # counters and ok/fail/check, which print the "ok"/"FAIL" lines that
 # run-tests.sh counts, and the running of the recipes a document marks as

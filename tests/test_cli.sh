@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test_cli.sh - the st2v command end to end on the tiny model: frame
 # counts, sizes, stdout, reproducibility, the YUV4MPEG2 header, and the
 # refusal of every bad option with one line on stderr, a non-zero status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_default_model.c - a fast smoke test of the model st2v ships: found
  * with no option, it is the trained model (not the placeholder), and it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_dit.c - the diffusion transformer against the PyTorch reference
  * (golden_dit.safetensors: mixed per-frame timesteps, clean context frames,

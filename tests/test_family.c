@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_family.c - the model families behind st2v_model_load (core/arch.h):
  * a file or a folder is told apart by its file and tensor names, a folder

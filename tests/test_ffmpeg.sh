@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test_ffmpeg.sh - the st2v source filter through the ffmpeg and ffprobe the
 # project builds (libavfilter_st2v/), on the tiny test model: the options
 # and their help, determinism, size, rate, duration and timestamps,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_generator.c - the public generator API on the tiny model
  * (fps 16, native 32x32 and 48x32, 4 frames per latent, window 4 latent

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test_gst.sh - the GStreamer plugin as users meet it: gst-inspect-1.0 and
 # gst-launch-1.0 with the built libgstst2v.so, the default model found with
 # no property (from the build tree and from an installed layout), errors,

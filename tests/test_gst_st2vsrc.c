@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_gst_st2vsrc.c - the GStreamer element st2vsrc (gst-st2v/) under
  * gst-check: caps and frame sizes, the frames against libst2v's own,

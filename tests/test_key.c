@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_key.c - the green-screen keyer of the wrappers' alpha mode
  * (core/key.c), alone, on synthetic frames: a clean transparent screen, an opaque subject, soft edges, spill suppression,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_loader.c - the model loader (core/safetensors.c, config.c, model.c):
  * the tiny fixtures load with the right info and weights, mixed dtypes

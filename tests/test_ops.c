@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_ops.c - every optimised kernel of core/ops.c against a plain
  * triple-loop reference (in double) on random data, with sizes chosen to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_ops_bf16.c - the bfloat16 matrix product over weights where they
  * lie (core/ops_bf16.c) against a float64 reference of the same

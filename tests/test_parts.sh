@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # test_parts.sh - st2v-parts (tools/st2v-parts.c) end to end on the tiny Wan
 # fixtures: `tokenize` against the sentencepiece goldens of
 # tests/fixtures/wan/spm/cases.json (Wan's cleaning, EOS, padding) from

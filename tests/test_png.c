@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_png.c - the conditioning-image decoder (core/png.c). Small PNGs of
  * every colour type (RGB, RGBA, gray, gray+alpha, palette with tRNS,

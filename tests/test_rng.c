@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_rng.c - Philox4x32-10 against the Random123 known answers, the
  * normal stream against the PyTorch reference (bit-exact), random access

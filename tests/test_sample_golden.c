@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_sample_golden.c - whole-window sampling against the PyTorch
  * reference: for every case of golden_sample.safetensors, the prompt's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_sampler.c - the samplers against a velocity field whose flow is
  * known exactly: data x0 ~ N(mu, s^2) independently per element. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_scale.c - the Lanczos-3 cover-and-crop scaler: exact copy at equal
  * sizes, constants and ramps preserved, every size from tiny to 1080p,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_spm.c - the umT5 tokenizer (core/wan/spm.c) against sentencepiece's
  * own encode() on tiny models trained by train/wan/spm_fixtures.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_spm_json.c - the umT5 tokenizer read from Hugging Face's
  * tokenizer.json (core/wan/spm_json.c) against the same model read from

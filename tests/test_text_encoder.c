@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_text_encoder.c - the prompt encoder against the PyTorch reference
  * (golden_text.safetensors: the tiny model, and the tiny model stored in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_tokenizer.c - the tokenizer (core/tokenizer.c) against the PyTorch
  * reference's ids in tests/fixtures/golden_tokenizer.json (English, Czech,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_umt5.c - the umT5 encoder of Wan (core/wan/umt5.c) against the
  * PyTorch reference train/wan/umt5.py: tests/fixtures/wan/umt5 holds two

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_util.h - the tiny harness every C test uses: named checks that print
  * one line each, fixture loading through the engine's own safetensors

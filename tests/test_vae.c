@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_vae.c - the causal autoencoder against the PyTorch reference
  * (golden_vae.safetensors): the streaming decoder fed one latent frame at a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_wan_dit.c - the Wan2.1 DiT (core/wan/dit.c) against the PyTorch
  * reference train/wan/dit.py, and the flash attention it runs on

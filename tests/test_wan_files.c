@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_wan_files.c - the Wan2.1 file layer (core/wan/names.c, files.c) on
  * the tiny fake folders of tests/fixtures/wan/files, written by

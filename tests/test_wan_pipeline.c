@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_wan_pipeline.c - Wan2.1 end to end through the public API: the tiny
  * runnable folder tests/fixtures/wan/tiny (official layout) loaded with

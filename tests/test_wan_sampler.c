@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_wan_sampler.c - Wan2.1's schedules and the samplers on them
  * (core/sampler.c, docs/wan.md "Sampling") against the float64 reference

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_wan_vae.c - the streaming Wan2.1 VAE decoder (core/wan/vae.c)
  * against the PyTorch reference's goldens (train/wan/vae.py,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * test_y4m.c - the CLI's YUV4MPEG2 writer: JPEG (full-range BT.601)
  * colour values, centred 4:2:0 chroma, and the exact stream layout.

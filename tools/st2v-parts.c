@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * st2v-parts - run one part of a model family on inputs given as
  * safetensors and write its outputs as safetensors, for the tests and for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Stage 2 of the default model: encode world clips into a latent cache.
 
 Renders training-split scenes at their native sizes, encodes each whole clip

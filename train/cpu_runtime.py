@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The process environment torch trains fastest in on these CPUs, set by the
 training scripts before they import torch (`tune()`, first thing under
 `__main__`).

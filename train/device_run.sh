@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # One call of a GPU machine (the device tool, when a session is lent one):
 # cache latents with an autoencoder's encoder there, train a text encoder
 # and DiT on them on the GPU for a fixed time (continuing a model file's,

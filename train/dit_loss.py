@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The DiT's flow-matching loss of model files on fixed batches of cached
 clips: the same clips, windows, captions, timesteps and noise for every
 model, so that two models (or seen and unseen clips) compare without the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The training loop of train_dit.py and train_vae.py: what a sitting does
 around each trainer's batch and loss.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Write the golden fixtures of tests/fixtures/README.md from the PyTorch
 reference. Deterministic: the same bytes on every run.
 

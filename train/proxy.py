@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The proxy: what a DiT checkpoint has learnt, in minutes (issue 19, §2).
 
     /usr/bin/python3 train/proxy.py MODEL [MODEL2] [--vae V] [--cache DIR] [--clips 64]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The recipe of the shipped default model: its architecture (sized for the
 real-time budget: at most 100 GFLOP per second of video at default settings,
 see core/st2v/cost.c and `make bench`), where training runs keep their state, and

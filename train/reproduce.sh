@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # reproduce.sh - train the default model from scratch on this machine's CPU
 # and write it to models/st2v-world-v1.safetensors. Every stage stops at the
 # step count of the shipped model (its provenance records them) and resumes

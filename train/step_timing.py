@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Time one real training step of each trainer in every runtime combination
 (bfloat16 autocast or float32, cpu_runtime.tune() or not, 1 or 2 threads),
 interleaved, on this CPU: the table behind cpu_runtime.PRECISION and

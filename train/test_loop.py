@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tests of the training loop (train/loop.py) on a tiny linear model: a
 resumed run is the run that never stopped (step, weights, EMA, optimiser
 state), the two cooldown schedules, and a loss that is not finite stops the

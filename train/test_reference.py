@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-tests of the PyTorch reference: each part of docs/model-format.md is
 checked against a second, deliberately naive implementation written from the
 spec text (explicit index loops in numpy float64), plus the properties the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The one runner of the Python tests: a test is a function that raises
 (an AssertionError, or anything) when it fails; its name is the test's.
 

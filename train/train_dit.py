@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Stage 3 of the default model: text encoder + DiT, rectified flow.
 
 Trains on the latent cache of stage 2 (train/cache_latents.py):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Stage 1 of the default model: the causal video autoencoder.
 
 Trains the encoder and decoder of train/st2v/vae.py on clips of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * config.c - parse and check the model configuration (docs/model-format.md,
  * section 2), the JSON string stored in the file's __metadata__.st2v_config.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * config.h - the model configuration (docs/model-format.md, section 2):
  * parsed from the JSON in the file's metadata and checked for consistency

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cost.c - analytic FLOP count of text encoding, DiT sampling and decoding
  * (see cost.h). It mirrors the loops of text_encoder.c, dit.c and vae.c and

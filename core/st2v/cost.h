@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * cost.h - analytic compute cost of generating video with a model: the
  * floating-point operations (a multiply-add counts 2) of every matrix

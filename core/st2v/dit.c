@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dit.c - the diffusion transformer (docs/model-format.md, section 5):
  * patchify, timestep embedding, adaLN-modulated blocks with 3D-RoPE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dit.h - the diffusion transformer over spacetime patches
  * (docs/model-format.md, section 5).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * family.c - the st2v world model (docs/model-format.md) as a family of
  * core/arch.h: how it is recognised (one .safetensors file whose

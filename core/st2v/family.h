@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * family.h - the st2v world model as a family of core/arch.h
  * (st2v_arch_world), and its pieces that tests drive directly: a prompt's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * model.c - load an st2v model file (docs/model-format.md, sections 1-6):
  * open the safetensors file, check __metadata__.format, parse the config,

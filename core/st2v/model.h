@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * model.h - the world model family's loaded model (st2v_world): the file,
  * its config, and every weight bound to a named field with its shape in a

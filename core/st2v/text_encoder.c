@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * text_encoder.c - the prompt encoder (docs/model-format.md, section 4):
  * token and position embeddings, pre-norm transformer blocks with full

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * text_encoder.h - token ids to per-token features (docs/model-format.md,
  * section 4).

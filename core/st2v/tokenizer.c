@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tokenizer.c - prompt bytes to token ids (docs/model-format.md, section 3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * tokenizer.h - prompt text to token ids (docs/model-format.md, section 3):
  * Latin lower-casing, word split, greedy longest match over the pieces in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vae.c - the causal video autoencoder (docs/model-format.md, section 6).
  *

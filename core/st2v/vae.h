@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vae.h - the causal video autoencoder (docs/model-format.md, section 6).
  * The decoder streams: one latent frame in, ft RGB frames out, each causal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dit.c - the Wan2.1 text-to-video DiT (dit.h; the reference is
  * train/wan/dit.py). Dimension key: B contexts (the CFG pair: 2), L tokens

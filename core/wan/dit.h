@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * dit.h - the DiT of Wan2.1 text to video (WanModel, model_type 't2v',
  * wan/modules/model.py), computed in float32 from F32, F16 or BF16 weights

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * family.c - Wan2.1 (text to video, 1.3B) as a family of core/arch.h:
  * recognising a folder of the files users download (files.c does the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * family.h - a loaded Wan2.1 model (its files and the parts bound to
  * them) and its conditioning, as core/wan/family.c gives them to the

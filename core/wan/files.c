@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * files.c - finding, checking and mapping the files of a Wan2.1 model
  * (files.h). In order:

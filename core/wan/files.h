@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * files.h - the files of a Wan2.1 model as users download them, found,
  * checked and mapped: given a folder (or one file), wan_files_open finds

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * names.c - the tensor lists of Wan2.1's DiT and VAE (names.h), read from
  * the official wan/modules/model.py and vae.py, and the Diffusers names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * names.h - the tensors of Wan2.1's DiT and VAE as data: for a config (the
  * DiT's config.json, the VAE's defaults or Diffusers' vae/config.json), the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * spm.c - the SentencePiece unigram tokenizer of umT5 (see spm.h): a
  * protobuf reader for spiece.model, sentencepiece's normaliser with the

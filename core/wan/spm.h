@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * spm.h - the SentencePiece unigram tokenizer of umT5 (Wan2.1's text
  * encoder), read from the user's `spiece.model` and matching the

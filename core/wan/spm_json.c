@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * spm_json.c - the umT5 tokenizer from Hugging Face's `tokenizer.json`
  * (spm_load_hf_json in spm.h), for a folder that has no spiece.model.

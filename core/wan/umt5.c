@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * umt5.c - the umT5-XXL encoder of Wan2.1 (umt5.h; the reference is
  * train/wan/umt5.py). Dimension key: n real tokens, D = dim, Da = heads *

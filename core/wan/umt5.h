@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * umt5.h - the umT5-XXL text encoder of Wan2.1 (encoder only), computed in
  * float32 from F32, F16, BF16 or scaled F8_E4M3 weights (ComfyUI's

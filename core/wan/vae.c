@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vae.c - Wan2.1's VAE decoder, streaming (vae.h; the reference is
  * train/wan/vae.py). Dimension key: Z = z_dim (16), C a width, T frames of

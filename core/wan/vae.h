@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vae.h - the decoder of Wan2.1's video VAE (WanVAE_.decode of the
  * official wan/modules/vae.py), streaming: one latent frame in, its video

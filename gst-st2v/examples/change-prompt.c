@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * change-prompt.c - steer st2vsrc while it plays: a new prompt every few
  * seconds, the way a control room would (docs/gstreamer.md).

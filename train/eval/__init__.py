@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Detector-based evaluation of st2v's text-to-video model (issue 3, "Evaluation").
 
     /usr/bin/python3 -m train.eval.run --st2v build/bin/st2v [--model M] [--n 40] [--seed 0]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Two evaluations of the same prompts compared, paired by prompt: the
 ship decision of issue 19 (a new model ships when it beats the shipped one
 by at least two standard errors overall).

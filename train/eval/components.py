@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Connected components of a binary mask and the shape features of one component.
 
 numpy only (no scipy): components are found on horizontal runs joined by a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Detector: what an st2v clip shows, read from its RGB frames alone (no labels).
 
     from train.eval.detect import detect

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Prompts written the way people write them, outside the caption templates
 and their vocabulary: the "people" split of the evaluation (issue 19: the
 model must come within 10 points of the templated split on these).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`make pictures`: the README's pictures of real output.
 
     /usr/bin/python3 -m train.eval.pictures --st2v build/bin/st2v [--model M] [--out docs/images]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The evaluation prompts: held-out world scenes, their captions and ground truth.
 
 draw(n, seed, lang) samples n held-out scenes (split="heldout": built only

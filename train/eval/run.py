@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`make eval`: generate the held-out prompts with the st2v CLI and score them.
 
     /usr/bin/python3 -m train.eval.run --st2v build/bin/st2v [--model M] [--n 40] [--seed 0]

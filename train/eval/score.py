@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Scorer: does a clip (read by detect.py) show what its prompt's ground truth says?
 
     claims = claims_from(ground_truth)            # prompts.ground_truth(scene)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Contact sheet PNG: one row per clip, a few frames across, row numbers drawn.
 
 contact_sheet(videos, labels, columns=6) -> uint8 (H, W, 3)

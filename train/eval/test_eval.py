@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tests of the evaluation: the detector and scorer on the world's own renders.
 
     /usr/bin/python3 train/eval/test_eval.py        (or -m train.eval.test_eval)

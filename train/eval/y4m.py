@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """YUV4MPEG2 clips as the st2v CLI writes them: 4:2:0 (C420jpeg), full range.
 
 read_y4m(path) -> (uint8 (T, H, W, 3) RGB, header dict)

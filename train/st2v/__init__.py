@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """st2v reference model in PyTorch: the executable form of docs/model-format.md.
 
 Modules: config (section 2), tokenizer (3), textenc (4), dit (5), vae (6),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The model configuration (docs/model-format.md, section 2): derived values,
 the consistency checks the C loader also makes, and the two configurations
 this repository ships (the tiny test model and the placeholder default)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Diffusion transformer over spacetime patches (docs/model-format.md,
 section 5): per-temporal-patch timesteps, adaLN-Zero modulation, self
 attention with QK RMSNorm and interleaved 3D RoPE, cross attention to the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Small building blocks shared by the text encoder and the DiT."""
 
 import math

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The whole st2v model: St2vModel(config) with submodules text, dit, vae,
 so that state_dict() keys are exactly the tensor names of the file format.
 Also: the reference random initialisation, latent normalisation (section 7)

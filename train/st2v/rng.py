@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Portable noise (docs/model-format.md, section 9): Philox4x32-10 in numpy
 uint64 arithmetic, and Box-Muller normals in double rounded to float32."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A pure-Python safetensors writer and reader (docs/model-format.md, section 1).
 
 Tensors are written sorted by name; the JSON header (UTF-8, not ASCII-escaped)

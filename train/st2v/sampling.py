@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Rectified-flow sampling (docs/model-format.md, section 8) for one sample:
 shifted schedule, classifier-free guidance, clean context frames, and the
 Euler, Heun and DPM-Solver++(2M) samplers. Schedule and solver coefficients

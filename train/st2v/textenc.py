@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Text encoder (docs/model-format.md, section 4): a small pre-norm
 transformer over the prompt tokens with learned positions. Batched: padded
 keys are masked, which gives the same features as one unpadded prompt."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Prompt bytes to token ids (docs/model-format.md, section 3).
 
 Works on bytes throughout. Lower-casing uses the explicit table of the spec

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Causal video autoencoder (docs/model-format.md, section 6), whole-sequence
 form: every convolution is causal in time (zero frames before the first),
 3x3 in space with zero padding. Batch first: (B, C, T, H, W)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """scripts/st2v-convert, the installed .pth converter (a script, so no .py),
 as a module for the tests and the fixture writers: `convert_pth` is the
 script's module; tensor_bytes, write_safetensors and convert its parts."""

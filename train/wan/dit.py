@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Wan2.1 text-to-video DiT (WanModel, model_type 't2v'), a PyTorch
 reference written from the architecture (../shared/WAN-NOTES.md section 2.1),
 and the golden fixtures of the C DiT (core/wan/dit.c).

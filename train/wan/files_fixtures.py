@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tiny fake Wan2.1 folders for tests/test_wan_files.c (core/wan/files.c):
 each layout users download, at sizes small enough for git, plus broken
 files. Deterministic: the same bytes on every run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Weights computed from a counter hash, for golden tests of full-width
 parts whose weights are too large to store as fixtures (one umT5 block of
 4096 is 285 MB in BF16, one DiT block of 1536 about 130 MB). The C tests

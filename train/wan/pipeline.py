@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Wan2.1 text to video end to end, the PyTorch reference of what
 st2v_model_load + st2v_generator_* do with a Wan folder (core/wan/
 family.c, core/generator.c, core/guidance.c, core/sampler.c), built from

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The end-to-end golden of the Wan2.1 family (tests/test_wan_pipeline.c):
 a complete, runnable, tiny Wan2.1-T2V folder in the official layout, and
 what the reference pipeline (pipeline.py) makes of it through the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Wan2.1's sampling schedules and samplers, a float64 numpy reference for
 core/sampler.c (docs/wan.md, "Sampling"), written from the mathematics of
 flow matching and of the two solver papers, and cross-checked against the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Golden fixtures of the umT5 tokenizer (core/wan/spm.c): tiny SentencePiece
 unigram models trained here with Debian's python3-sentencepiece, and the ids
 its encode() gives for tricky and for random strings.

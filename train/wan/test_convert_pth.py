@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Tests of scripts/st2v-convert on tiny fake .pth files it creates:
 every tensor comes back bit for bit in its dtype (bf16 included, NaN and
 subnormal patterns too), names are kept, the header is sorted and padded,

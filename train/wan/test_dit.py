@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-tests of train/wan/dit.py: the pad shortcut equals the padded
 context, the official names and shapes (825 tensors at 1.3B), RoPE's split
 and interleaving against a loop written from the formula, the unpatchify

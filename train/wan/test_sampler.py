@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-tests of train/wan/sampler.py: the schedules' published values and
 shapes, exactness on a point mass, convergence with the order each solver
 claims on a Gaussian flow whose solution is known, the first-order last

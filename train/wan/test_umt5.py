@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-tests of train/wan/umt5.py: the reference against a deliberately
 naive numpy float64 implementation written from the architecture (explicit
 loops over heads and positions, buckets from the exact formula), the

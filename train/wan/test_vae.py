@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Self-tests of train/wan/vae.py: the streaming decode against the
 whole-sequence formulation without caches (decode_whole), the frame counts
 per chunk, the uint8 mapping, the official names and shapes of the real

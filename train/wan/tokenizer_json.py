@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """spiece.model -> tokenizer.json, as Hugging Face converts a SentencePiece
 unigram model (transformers' convert_slow_tokenizer.SpmConverter /
 T5Converter, which made google/umt5-xxl's tokenizer.json): the fixtures

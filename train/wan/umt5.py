@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The umT5-XXL text encoder of Wan2.1, a PyTorch reference written from the
 architecture, and the golden fixtures of the C encoder (core/wan/umt5.c).
 

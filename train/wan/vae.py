@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The Wan2.1 VAE decoder, a PyTorch reference written from the architecture
 (../shared/WAN-NOTES.md section 2.3), and the golden fixtures of the C
 decoder (core/wan/vae.c). Decoder only: the encoder's modules exist so

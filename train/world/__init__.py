@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The procedural training world of st2v: captioned clips of simple shapes.
 
     from train.world import sample_scene, render, caption, describe

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Procedural backgrounds, seen through the scene camera.
 
 Plain backgrounds are one colour.  Textured ones are built from static

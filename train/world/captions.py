@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Caption a scene in English or Czech with a template for its kind.
 
 caption(scene, lang, rng, heldout_templates=False) draws a template of the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Czech captions: declension, agreement, verb phrases and templates per scene kind.
 
 Grammar handled here (all that the templates need):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """English captions: vocabulary, phrase builders and templates per scene kind.
 
 A template is a function of a Ctx (the scene plus the random choices made

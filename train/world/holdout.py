@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What is held out of training, to measure composition rather than memory.
 
 Held out entirely from split="train" (neither drawn nor captioned):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Camera and object trajectories: from a Scene's parameters to per-frame tracks.
 
 Camera: the view centre C(t) (world) and zoom z(t); a world point P appears

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Colours, shapes, sizes and backgrounds of the st2v training world: the fixed vocabulary.
 
 Everything here is data.  Colour values are sRGB 0..255 as listed in the

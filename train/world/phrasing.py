@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """What both caption languages share: the random phrase choices of one
 caption (pick, maybe, the camera clause, the filler prefix) and the
 accessors of a scene's first group and object. Each language's Ctx

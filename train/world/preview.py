@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Contact sheet of sampled clips: one row per clip, 6 frames across.
 
     /usr/bin/python3 -m train.world.preview --seed 1 --n 16 --out /tmp/sheet.png

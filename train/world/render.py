@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Render a Scene to frames, with per-frame ground-truth labels.
 
 render(scene) -> (video, labels)

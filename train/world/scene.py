@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Sample a scene from a seed: objects, motions, background, camera, caption.
 
 sample_scene() draws a Scene (spec.py) with a numpy Generator(PCG64(seed)),

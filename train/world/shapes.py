@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Signed-distance shapes and their anti-aliased rasteriser.
 
 Every shape is defined at unit size (its nominal diameter is 1) in local

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The data types of a scene: what the sampler decides and the renderer draws.
 
 A Scene is fully determined by these fields (no hidden random state): the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Unit tests of the st2v training world (train/world).
 
 Run from the repository root:
