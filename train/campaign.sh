@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The background campaign of issue 19: the chosen recipe, resumable across
 # sittings. Run it at the start of every sitting (niced, in the
 # background); each stage resumes from its checkpoint or is skipped when
@@ -16,7 +17,8 @@
 #    same scene seeds with the shipped model's encoder (for the carry).
 # 3. dit_v3: the shipped text encoder and DiT carried onto v3's latents
 #    (train_dit.py --init-from --pairs) and trained on, DIT_MINUTES a
-#    sitting, checkpointing every 5 minutes.
+#    sitting, checkpointing every 5 minutes (SINGLE_FRAMES: the fraction of
+#    single-latent-frame batches, 0; its A/B is in docs/training.md).
 # Everything runs in the runtime that recipe/cpu_runtime pick for this CPU
 # (train/step_timing.py measures it).
 # The whole script is one block, read before it runs: bash reads a script
@@ -52,7 +54,7 @@ fi
     --vae "$RUN/vae_v3/checkpoint.pt" --dir "$RUN/latents_v3"
 "$PY" train/train_dit.py --init-from "$MODEL" --cache "$RUN/latents_v3" \
     --pairs "$RUN/latents" --dir "$RUN/dit_v3" --lr "${LR:-3e-4}" \
-    --minutes "${DIT_MINUTES:-600}"
+    --single-frames "${SINGLE_FRAMES:-0}" --minutes "${DIT_MINUTES:-600}"
 echo "campaign: sitting done $(date -u +%FT%TZ)"
 exit
 }
