@@ -30,4 +30,14 @@ static inline int st2v_cpu_has(unsigned mask)
     return (st2v_cpu_flags() & mask) == mask;
 }
 
+/* Compilers that build AVX-512 BF16 code in functions of their own
+ * (function-level target attributes), so the rest of the library stays
+ * portable: ST2V_X86_BF16 says so, ST2V_TARGET_BF16 marks such a function. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&       \
+    (__GNUC__ >= 10 || defined(__clang__))
+#define ST2V_X86_BF16 1
+#define ST2V_TARGET_BF16                                                      \
+    __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
+#endif
+
 #endif /* ST2V_CPU_H */

@@ -55,12 +55,10 @@ size_t st2v_bf16_matmul_scratch(const st2v_pool *pool, int64_t in)
     return (size_t)st2v_pool_threads(pool) * slot_floats(in);
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&       \
-    (__GNUC__ >= 10 || defined(__clang__))
+#ifdef ST2V_X86_BF16
 #include <immintrin.h>
 #define HAVE_BF16_MATMUL 1
-#define BF16_TARGET                                                           \
-    __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
+#define BF16_TARGET ST2V_TARGET_BF16
 
 /* xb (nr, padded(in)) = x (nr, in), stride ldx, rounded to bfloat16
  * (vcvtne2ps2bf16: nearest even), zero past in. */

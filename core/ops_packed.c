@@ -67,12 +67,10 @@ void st2v_op_bf16_pack(uint16_t *dst, const float *w, int out, int in)
                 }
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) &&       \
-    (__GNUC__ >= 10 || defined(__clang__))
+#ifdef ST2V_X86_BF16
 #include <immintrin.h>
 #define HAVE_BF16_KERNEL 1
-#define BF16_TARGET                                                           \
-    __attribute__((target("avx512f,avx512bf16,avx512bw,avx512vl")))
+#define BF16_TARGET ST2V_TARGET_BF16
 
 /* xb (ROWS, k2) pairs = rows r0 .. r0+nr-1 of x rounded to bfloat16 (the
  * rows past nr zero). */
