@@ -461,7 +461,7 @@ static int generate_chunk(st2v_generator *g)
 
     if (n_new > 0) {
         st2v_window_job job = {
-            .sampler = s->sampler, .steps = s->steps, .cfg = g->cfg_scale,
+            .sampler = s->sampler, .steps = s->steps, .guidance = g->cfg_scale,
             .shift = s->shift, .T = T, .Hl = s->Hl, .Wl = s->Wl,
             .n_context = n_ctx, .pos = g->pos, .neg = g->neg,
             .cancel = &g->cancel, .on_step = chunk_on_step, .user = g,

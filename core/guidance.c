@@ -29,7 +29,7 @@ static int window_velocity(void *ctx, float *v, const float *x,
 {
     window_ctx *w = ctx;
     const st2v_window_job *j = w->job;
-    const int guided = j->cfg != 1.0f;
+    const int guided = j->guidance != 1.0f;
     if (is_cancelled(j->cancel))
         return ST2V_ERR_CANCELLED;
     st2v_velocity_call call = {
@@ -44,7 +44,7 @@ static int window_velocity(void *ctx, float *v, const float *x,
         return rc;
     const int64_t n = (int64_t)w->m->caps.latent_channels * j->T * j->Hl *
                       j->Wl;
-    const float cfg = j->cfg;
+    const float cfg = j->guidance;
     const float *vn = w->v_neg;
     for (int64_t k = 0; k < n; k++)
         v[k] = vn[k] + cfg * (v[k] - vn[k]);
@@ -64,10 +64,10 @@ int st2v_sample_window(const st2v_model *m, st2v_pool *pool,
                        const st2v_window_job *job, float *x)
 {
     const st2v_arch_caps *caps = &m->caps;
-    if (!job->pos || (job->cfg != 1.0f && !job->neg))
+    if (!job->pos || (job->guidance != 1.0f && !job->neg))
         return ST2V_ERR_INVALID_ARG;
     window_ctx w = {m, pool, job, NULL};
-    if (job->cfg != 1.0f) {
+    if (job->guidance != 1.0f) {
         w.v_neg = st2v_alloc_floats((size_t)caps->latent_channels * job->T *
                                     job->Hl * job->Wl);
         if (!w.v_neg)

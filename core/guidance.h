@@ -19,12 +19,12 @@ typedef struct st2v_window_job {
     st2v_sampler sampler;      /* EULER, HEUN, DPMPP_2M or UNIPC; the
                                   schedule is the model's (caps.schedule) */
     int steps;
-    float cfg;                 /* 1 = conditional pass only */
+    float guidance;            /* the scale; 1 = conditional pass only */
     float shift;
     int T, Hl, Wl;             /* window: (Cz, T, Hl, Wl), T % pt == 0 */
     int n_context;             /* clean leading frames, multiple of pt */
     const void *pos;           /* the prompt (the family's encode_text) */
-    const void *neg;           /* the negative prompt; unused when cfg == 1 */
+    const void *neg;           /* the negative prompt; unused when guidance == 1 */
     atomic_int *cancel;        /* checked before every model call; may be NULL */
     /* after each step; a non-zero return cancels. May be NULL. */
     int (*on_step)(void *user, int step, int steps);

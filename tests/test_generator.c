@@ -161,7 +161,7 @@ static void the_first_chunk_is_the_golden_tested_window(void)
     st2v_sampler s;
     st2v_sampler_from_name(cf->sampler, &s);
     int rc = st2v_sample_window_ids(model, NULL, ids, ni, neg, nn, s, 2,
-                                    cf->cfg, cf->shift, T, Hl, Wl, 0, x);
+                                    cf->guidance, cf->shift, T, Hl, Wl, 0, x);
     CHECK(rc == 0, "sample_window: %d", rc);
     st2v_vae_stream *vs;
     int vrc = st2v_vae_stream_new(&vs, st2v_world_of(model), Hl, Wl);

@@ -243,7 +243,7 @@ static void sampling_stops_when_cancelled(void)
     const int Cz = st2v_world_of(model)->cfg.z_channels;
     float *x = calloc((size_t)Cz * 2 * 8 * 8, sizeof(float));
     st2v_window_job job = {
-        .sampler = ST2V_SAMPLER_EULER, .steps = 4, .cfg = 1.0f,
+        .sampler = ST2V_SAMPLER_EULER, .steps = 4, .guidance = 1.0f,
         .shift = 1.0f, .T = 2, .Hl = 8, .Wl = 8, .pos = &pos,
         .cancel = &flag,
     };

@@ -232,7 +232,7 @@ static void every_case_samples_the_reference_latent(void)
         if (rc == 0) {
             st2v_normal_fill(x, (int64_t)n, p.seed, 0, 0);
             st2v_window_job job = {
-                .sampler = p.sampler, .steps = p.steps, .cfg = p.cfg,
+                .sampler = p.sampler, .steps = p.steps, .guidance = p.cfg,
                 .shift = p.shift, .T = T, .Hl = Hl, .Wl = Wl, .pos = pos,
                 .neg = neg};
             rc = st2v_sample_window(model, NULL, &job, x);

@@ -470,7 +470,7 @@ static int parse_sampler(ctx *x, st2v_config *c, const cJSON *root)
     int rc;
     if ((rc = get_object(x, root, NULL, "sampler", &s)) ||
         (rc = get_int(x, s, "sampler", "steps", 1, 1000, &c->steps)) ||
-        (rc = get_float(x, s, "sampler", "cfg", 0.0, 0, 100.0, &c->cfg)) ||
+        (rc = get_float(x, s, "sampler", "cfg", 0.0, 0, 100.0, &c->guidance)) ||
         (rc = get_string(x, s, "sampler", "sampler", &name)) ||
         (rc = get_float(x, s, "sampler", "shift", 0.0, 1, 100.0,
                         &c->shift)) ||

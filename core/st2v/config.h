@@ -54,7 +54,7 @@ typedef struct st2v_config {
 
     /* sampler defaults */
     int steps;
-    float cfg;
+    float guidance;                                  /* classifier-free scale */
     char sampler[16];
     float shift;
     int window, context;                             /* latent frames */

@@ -76,7 +76,7 @@ int st2v_sample_window_ids(const st2v_model *m, st2v_pool *pool,
                      : ST2V_ERR_INVALID_ARG;
     if (rc == 0) {
         st2v_window_job job = {
-            .sampler = sampler, .steps = steps, .cfg = cfg, .shift = shift,
+            .sampler = sampler, .steps = steps, .guidance = cfg, .shift = shift,
             .T = T, .Hl = Hl, .Wl = Wl, .n_context = n_context,
             .pos = &pos, .neg = &neg,
         };

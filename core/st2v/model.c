@@ -332,7 +332,7 @@ static int load_opened(st2v_world *m, char *err, size_t err_size)
     info->n_sizes = c->n_sizes;
     info->sizes = (const int(*)[2])m->info_sizes;
     info->default_steps = c->steps;
-    info->default_cfg = c->cfg;
+    info->default_cfg = c->guidance;
     info->default_shift = c->shift;
     info->default_sampler = c->sampler;
     info->frames_per_latent = c->ft;
@@ -344,7 +344,7 @@ static int load_opened(st2v_world *m, char *err, size_t err_size)
     st2v_cost cost;
     st2v_cost_estimate(c, c->sizes[0][0], c->sizes[0][1], (int64_t)c->fps * 5,
                        st2v_cost_sampler_calls(c->sampler, c->steps),
-                       c->cfg != 1.0f ? 2 : 1, c->max_length, &cost);
+                       c->guidance != 1.0f ? 2 : 1, c->max_length, &cost);
     info->gflop_per_second = cost.per_second * 1e-9;
 
     rc = st2v_tokenizer_new(&m->tok, c);
