@@ -19,25 +19,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* The whole file in a malloc'ed buffer (NULL on failure). */
-static uint8_t *read_all(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
-}
-
 /* tiny.safetensors split into its parsed header and its data section. */
 typedef struct {
     uint8_t *file;             /* (file_size) the original bytes */
@@ -50,7 +31,7 @@ typedef struct {
 static int tiny_parts(parts *p)
 {
     memset(p, 0, sizeof(*p));
-    p->file = read_all(tu_fixture("tiny.safetensors"), &p->file_size);
+    p->file = tu_read_file(tu_fixture("tiny.safetensors"), &p->file_size);
     if (!p->file || p->file_size < 8) {
         fprintf(stderr, "  cannot read tiny.safetensors\n");
         tu_current_failed = 1;
@@ -345,7 +326,7 @@ static void loader_uses_aligned_f32_tensors_in_place(void)
 static void loader_converts_unaligned_f32_tensors(void)
 {
     size_t size;
-    uint8_t *file = read_all(tu_fixture("tiny.safetensors"), &size);
+    uint8_t *file = tu_read_file(tu_fixture("tiny.safetensors"), &size);
     REQUIRE(file, "cannot read tiny.safetensors");
     uint8_t *shifted = malloc(size + 1);
     memcpy(shifted + 1, file, size);
@@ -1269,7 +1250,7 @@ static void loader_rejects_an_unknown_sampler_or_format_version(void)
 static void loader_refuses_a_file_truncated_at_every_eighth(void)
 {
     size_t size;
-    uint8_t *file = read_all(tu_fixture("tiny.safetensors"), &size);
+    uint8_t *file = tu_read_file(tu_fixture("tiny.safetensors"), &size);
     REQUIRE(file, "cannot read tiny.safetensors");
     for (int k = 0; k < 8; k++) {
         size_t n = size * (size_t)k / 8;
@@ -1303,7 +1284,7 @@ static uint64_t rng_next(uint64_t *s)
 static void loader_survives_random_byte_flips_in_the_header(void)
 {
     size_t size;
-    uint8_t *file = read_all(tu_fixture("tiny.safetensors"), &size);
+    uint8_t *file = tu_read_file(tu_fixture("tiny.safetensors"), &size);
     REQUIRE(file && size > 16, "cannot read tiny.safetensors");
     uint64_t hdr = 0;
     for (int i = 7; i >= 0; i--)

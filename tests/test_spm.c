@@ -20,32 +20,12 @@ static const char *const MODELS[] = {"nfkc", "nfkc_bytes", "identity",
 
 /* ------------------------------------------------------------ helpers */
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
-    if (buf && fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) {
-        buf[len] = 0;
-        *n = (size_t)len;
-    }
-    fclose(fp);
-    return buf;
-}
 
 static uint8_t *read_fixture(const char *name, size_t *n)
 {
     char rel[256];
     snprintf(rel, sizeof(rel), "wan/spm/%s", name);
-    uint8_t *buf = read_file(tu_fixture(rel), n);
+    uint8_t *buf = tu_read_file(tu_fixture(rel), n);
     if (!buf) {
         fprintf(stderr, "  cannot read fixture %s\n", rel);
         tu_current_failed = 1;

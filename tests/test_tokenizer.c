@@ -26,24 +26,6 @@ static st2v_model *tiny_model(void)
     return m;
 }
 
-static char *read_text(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf)
-        buf[n] = '\0';
-    fclose(fp);
-    return buf;
-}
 
 static int hexval(char c)
 {
@@ -60,7 +42,7 @@ static void tokenizer_matches_every_golden_case(void)
         return;
     st2v_tokenizer *tok = NULL;
     int rc = st2v_tokenizer_new(&tok, &st2v_world_of(m)->cfg);
-    char *json = read_text(tu_fixture("golden_tokenizer.json"));
+    char *json = (char *)tu_read_file(tu_fixture("golden_tokenizer.json"), NULL);
     cJSON *cases = json ? cJSON_Parse(json) : NULL;
     CHECK(rc == 0, "tokenizer_new: %d", rc);
     CHECK(cJSON_IsArray(cases) && cJSON_GetArraySize(cases) > 10,

@@ -268,25 +268,6 @@ static void umt5_matches_reference_with_scaled_fp8_weights(void)
     golden_case("a_fp8", &CFG_A);
 }
 
-/* A malloc'ed copy of fixture file `name` (size in *n). */
-static uint8_t *read_file(const char *name, size_t *n)
-{
-    FILE *fp = fopen(tu_fixture(name), "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long len = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = len > 0 ? malloc((size_t)len) : NULL;
-    if (buf && fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    *n = (size_t)len;
-    return buf;
-}
-
 /* Scales are applied (a file without one encodes differently) and checked:
  * a NaN or zero scale is refused with the tensor's name. */
 static void umt5_applies_and_checks_fp8_scales(void)
@@ -330,7 +311,7 @@ static void umt5_applies_and_checks_fp8_scales(void)
     free(img);
 
     size_t n = 0;
-    uint8_t *raw = read_file("wan/umt5/a_fp8.safetensors", &n);
+    uint8_t *raw = tu_read_file(tu_fixture("wan/umt5/a_fp8.safetensors"), &n);
     REQUIRE(raw, "read a_fp8");
     const size_t at = (size_t)(sc->data - (const uint8_t *)f.map);
     static const uint32_t bad[] = {0x7fc00000u, 0x7f800000u, 0x00000000u};

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,30 @@ static inline const char *tu_fixture(const char *name)
 }
 
 /* Open a fixture file; on failure report and return non-zero. */
+/* The whole file at path in a malloc'ed buffer with a NUL after its size
+ * bytes (so a text file is a string); NULL if it cannot be read. */
+static inline uint8_t *tu_read_file(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    long n = fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    uint8_t *buf = n >= 0 && fseek(fp, 0, SEEK_SET) == 0
+                       ? malloc((size_t)n + 1)
+                       : NULL;
+    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    if (buf) {
+        buf[n] = 0;
+        if (size)
+            *size = (size_t)n;
+    }
+    return buf;
+}
+
 static inline int tu_open(st_file *f, const char *name)
 {
     char err[512];
