@@ -263,10 +263,11 @@ $(GST_EXAMPLE): gst-st2v/examples/change-prompt.c config.mak
 	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
 
 # the element compiled in, so the tests need no registry entry for it
-$(GST_TEST): tests/test_gst_st2vsrc.c $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_IN)
+GST_ELEMENT_OBJ := $(B)/obj/gst-st2v/gstst2vsrc.o $(B)/obj/gst-st2v/st2vworker.o
+$(GST_TEST): tests/test_gst_st2vsrc.c $(GST_ELEMENT_OBJ) $(LIB_IN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(GST_CFLAGS) $(GST_CHECK_CFLAGS) -Igst-st2v -MMD -MP -o $@ \
-	    $< $(B)/obj/gst-st2v/gstst2vsrc.o $(LIB_IN) $(DEP_LIBS) $(GST_CHECK_LIBS) $(GST_LIBS)
+	    $< $(GST_ELEMENT_OBJ) $(LIB_IN) $(DEP_LIBS) $(GST_CHECK_LIBS) $(GST_LIBS)
 
 check-gst: $(GST_PLUGIN) $(GST_EXAMPLE) $(GST_TEST)
 	ST2V_FIXTURES=tests/fixtures $(GST_TEST)

@@ -17,8 +17,9 @@
  * and create() takes the frame that is due, posting a QoS message and a
  * warning when generation falls behind real time.
  *
- * Not here: the model and its mathematics (libst2v, core/); the plugin
- * entry point (plugin.c); the FFmpeg filter of the same engine
+ * Not here: the live worker thread, its frame queue and its generation
+ * rate (st2vworker.c); the model and its mathematics (libst2v, core/); the
+ * plugin entry point (plugin.c); the FFmpeg filter of the same engine
  * (libavfilter_st2v/vsrc_st2v.c), whose options and messages this mirrors.
  */
 
@@ -126,8 +127,6 @@ static gboolean gst_st2v_src_stop (GstBaseSrc * bsrc);
 static gboolean gst_st2v_src_unlock (GstBaseSrc * bsrc);
 static gboolean gst_st2v_src_unlock_stop (GstBaseSrc * bsrc);
 static GstFlowReturn gst_st2v_src_fill (GstPushSrc * psrc, GstBuffer * buffer);
-
-static void stop_worker (GstSt2vSrc * src);
 
 /* ================================================================ sampler */
 
@@ -314,10 +313,7 @@ gst_st2v_src_init (GstSt2vSrc * src)
   src->queue_size = DEFAULT_QUEUE_SIZE;
   src->dtype = DEFAULT_DTYPE;
 
-  g_mutex_init (&src->qlock);
-  g_cond_init (&src->qcond);
-  g_queue_init (&src->filled);
-  g_queue_init (&src->spare);
+  gst_st2v_worker_init (&src->worker);
   gst_video_info_init (&src->info);
   src->seek_position = GST_CLOCK_TIME_NONE;
 
@@ -336,8 +332,7 @@ gst_st2v_src_finalize (GObject * object)
   g_free (src->image_path);
   g_free (src->pending_prompt);
   g_free (src->pending_negative);
-  g_mutex_clear (&src->qlock);
-  g_cond_clear (&src->qcond);
+  gst_st2v_worker_clear (&src->worker);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -789,12 +784,8 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
   src->discont = FALSE;
   src->processed = src->dropped = 0;
   src->live_offset = 0;
-  src->busy_us = src->busy_frames = src->busy_since = 0;
-  src->last_warning_us = 0;
   st2v_key_init (&src->key);
-  g_mutex_lock (&src->qlock);
-  src->flushing = FALSE;        /* an unlock() of the last run may linger */
-  g_mutex_unlock (&src->qlock);
+  gst_st2v_worker_reset (&src->worker);
 
   GST_OBJECT_LOCK (src);
   src->started = TRUE;
@@ -860,11 +851,8 @@ gst_st2v_src_stop (GstBaseSrc * bsrc)
   src->started = FALSE;
   GST_OBJECT_UNLOCK (src);
 
-  stop_worker (src);
-  g_mutex_lock (&src->qlock);
-  st2v_generator_free (src->gen);
-  src->gen = NULL;
-  g_mutex_unlock (&src->qlock);
+  gst_st2v_worker_stop (&src->worker);
+  gst_st2v_worker_replace_generator (&src->worker, &src->gen, NULL, FALSE);
   st2v_model_free (src->model);
   src->model = NULL;
   src->minfo = NULL;
@@ -931,8 +919,8 @@ gst_st2v_src_fixate (GstBaseSrc * bsrc, GstCaps * caps)
   return GST_BASE_SRC_CLASS (parent_class)->fixate (bsrc, caps);
 }
 
-static void
-start_worker (GstSt2vSrc * src);
+static gint worker_generate (gpointer user_data, st2v_generator * gen,
+    guint8 * dst, gsize stride, st2v_frame_info * fi);
 
 static gboolean
 gst_st2v_src_set_caps (GstBaseSrc * bsrc, GstCaps * caps)
@@ -965,17 +953,12 @@ gst_st2v_src_set_caps (GstBaseSrc * bsrc, GstCaps * caps)
   if (info.width != src->ginfo.width || info.height != src->ginfo.height ||
       (gint64) info.fps_n * src->ginfo.fps_den !=
       (gint64) src->ginfo.fps_num * info.fps_d) {
-    stop_worker (src);          /* it may change cur_prompt */
+    gst_st2v_worker_stop (&src->worker);        /* it may change cur_prompt */
     rc = make_generator (src, info.width, info.height, info.fps_n,
         info.fps_d, &gen, err, sizeof (err));
     if (rc < 0)
       goto bad_settings;
-    g_mutex_lock (&src->qlock);
-    st2v_generator_free (src->gen);
-    src->gen = gen;
-    if (src->flushing && !live)
-      st2v_generator_cancel (gen, 1);
-    g_mutex_unlock (&src->qlock);
+    gst_st2v_worker_replace_generator (&src->worker, &src->gen, gen, !live);
     st2v_generator_get_info (gen, &src->ginfo);
     src->gen_pos = 0;
     src->last_chunk = -1;
@@ -1021,7 +1004,8 @@ gst_st2v_src_set_caps (GstBaseSrc * bsrc, GstCaps * caps)
       gst_video_format_to_string (format), info.width, info.height,
       info.fps_n, info.fps_d);
   if (live)
-    start_worker (src);
+    gst_st2v_worker_start (&src->worker, src->gen, src->ginfo.width,
+        src->ginfo.height, src->queue_size, worker_generate, src);
   return TRUE;
 
   /* ERRORS */
@@ -1265,14 +1249,10 @@ gst_st2v_src_unlock (GstBaseSrc * bsrc)
   GstSt2vSrc *src = GST_ST2V_SRC (bsrc);
 
   GST_DEBUG_OBJECT (src, "unlock");
-  g_mutex_lock (&src->qlock);
-  src->flushing = TRUE;
   /* not live, the streaming thread may be inside next_frame(); live, the
    * worker goes on generating ahead and create() waits on the queue */
-  if (src->gen && !gst_base_src_is_live (bsrc))
-    st2v_generator_cancel (src->gen, 1);
-  g_cond_broadcast (&src->qcond);
-  g_mutex_unlock (&src->qlock);
+  gst_st2v_worker_set_flushing (&src->worker, TRUE,
+      gst_base_src_is_live (bsrc) ? NULL : &src->gen);
   return TRUE;
 }
 
@@ -1282,11 +1262,8 @@ gst_st2v_src_unlock_stop (GstBaseSrc * bsrc)
   GstSt2vSrc *src = GST_ST2V_SRC (bsrc);
 
   GST_DEBUG_OBJECT (src, "unlock_stop");
-  g_mutex_lock (&src->qlock);
-  src->flushing = FALSE;
-  if (src->gen && !gst_base_src_is_live (bsrc))
-    st2v_generator_cancel (src->gen, 0);
-  g_mutex_unlock (&src->qlock);
+  gst_st2v_worker_set_flushing (&src->worker, FALSE,
+      gst_base_src_is_live (bsrc) ? NULL : &src->gen);
   return TRUE;
 }
 
@@ -1460,99 +1437,12 @@ fill_now (GstSt2vSrc * src, GstBuffer * buffer)
 
 /* ================================================================ live */
 
-static void
-free_frame (gpointer data)
+/* The worker's frame maker (st2vworker.c), on its thread. */
+static gint
+worker_generate (gpointer user_data, st2v_generator * gen, guint8 * dst,
+    gsize stride, st2v_frame_info * fi)
 {
-  GstSt2vFrame *f = data;
-
-  g_free (f->rgb);
-  g_free (f);
-}
-
-/* The worker: generate ahead into src->filled while it has room. */
-static gpointer
-worker_loop (gpointer data)
-{
-  GstSt2vSrc *src = data;
-  st2v_generator *gen = src->gen;       /* fixed while the worker runs */
-  gsize row = (gsize) src->ginfo.width * 3;
-  gsize size = row * src->ginfo.height;
-  GstSt2vFrame *f;
-  gint64 t;
-  gint rc;
-
-  g_mutex_lock (&src->qlock);
-  while (!src->worker_quit) {
-    if (src->filled.length >= src->queue_size) {
-      g_cond_wait (&src->qcond, &src->qlock);
-      continue;
-    }
-    f = g_queue_pop_head (&src->spare);
-    if (!f) {
-      f = g_new0 (GstSt2vFrame, 1);
-      f->rgb = g_malloc (size);
-      src->n_alloc++;
-    }
-    src->busy_since = g_get_monotonic_time ();
-    g_mutex_unlock (&src->qlock);
-
-    rc = generate (src, gen, f->rgb, row, &f->fi);
-
-    g_mutex_lock (&src->qlock);
-    t = g_get_monotonic_time ();
-    src->busy_us += t - src->busy_since;
-    src->busy_since = 0;
-    if (rc == ST2V_OK) {
-      g_queue_push_tail (&src->filled, f);
-      src->busy_frames++;
-      g_cond_broadcast (&src->qcond);
-    } else {
-      g_queue_push_head (&src->spare, f);
-      if (rc == ST2V_ERR_CANCELLED)
-        continue;               /* stop_worker(): worker_quit is set */
-      src->worker_status = rc;
-      src->worker_error = g_strdup (st2v_generator_last_error (gen));
-      g_cond_broadcast (&src->qcond);
-      break;
-    }
-  }
-  g_mutex_unlock (&src->qlock);
-  return NULL;
-}
-
-static void
-start_worker (GstSt2vSrc * src)
-{
-  if (src->worker)
-    return;
-  src->worker_quit = FALSE;
-  src->worker_status = 0;
-  src->worker = g_thread_new ("st2vsrc-worker", worker_loop, src);
-}
-
-static void
-stop_worker (GstSt2vSrc * src)
-{
-  g_mutex_lock (&src->qlock);
-  if (!src->worker) {
-    g_mutex_unlock (&src->qlock);
-    return;
-  }
-  src->worker_quit = TRUE;
-  st2v_generator_cancel (src->gen, 1);
-  g_cond_broadcast (&src->qcond);
-  g_mutex_unlock (&src->qlock);
-
-  g_thread_join (src->worker);
-  src->worker = NULL;
-
-  st2v_generator_cancel (src->gen, 0);
-  g_queue_clear_full (&src->filled, free_frame);
-  g_queue_clear_full (&src->spare, free_frame);
-  src->n_alloc = 0;
-  src->worker_quit = FALSE;
-  src->worker_status = 0;
-  g_clear_pointer (&src->worker_error, g_free);
+  return generate (user_data, gen, dst, stride, fi);
 }
 
 static GstClockTime
@@ -1586,24 +1476,11 @@ report_late (GstSt2vSrc * src, GstClockTime due, GstClockTime lateness,
   GstBaseSrc *bsrc = GST_BASE_SRC (src);
   GstClockTime duration = frame_time (src, src->n_frames + 1) - due;
   gdouble needed = (gdouble) src->info.fps_n / src->info.fps_d;
-  gdouble made = 0;
-  gint64 now = g_get_monotonic_time (), busy;
+  gdouble made;
   GstMessage *msg;
   gboolean warn;
 
-  g_mutex_lock (&src->qlock);
-  busy = src->busy_us + (src->busy_since ? now - src->busy_since : 0);
-  if (busy > 0)
-    made = src->busy_frames * (gdouble) G_USEC_PER_SEC / busy;
-  warn = src->last_warning_us == 0 ||
-      now - src->last_warning_us >= WARNING_INTERVAL_US;
-  if (warn) {
-    src->last_warning_us = now;
-    src->busy_us = src->busy_frames = 0;
-    if (src->busy_since)
-      src->busy_since = now;
-  }
-  g_mutex_unlock (&src->qlock);
+  warn = gst_st2v_worker_rate (&src->worker, WARNING_INTERVAL_US, &made);
 
   src->dropped += skipped;
   due += src->live_offset;      /* as basesrc timestamps it */
@@ -1632,34 +1509,25 @@ report_late (GstSt2vSrc * src, GstClockTime due, GstClockTime lateness,
 static GstFlowReturn
 fill_live (GstSt2vSrc * src, GstBuffer * buffer)
 {
-  GstSt2vFrame *f;
+  GstSt2vFrame *f = NULL;
   GstClockTime due, now, dur;
-  gboolean waited = FALSE;
+  gboolean waited;
   gboolean ok;
+  gchar *msg = NULL;
+  gint status = 0;
 
-  g_mutex_lock (&src->qlock);
-  while (!src->flushing && !src->worker_status && !src->filled.length) {
-    waited = TRUE;
-    g_cond_wait (&src->qcond, &src->qlock);
+  switch (gst_st2v_worker_pop (&src->worker, &f, &waited, &status, &msg)) {
+    case GST_ST2V_WORKER_FLUSHING:
+      return GST_FLOW_FLUSHING;
+    case GST_ST2V_WORKER_FAILED:
+      GST_ELEMENT_ERROR (src, LIBRARY, FAILED,
+          ("Generating frame %" G_GINT64_FORMAT " failed: %s",
+              src->gen_pos, msg), ("libst2v: %s", st2v_strerror (status)));
+      g_free (msg);
+      return GST_FLOW_ERROR;
+    case GST_ST2V_WORKER_FRAME:
+      break;
   }
-  if (src->flushing) {
-    g_mutex_unlock (&src->qlock);
-    return GST_FLOW_FLUSHING;
-  }
-  f = g_queue_pop_head (&src->filled);
-  if (!f) {
-    gchar *msg = g_strdup (src->worker_error);
-    gint status = src->worker_status;
-
-    g_mutex_unlock (&src->qlock);
-    GST_ELEMENT_ERROR (src, LIBRARY, FAILED,
-        ("Generating frame %" G_GINT64_FORMAT " failed: %s",
-            src->gen_pos, msg), ("libst2v: %s", st2v_strerror (status)));
-    g_free (msg);
-    return GST_FLOW_ERROR;
-  }
-  g_cond_broadcast (&src->qcond);       /* room for the worker */
-  g_mutex_unlock (&src->qlock);
 
   due = frame_time (src, src->n_frames);
   dur = frame_time (src, src->n_frames + 1) - due;
@@ -1688,9 +1556,7 @@ fill_live (GstSt2vSrc * src, GstBuffer * buffer)
   follow_key (src, f->rgb, &f->fi);
   ok = render (src, f->rgb, buffer);
 
-  g_mutex_lock (&src->qlock);
-  g_queue_push_tail (&src->spare, f);
-  g_mutex_unlock (&src->qlock);
+  gst_st2v_worker_recycle (&src->worker, f);
   if (!ok) {
     GST_ELEMENT_ERROR (src, STREAM, FAILED, ("Cannot write the frame"),
         (NULL));

@@ -12,6 +12,8 @@
 
 #include <st2v.h>
 
+#include "st2vworker.h"
+
 G_BEGIN_DECLS
 
 #define GST_TYPE_ST2V_SRC (gst_st2v_src_get_type ())
@@ -22,13 +24,6 @@ GType gst_st2v_sampler_get_type (void);
 
 #define GST_TYPE_ST2V_DTYPE (gst_st2v_dtype_get_type ())
 GType gst_st2v_dtype_get_type (void);
-
-/* One generated frame on its way from the worker (live mode) to create(). */
-typedef struct
-{
-  guint8 *rgb;                  /* (height, width * 3) packed RGB24 */
-  st2v_frame_info fi;
-} GstSt2vFrame;
 
 struct _GstSt2vSrc
 {
@@ -69,7 +64,7 @@ struct _GstSt2vSrc
   gchar *cur_negative;
   gfloat cur_guidance;
   /* the generator: owned by the streaming thread, or by the worker in live
-   * mode; the pointer itself is swapped under qlock */
+   * mode; the pointer itself is swapped under the worker's lock */
   st2v_generator *gen;
   st2v_stream_info ginfo;
 
@@ -90,21 +85,9 @@ struct _GstSt2vSrc
   GstClockTime seek_position;   /* a seek before the caps, else NONE */
   gboolean discont;             /* the next buffer follows a gap */
 
-  /* live mode: the worker and its bounded queue, under qlock */
-  GMutex qlock;
-  GCond qcond;
-  GThread *worker;
-  GQueue filled;                /* GstSt2vFrame, oldest first */
-  GQueue spare;                 /* GstSt2vFrame ready for reuse */
-  guint n_alloc;                /* frames allocated (filled + spare + 1) */
-  gboolean flushing;            /* between unlock() and unlock_stop() */
-  gboolean worker_quit;
-  gint worker_status;           /* libst2v status of a failure, else 0 */
-  gchar *worker_error;
-  gint64 busy_us;               /* time in next_frame since the last report */
-  gint64 busy_frames;           /* frames made in that time */
-  gint64 busy_since;            /* when the running next_frame began, or 0 */
-  gint64 last_warning_us;
+  /* live mode: the worker and its bounded queue (st2vworker.c); its lock
+   * also guards the generator pointer (unlock() reads it) */
+  GstSt2vWorker worker;
   guint64 processed, dropped;   /* QoS statistics, in buffers */
   GstClockTime live_offset;     /* basesrc's shift of a late first buffer */
 };
