@@ -39,7 +39,7 @@ PARTS := $(B)/bin/st2v-parts
 
 ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
 
-.PHONY: all check check-c check-cli check-python check-asan fixtures install install-core \
+.PHONY: all check check-c check-cli check-python check-asan fuzz fuzz-build fixtures install install-core \
 	uninstall clean distclean sample bench bench-wan
 
 all: $(LIB_A) $(LIB_SO) $(CLI) $(PARTS) $(B)/st2v.pc
@@ -112,6 +112,27 @@ check-asan:
 fixtures:
 	$(PY) train/make_fixtures.py tests/fixtures
 
+# libFuzzer targets (fuzz/, docs/robustness.md "Fuzzing"): the library and
+# fuzz/fuzz_*.c built with clang under -fsanitize=fuzzer,address,undefined
+# into build-fuzz/, then each target run for FUZZ_SECONDS on a copy of its
+# seeds (fuzz/corpus/<target>/); crashes land in build-fuzz/crashes/.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(LIB_IN) $(B)/obj/cli/y4m.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icli -Wno-unused-function -fsanitize=fuzzer -MMD -MP -o $@ $< $(B)/obj/cli/y4m.o $(LIB_IN) $(DEP_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) \
+	    CFLAGS="$(CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" fuzz-build
+	ST2V_FIXTURES=tests/fixtures sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:fuzz/%.c=%)
+
 sample: $(CLI)
 	$(CLI) -p "a red ball moving right" -d 2 -o out.y4m
 
@@ -183,7 +204,7 @@ uninstall:
 	    $(DESTDIR)$(DATADIR)/st2v/default.safetensors
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 distclean: clean
 	rm -f config.mak build_config.h config.log

@@ -30,6 +30,11 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-ugly"
 
+# `make fuzz` (fuzz/, docs/robustness.md "Fuzzing"): clang and its
+# libFuzzer, ASan and UBSan runtimes (-fsanitize=fuzzer,address,undefined).
+PACKAGES="$PACKAGES
+clang libclang-rt-14-dev"
+
 # deb-src entries for FFmpeg's source: Debian 12's 5.1 (the default), 13's
 # 7.1 and the newest release from unstable/experimental
 # (scripts/fetch-ffmpeg.sh). They mirror the machine's own `deb` entries,
