@@ -14,20 +14,30 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* path of NAME in /dev/shm/st2v-fuzz-PID/ (created on first use) */
+static char fuzz_dir[64];
+static char fuzz_path[256];
+
+/* at exit: the one file in the folder, then the folder */
+static void fuzz_tmp_remove(void)
+{
+    unlink(fuzz_path);
+    rmdir(fuzz_dir);
+}
+
+/* path of NAME in /dev/shm/st2v-fuzz-PID/ (created on first use, removed
+ * at exit; one NAME per target) */
 static const char *fuzz_tmp_path(const char *name)
 {
-    static char dir[64];
-    static char path[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/dev/shm/st2v-fuzz-%d", (int)getpid());
-        if (mkdir(dir, 0700) != 0) {
-            snprintf(dir, sizeof(dir), "/tmp/st2v-fuzz-%d", (int)getpid());
-            mkdir(dir, 0700);
+    if (!fuzz_dir[0]) {
+        snprintf(fuzz_dir, sizeof(fuzz_dir), "/dev/shm/st2v-fuzz-%d", (int)getpid());
+        if (mkdir(fuzz_dir, 0700) != 0) {
+            snprintf(fuzz_dir, sizeof(fuzz_dir), "/tmp/st2v-fuzz-%d", (int)getpid());
+            mkdir(fuzz_dir, 0700);
         }
+        atexit(fuzz_tmp_remove);
     }
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return path;
+    snprintf(fuzz_path, sizeof(fuzz_path), "%s/%s", fuzz_dir, name);
+    return fuzz_path;
 }
 
 /* write data to path; 0 or -1 */

@@ -39,5 +39,4 @@ for t in "$@"; do
     printf '%-18s %s  execs %s  exec/s %s  cov %s  ft %s  corpus %s\n' \
         "$t" "$res" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}"
 done
-rm -rf /dev/shm/st2v-fuzz-* 2>/dev/null
 exit $status
