@@ -169,17 +169,21 @@ void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr)
     }
 }
 
-void st2v_wview_release(const st2v_wview *v)
+void st2v_release_pages(const void *data, size_t bytes)
 {
     const long ps = sysconf(_SC_PAGESIZE);
     const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
-    const uintptr_t bytes =
-        (uintptr_t)(v->rows * v->cols) * st_dtype_size(v->dtype);
-    uintptr_t b = (uintptr_t)v->data, e = b + bytes;
+    uintptr_t b = (uintptr_t)data, e = b + bytes;
     b = (b + page - 1) / page * page;
     e = e / page * page;
     if (e > b)
         madvise((void *)b, e - b, MADV_DONTNEED); /* advice: failure is harmless */
+}
+
+void st2v_wview_release(const st2v_wview *v)
+{
+    st2v_release_pages(v->data, (size_t)(v->rows * v->cols) *
+                                    st_dtype_size(v->dtype));
 }
 
 /* ====================================================== matrix product */

@@ -82,6 +82,9 @@ void st2v_wview_rows(float *dst, const st2v_wview *v, int64_t r0, int64_t nr);
  * caller's buffer of st_open_memory it would zero them. For weights read
  * once per call, such as the 11 GB text encoder's. */
 void st2v_wview_release(const st2v_wview *v);
+/* The same for the whole pages inside bytes at data: only for a read-only
+ * file mapping (st_file.map != NULL), never for memory the caller owns. */
+void st2v_release_pages(const void *data, size_t bytes);
 
 /* Scratch floats st2v_wmatmul() needs with this pool for a matrix of
  * `cols` columns: one tile per thread (none is used for F32 weights, but

@@ -193,6 +193,8 @@ static float *take(loader *L, const char *name, int ndim, int64_t s0,
     }
     float *dst = L->mem + L->used;
     st2v_widen(dst, t->data, t->dtype, (int64_t)t->numel);
+    if (L->f->map) /* the file's pages are not read again: out of the RSS */
+        st2v_release_pages(t->data, (size_t)t->numel * st_dtype_size(t->dtype));
     L->used += t->numel;
     return dst;
 }
