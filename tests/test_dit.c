@@ -17,6 +17,15 @@
 #include "test_util.h"
 
 /* v = DiT(z, t, text) through st2v_dit_prepare_text; returns 0 or status. */
+/* One forward pass: st2v_dit_forward_batch with nb = 1. */
+static int dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
+                       const float *z, int T, int Hl, int Wl, const float *t,
+                       int t0, const float *kv, int n)
+{
+    return st2v_dit_forward_batch(m, pool, 1, &v, z, T, Hl, Wl, t, t0, &kv,
+                                  &n);
+}
+
 static int run_dit(const st2v_world *m, st2v_pool *pool, float *v,
                    const float *z, int T, int Hl, int Wl, const float *t,
                    int t0, const float *text, int n)
@@ -26,7 +35,7 @@ static int run_dit(const st2v_world *m, st2v_pool *pool, float *v,
         return -1;
     int rc = st2v_dit_prepare_text(m, pool, text, n, kv);
     if (rc == 0)
-        rc = st2v_dit_forward(m, pool, v, z, T, Hl, Wl, t, t0, kv, n);
+        rc = dit_forward(m, pool, v, z, T, Hl, Wl, t, t0, kv, n);
     free(kv);
     return rc;
 }
@@ -246,15 +255,15 @@ static void dit_rejects_latents_that_do_not_tile_into_patches(void)
     float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};
     float *kv = calloc(st2v_dit_text_floats(m, 1), sizeof(float));
     /* patch [1, 2, 2]: Hl = 9 and Wl = 9 are not divisible by 2 */
-    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 9, 8, t, 0, kv, 1) ==
+    CHECK(dit_forward(m, NULL, v, z, 2, 9, 8, t, 0, kv, 1) ==
               ST2V_ERR_INVALID_ARG, "Hl 9");
-    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 9, t, 0, kv, 1) ==
+    CHECK(dit_forward(m, NULL, v, z, 2, 8, 9, t, 0, kv, 1) ==
               ST2V_ERR_INVALID_ARG, "Wl 9");
-    CHECK(st2v_dit_forward(m, NULL, v, z, 0, 8, 8, t, 0, kv, 1) ==
+    CHECK(dit_forward(m, NULL, v, z, 0, 8, 8, t, 0, kv, 1) ==
               ST2V_ERR_INVALID_ARG, "T 0");
-    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 0) ==
+    CHECK(dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 0) ==
               ST2V_ERR_INVALID_ARG, "no text tokens");
-    CHECK(st2v_dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 1) == 0,
+    CHECK(dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 1) == 0,
           "a valid call passes");
     free(kv);
     st2v_model_free(model);

@@ -18,6 +18,7 @@
 #include "st2v/tokenizer.h"
 #include "st2v/vae.h"
 #include "test_util.h"
+#include "test_world.h"
 
 static st2v_model *model;
 
@@ -160,7 +161,7 @@ static void the_first_chunk_is_the_golden_tested_window(void)
     int ni = st2v_tokenize(tok, p.prompt, ids), nn = st2v_tokenize(tok, "", neg);
     st2v_sampler s;
     st2v_sampler_from_name(cf->sampler, &s);
-    int rc = st2v_sample_window_ids(model, NULL, ids, ni, neg, nn, s, 2,
+    int rc = tw_sample_window_ids(model, NULL, ids, ni, neg, nn, s, 2,
                                     cf->guidance, cf->shift, T, Hl, Wl, 0, x);
     CHECK(rc == 0, "sample_window: %d", rc);
     st2v_vae_stream *vs;

@@ -16,6 +16,7 @@
 #include "st2v/tokenizer.h"
 #include "st2v/vae.h"
 #include "test_util.h"
+#include "test_world.h"
 
 static st2v_model *model;
 static st2v_tokenizer *tok;
@@ -158,7 +159,7 @@ static void run_case(const cJSON *c, st2v_pool *pool)
     check_noise(name, x, Cz, T, (int)frame, nc, (uint64_t)seed,
                 (uint32_t)stream);
 
-    int rc = st2v_sample_window_ids(model, pool, ids, n, neg, nn, sampler,
+    int rc = tw_sample_window_ids(model, pool, ids, n, neg, nn, sampler,
                                     steps, cfg, shift, T, Hl, Wl, nc, x);
     CHECK(rc == 0, "%s: sampling failed: %s", name, st2v_strerror(rc));
     if (rc == 0) {
@@ -216,9 +217,9 @@ static void sampling_is_bit_identical_for_any_thread_count(void)
     int T = (int)tu_case_num(c, "T"), Hl = (int)tu_case_num(c, "Hl"),
         Wl = (int)tu_case_num(c, "Wl"), steps = (int)tu_case_num(c, "steps");
     float cfg = (float)tu_case_num(c, "cfg"), shift = (float)tu_case_num(c, "shift");
-    int rc1 = st2v_sample_window_ids(model, p1, ids, n, neg, nn, s, steps,
+    int rc1 = tw_sample_window_ids(model, p1, ids, n, neg, nn, s, steps,
                                      cfg, shift, T, Hl, Wl, 0, x1);
-    int rc3 = st2v_sample_window_ids(model, p3, ids, n, neg, nn, s, steps,
+    int rc3 = tw_sample_window_ids(model, p3, ids, n, neg, nn, s, steps,
                                      cfg, shift, T, Hl, Wl, 0, x3);
     CHECK(rc1 == 0 && rc3 == 0, "sampling failed");
     CHECK(memcmp(x1, x3, n_x * sizeof(float)) == 0,

@@ -112,14 +112,6 @@ static void timestep_features(float *e, const float *t, int Tp, int F)
 
 /* ============================================================ forward */
 
-int st2v_dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
-                     const float *z, int T, int Hl, int Wl, const float *t,
-                     int t0, const float *kv, int n)
-{
-    return st2v_dit_forward_batch(m, pool, 1, &v, z, T, Hl, Wl, t, t0, &kv,
-                                  &n);
-}
-
 int st2v_dit_forward_batch(const st2v_world *m, st2v_pool *pool, int nb,
                            float *const *v, const float *z, int T, int Hl,
                            int Wl, const float *t, int t0,

@@ -19,21 +19,17 @@ size_t st2v_dit_text_floats(const st2v_world *m, int n);
 int st2v_dit_prepare_text(const st2v_world *m, st2v_pool *pool,
                           const float *text, int n, float *kv);
 
-/* One forward pass.
- *   v    (Cz, T, Hl, Wl)  output velocity
+/* nb forward passes of the same z and t under nb prompts (the guidance
+ * pair: nb = 2) as one batch: v[b] from kv[b] (n[b] tokens); nb = 1 is
+ * one forward pass. Each v[b] equals the pass alone up to rounding (the
+ * same bits where the linear kernels' results do not depend on the row
+ * count).
+ *   v[b] (Cz, T, Hl, Wl)  output velocity
  *   z    (Cz, T, Hl, Wl)  normalised latent
  *   t    (T / pt)         timestep of each temporal patch, in [0, 1]
  *   t0                    RoPE offset of the first temporal patch
- *   kv                    from st2v_dit_prepare_text (n tokens)
+ *   kv[b]                 from st2v_dit_prepare_text (n[b] tokens)
  * Returns 0 or a negative status (ST2V_ERR_NOMEM). */
-int st2v_dit_forward(const st2v_world *m, st2v_pool *pool, float *v,
-                     const float *z, int T, int Hl, int Wl, const float *t,
-                     int t0, const float *kv, int n);
-
-/* nb forward passes of the same z and t under nb prompts (the guidance
- * pair: nb = 2) as one batch: v[b] from kv[b] (n[b] tokens). Each v[b]
- * equals st2v_dit_forward's up to rounding (the same bits where the
- * linear kernels' results do not depend on the row count). */
 int st2v_dit_forward_batch(const st2v_world *m, st2v_pool *pool, int nb,
                            float *const *v, const float *z, int T, int Hl,
                            int Wl, const float *t, int t0,

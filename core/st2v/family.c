@@ -59,34 +59,6 @@ int st2v_cond_encode(st2v_cond *c, const st2v_world *m, st2v_pool *pool,
     return 0;
 }
 
-int st2v_sample_window_ids(const st2v_model *m, st2v_pool *pool,
-                           const int32_t *ids, int n_ids,
-                           const int32_t *neg_ids, int n_neg,
-                           st2v_sampler sampler, int steps, float cfg,
-                           float shift, int T, int Hl, int Wl, int n_context,
-                           float *x)
-{
-    const st2v_world *w = st2v_world_of(m);
-    if (!w)
-        return ST2V_ERR_INVALID_ARG;
-    st2v_cond pos = {0}, neg = {0};
-    int rc = st2v_cond_encode(&pos, w, pool, ids, n_ids);
-    if (rc == 0 && cfg != 1.0f)
-        rc = neg_ids ? st2v_cond_encode(&neg, w, pool, neg_ids, n_neg)
-                     : ST2V_ERR_INVALID_ARG;
-    if (rc == 0) {
-        st2v_window_job job = {
-            .sampler = sampler, .steps = steps, .guidance = cfg, .shift = shift,
-            .T = T, .Hl = Hl, .Wl = Wl, .n_context = n_context,
-            .pos = &pos, .neg = &neg,
-        };
-        rc = st2v_sample_window(m, pool, &job, x);
-    }
-    st2v_cond_free(&pos);
-    st2v_cond_free(&neg);
-    return rc;
-}
-
 const st2v_world *st2v_world_of(const st2v_model *m)
 {
     return m && m->arch == &st2v_arch_world ? m->impl : NULL;

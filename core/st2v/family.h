@@ -26,14 +26,4 @@ int st2v_cond_encode(st2v_cond *c, const st2v_world *w, st2v_pool *pool,
                      const int32_t *ids, int n);
 void st2v_cond_free(st2v_cond *c);
 
-/* Sample one window of a world model m from token ids: encodes ids and
- * neg_ids (neg_ids may be NULL when cfg == 1), then st2v_sample_window
- * (guidance.h). x (Cz, T, Hl, Wl) as there. */
-int st2v_sample_window_ids(const st2v_model *m, st2v_pool *pool,
-                           const int32_t *ids, int n_ids,
-                           const int32_t *neg_ids, int n_neg,
-                           st2v_sampler sampler, int steps, float cfg,
-                           float shift, int T, int Hl, int Wl, int n_context,
-                           float *x);
-
 #endif /* ST2V_WORLD_FAMILY_H */
