@@ -42,4 +42,18 @@ int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                      int64_t ldx, const void *w, int64_t out, int64_t in,
                      int64_t n, int accumulate, float *scratch);
 
+/* The float32 sibling: y = x W^T with x float32 (not rounded) and each
+ * bfloat16 of W (out, in, where it lies) widened exactly to float32 in
+ * registers, products summed in float32 by FMA. Same blocking, tasks and
+ * determinism as above (bit-identical for any pool). Needs AVX-512 (F, BW,
+ * VL; ST2V_CPU may cap it); otherwise declines (returns 0) and callers
+ * widen tiles for OpenBLAS. scratch: st2v_bf16w_matmul_f32_scratch(pool,
+ * in) floats (any alignment): per thread, one block of rows of x. */
+int st2v_bf16w_matmul_f32_supported(void);
+size_t st2v_bf16w_matmul_f32_scratch(const st2v_pool *pool, int64_t in);
+int st2v_bf16w_matmul_f32(st2v_pool *pool, float *y, int64_t ldy,
+                          const float *x, int64_t ldx, const void *w,
+                          int64_t out, int64_t in, int64_t n, int accumulate,
+                          float *scratch);
+
 #endif /* ST2V_OPS_BF16_H */

@@ -225,9 +225,10 @@ static void wmm_tiles(void *varg, int64_t begin, int64_t end)
 
 size_t st2v_wmatmul_scratch(const st2v_pool *pool, int64_t cols)
 {
-    return ST2V_MAX((size_t)st2v_pool_threads(pool) * ST2V_WTILE *
-                        (size_t)cols,
-                    st2v_bf16_matmul_scratch(pool, cols));
+    const size_t tiles = (size_t)st2v_pool_threads(pool) * ST2V_WTILE *
+                         (size_t)cols;
+    return ST2V_MAX(ST2V_MAX(tiles, st2v_bf16_matmul_scratch(pool, cols)),
+                    st2v_bf16w_matmul_f32_scratch(pool, cols));
 }
 
 void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
@@ -239,6 +240,11 @@ void st2v_wmatmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
     if (w->bf16 && w->dtype == ST_BF16 && w->scale == 1.0f &&
         st2v_bf16_matmul(pool, y, ldy, x, ldx, w->data, w->rows, w->cols, n,
                          accumulate, scratch))
+        return;
+    /* float32 over the bfloat16 weights in place, widened in registers */
+    if (w->dtype == ST_BF16 && w->scale == 1.0f &&
+        st2v_bf16w_matmul_f32(pool, y, ldy, x, ldx, w->data, w->rows,
+                              w->cols, n, accumulate, scratch))
         return;
     wmm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w, .n = n,
                   .accumulate = accumulate, .scratch = scratch};

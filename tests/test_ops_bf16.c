@@ -263,6 +263,8 @@ static void wmatmul_takes_the_bf16_path_for_bf16_views_that_ask(void)
     st2v_wview vf = {.data = wf, .dtype = ST_F32, .rows = p.out,
                      .cols = p.in, .scale = 1.0f, .bf16 = 1};
     st2v_wmatmul(pool, viewed, p.out, p.x, p.in, &vf, p.n, 0, scr);
+    vf.bf16 = 0;
+    st2v_wmatmul(pool, f32, p.out, p.x, p.in, &vf, p.n, 0, scr);
     CHECK(memcmp(f32, viewed, ny * sizeof(float)) == 0,
           "an F32 view left float32");
     free(wf);
@@ -272,11 +274,170 @@ static void wmatmul_takes_the_bf16_path_for_bf16_views_that_ask(void)
     drop(&p);
 }
 
+/* ---------------------------------------- the float32 sibling (bf16w) */
+
+/* y (n, out) = x (n, in, stride ldx, not rounded) . W^T, in float64 */
+static void reference_f32(double *y, const float *x, int64_t ldx,
+                          const uint16_t *w, int64_t n, int64_t out,
+                          int64_t in)
+{
+    for (int64_t r = 0; r < n; r++)
+        for (int64_t o = 0; o < out; o++) {
+            double s = 0.0;
+            const uint16_t *wo = w + o * in;
+            for (int64_t k = 0; k < in; k++)
+                s += (double)x[r * ldx + k] * from_bf16(wo[k]);
+            y[r * out + o] = s;
+        }
+}
+
+/* y (n, ldy) by the float32 kernel, from 0.5 everywhere; 0 if declined */
+static int run_f32(const problem *p, st2v_pool *pool, float *y,
+                   int accumulate)
+{
+    for (int64_t i = 0; i < p->n * p->ldy; i++)
+        y[i] = 0.5f;
+    float *scr =
+        st2v_alloc_floats(st2v_bf16w_matmul_f32_scratch(pool, p->in) + 1);
+    int done = scr && st2v_bf16w_matmul_f32(pool, y, p->ldy, p->x, p->ldx,
+                                            p->w, p->out, p->in, p->n,
+                                            accumulate, scr + 1);
+    st2v_free(scr);
+    return done;
+}
+
+static void one_shape_f32(int64_t n, int64_t out, int64_t in, int pad,
+                          int off, int accumulate)
+{
+    problem p;
+    REQUIRE(make(&p, n, out, in, pad, off) == 0, "alloc");
+    float *y = malloc((size_t)(n * p.ldy) * sizeof(float));
+    double *want = malloc((size_t)(n * out) * sizeof(double));
+    REQUIRE(y && want, "alloc");
+    if (!run_f32(&p, NULL, y, accumulate)) {
+        CHECK(!st2v_bf16w_matmul_f32_supported(), "declined where supported");
+    } else {
+        reference_f32(want, p.x, p.ldx, p.w, n, out, in);
+        double md = 0.0, mr = 0.0;
+        int outside = 0;
+        for (int64_t r = 0; r < n; r++) {
+            for (int64_t o = 0; o < out; o++) {
+                const double wv = want[r * out + o] + (accumulate ? 0.5 : 0);
+                const double d = fabs(y[r * p.ldy + o] - wv);
+                if (!(d <= md))
+                    md = d;
+                mr = fabs(wv) > mr ? fabs(wv) : mr;
+            }
+            for (int64_t o = out; o < p.ldy; o++)
+                outside |= y[r * p.ldy + o] != 0.5f;
+        }
+        const double e = md / (mr > 0 ? mr : 1.0);
+        printf("     n %lld out %lld in %lld pad %d off %d acc %d: max rel "
+               "err %.3g\n", (long long)n, (long long)out, (long long)in,
+               pad, off, accumulate, e);
+        CHECK(e <= TOL, "n %lld out %lld in %lld: max rel err %.3g",
+              (long long)n, (long long)out, (long long)in, e);
+        CHECK(!outside, "columns past out were written");
+    }
+    free(y);
+    free(want);
+    drop(&p);
+}
+
+static void f32_product_matches_float64_of_the_exact_inputs(void)
+{
+    if (!st2v_bf16w_matmul_f32_supported())
+        printf("     (no AVX-512 here: the float32 kernel declines)\n");
+    one_shape_f32(1, 1, 1, 0, 0, 0);
+    one_shape_f32(3, 5, 7, 1, 2, 0);
+    one_shape_f32(4, 6, 32, 0, 0, 1);
+    one_shape_f32(7, 9, 33, 3, 6, 0);
+    one_shape_f32(67, 13, 1536, 0, 2, 0);
+    one_shape_f32(130, 259, 95, 5, 0, 1);
+    one_shape_f32(257, 7, 2049, 0, 0, 0);
+    one_shape_f32(9, 300, 4113, 2, 4, 1);
+    one_shape_f32(131, 37, 8960, 0, 2, 0);
+}
+
+static void f32_pools_of_1_2_and_3_threads_give_identical_bits(void)
+{
+    problem p;
+    REQUIRE(make(&p, 300, 600, 2100, 1, 2) == 0, "alloc");
+    const size_t ny = (size_t)(p.n * p.ldy);
+    float *y[4];
+    for (int i = 0; i < 4; i++)
+        REQUIRE((y[i] = malloc(ny * sizeof(float))) != NULL, "alloc");
+    int done = run_f32(&p, NULL, y[0], 1);
+    for (int t = 1; t <= 3 && done; t++) {
+        st2v_pool *pool = NULL;
+        REQUIRE(st2v_pool_new(&pool, t) == 0, "pool");
+        CHECK(run_f32(&p, pool, y[t], 1), "pool of %d declined", t);
+        CHECK(memcmp(y[0], y[t], ny * sizeof(float)) == 0,
+              "%d threads differ from serial", t);
+        st2v_pool_free(pool);
+    }
+    if (!done)
+        printf("     (no AVX-512 here: nothing to compare)\n");
+    for (int i = 0; i < 4; i++)
+        free(y[i]);
+    drop(&p);
+}
+
+/* st2v_wmatmul of a BF16 view not asking for bf16 compute: the float32
+ * kernel where AVX-512 is there (ST2V_CPU not capping it), else tiles
+ * widened for OpenBLAS; both within float32 rounding of each other. */
+static void wmatmul_takes_the_f32_kernel_for_bf16_views(void)
+{
+    problem p;
+    REQUIRE(make(&p, 70, 90, 300, 0, 0) == 0, "alloc");
+    st2v_wview v = {.data = p.w, .dtype = ST_BF16, .rows = p.out,
+                    .cols = p.in, .scale = 1.0f, .bf16 = 0};
+    const size_t ny = (size_t)(p.n * p.out);
+    float *direct = malloc(ny * sizeof(float));
+    float *viewed = malloc(ny * sizeof(float));
+    float *wf = malloc((size_t)(p.out * p.in) * sizeof(float));
+    st2v_pool *pool = NULL;
+    REQUIRE(direct && viewed && wf && st2v_pool_new(&pool, 2) == 0,
+            "alloc");
+    float *scr = st2v_alloc_floats(st2v_wmatmul_scratch(pool, p.in));
+    REQUIRE(scr, "scratch");
+    const int done = run_f32(&p, pool, direct, 0);
+    st2v_wmatmul(pool, viewed, p.out, p.x, p.in, &v, p.n, 0, scr);
+    /* the same weights as a float32 view: always OpenBLAS */
+    for (int64_t i = 0; i < p.out * p.in; i++)
+        wf[i] = (float)from_bf16(p.w[i]);
+    st2v_wview vf = {.data = wf, .dtype = ST_F32, .rows = p.out,
+                     .cols = p.in, .scale = 1.0f, .bf16 = 0};
+    float *blas = malloc(ny * sizeof(float));
+    REQUIRE(blas, "alloc");
+    st2v_wmatmul(pool, blas, p.out, p.x, p.in, &vf, p.n, 0, scr);
+    if (done) {
+        CHECK(memcmp(direct, viewed, ny * sizeof(float)) == 0,
+              "st2v_wmatmul of a BF16 view is not the float32 kernel");
+    } else {
+        CHECK(memcmp(blas, viewed, ny * sizeof(float)) == 0,
+              "without AVX-512 a BF16 view is not widened for OpenBLAS");
+        printf("     (no AVX-512 here: tiles widened for OpenBLAS)\n");
+    }
+    const double e = tu_max_rel_err(viewed, blas, ny);
+    printf("     float32 kernel vs OpenBLAS: max rel err %.3g\n", e);
+    CHECK(e < 1e-5, "float32 kernel vs OpenBLAS: %.3g", e);
+    free(blas);
+    free(wf);
+    st2v_free(scr);
+    st2v_pool_free(pool);
+    free(direct), free(viewed);
+    drop(&p);
+}
+
 int main(void)
 {
     RUN(product_matches_float64_of_the_rounded_inputs_on_odd_shapes);
     RUN(input_is_rounded_to_nearest_even);
     RUN(pools_of_1_2_and_3_threads_give_identical_bits);
     RUN(wmatmul_takes_the_bf16_path_for_bf16_views_that_ask);
+    RUN(f32_product_matches_float64_of_the_exact_inputs);
+    RUN(f32_pools_of_1_2_and_3_threads_give_identical_bits);
+    RUN(wmatmul_takes_the_f32_kernel_for_bf16_views);
     return tu_summary();
 }
