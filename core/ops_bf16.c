@@ -266,13 +266,14 @@ int st2v_bf16_matmul_supported(void)
 #endif
 }
 
-int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
+#ifdef ST2V_X86_BF16
+/* Either product over the pool, in tasks of MB rows of x by NB rows of W
+ * (fixed by the shape alone); returns 1 (done). */
+static int run_tasks(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                      int64_t ldx, const void *w, int64_t out, int64_t in,
-                     int64_t n, int accumulate, float *scratch)
+                     int64_t n, int accumulate, float *scratch,
+                     st2v_task_fn tasks)
 {
-#ifdef HAVE_BF16_MATMUL
-    if (!st2v_bf16_matmul_supported())
-        return 0;
     if (n <= 0 || out <= 0)
         return 1;
     if (in <= 0) { /* an empty sum */
@@ -284,8 +285,20 @@ int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
                   .out = out, .in = in, .n = n,
                   .n_cb = (out + NB - 1) / NB, .accumulate = accumulate,
                   .call = atomic_fetch_add(&calls, 1), .scratch = scratch};
-    st2v_pool_for(pool, (n + MB - 1) / MB * a.n_cb, 1, bmm_tasks, &a);
+    st2v_pool_for(pool, (n + MB - 1) / MB * a.n_cb, 1, tasks, &a);
     return 1;
+}
+#endif
+
+int st2v_bf16_matmul(st2v_pool *pool, float *y, int64_t ldy, const float *x,
+                     int64_t ldx, const void *w, int64_t out, int64_t in,
+                     int64_t n, int accumulate, float *scratch)
+{
+#ifdef HAVE_BF16_MATMUL
+    if (!st2v_bf16_matmul_supported())
+        return 0;
+    return run_tasks(pool, y, ldy, x, ldx, w, out, in, n, accumulate,
+                     scratch, bmm_tasks);
 #else
     (void)pool, (void)y, (void)ldy, (void)x, (void)ldx, (void)w, (void)out;
     (void)in, (void)n, (void)accumulate, (void)scratch;
@@ -525,19 +538,8 @@ int st2v_bf16w_matmul_f32(st2v_pool *pool, float *y, int64_t ldy,
 #ifdef HAVE_BF16W_F32
     if (!st2v_bf16w_matmul_f32_supported())
         return 0;
-    if (n <= 0 || out <= 0)
-        return 1;
-    if (in <= 0) { /* an empty sum */
-        for (int64_t r = 0; !accumulate && r < n; r++)
-            memset(y + r * ldy, 0, (size_t)out * sizeof(float));
-        return 1;
-    }
-    bmm_task a = {.y = y, .ldy = ldy, .x = x, .ldx = ldx, .w = w,
-                  .out = out, .in = in, .n = n,
-                  .n_cb = (out + NB - 1) / NB, .accumulate = accumulate,
-                  .call = atomic_fetch_add(&calls, 1), .scratch = scratch};
-    st2v_pool_for(pool, (n + MB - 1) / MB * a.n_cb, 1, fmm_tasks, &a);
-    return 1;
+    return run_tasks(pool, y, ldy, x, ldx, w, out, in, n, accumulate,
+                     scratch, fmm_tasks);
 #else
     (void)pool, (void)y, (void)ldy, (void)x, (void)ldx, (void)w, (void)out;
     (void)in, (void)n, (void)accumulate, (void)scratch;
