@@ -121,18 +121,28 @@ static int run(const problem *p, st2v_pool *pool, float *y, int accumulate)
     return done;
 }
 
-static void one_shape(int64_t n, int64_t out, int64_t in, int pad, int off,
-                      int accumulate)
+/* A product under test: how it runs, whether this CPU has it, and its
+ * float64 reference. */
+typedef struct kind {
+    int (*run)(const struct problem *p, st2v_pool *pool, float *y,
+               int accumulate);
+    int (*supported)(void);
+    void (*reference)(double *y, const float *x, int64_t ldx,
+                      const uint16_t *w, int64_t n, int64_t out, int64_t in);
+} kind;
+
+static void one_shape_of(const kind *k, int64_t n, int64_t out, int64_t in,
+                         int pad, int off, int accumulate)
 {
     problem p;
     REQUIRE(make(&p, n, out, in, pad, off) == 0, "alloc");
     float *y = malloc((size_t)(n * p.ldy) * sizeof(float));
     double *want = malloc((size_t)(n * out) * sizeof(double));
     REQUIRE(y && want, "alloc");
-    if (!run(&p, NULL, y, accumulate)) {
-        CHECK(!st2v_bf16_matmul_supported(), "declined where supported");
+    if (!k->run(&p, NULL, y, accumulate)) {
+        CHECK(!k->supported(), "declined where supported");
     } else {
-        reference(want, p.x, p.ldx, p.w, n, out, in);
+        k->reference(want, p.x, p.ldx, p.w, n, out, in);
         double md = 0.0, mr = 0.0;
         int outside = 0;
         for (int64_t r = 0; r < n; r++) {
@@ -157,6 +167,14 @@ static void one_shape(int64_t n, int64_t out, int64_t in, int pad, int off,
     free(y);
     free(want);
     drop(&p);
+}
+
+static const kind BF16 = {run, st2v_bf16_matmul_supported, reference};
+
+static void one_shape(int64_t n, int64_t out, int64_t in, int pad, int off,
+                      int accumulate)
+{
+    one_shape_of(&BF16, n, out, in, pad, off, accumulate);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -306,42 +324,13 @@ static int run_f32(const problem *p, st2v_pool *pool, float *y,
     return done;
 }
 
+static const kind F32W = {run_f32, st2v_bf16w_matmul_f32_supported,
+                          reference_f32};
+
 static void one_shape_f32(int64_t n, int64_t out, int64_t in, int pad,
                           int off, int accumulate)
 {
-    problem p;
-    REQUIRE(make(&p, n, out, in, pad, off) == 0, "alloc");
-    float *y = malloc((size_t)(n * p.ldy) * sizeof(float));
-    double *want = malloc((size_t)(n * out) * sizeof(double));
-    REQUIRE(y && want, "alloc");
-    if (!run_f32(&p, NULL, y, accumulate)) {
-        CHECK(!st2v_bf16w_matmul_f32_supported(), "declined where supported");
-    } else {
-        reference_f32(want, p.x, p.ldx, p.w, n, out, in);
-        double md = 0.0, mr = 0.0;
-        int outside = 0;
-        for (int64_t r = 0; r < n; r++) {
-            for (int64_t o = 0; o < out; o++) {
-                const double wv = want[r * out + o] + (accumulate ? 0.5 : 0);
-                const double d = fabs(y[r * p.ldy + o] - wv);
-                if (!(d <= md))
-                    md = d;
-                mr = fabs(wv) > mr ? fabs(wv) : mr;
-            }
-            for (int64_t o = out; o < p.ldy; o++)
-                outside |= y[r * p.ldy + o] != 0.5f;
-        }
-        const double e = md / (mr > 0 ? mr : 1.0);
-        printf("     n %lld out %lld in %lld pad %d off %d acc %d: max rel "
-               "err %.3g\n", (long long)n, (long long)out, (long long)in,
-               pad, off, accumulate, e);
-        CHECK(e <= TOL, "n %lld out %lld in %lld: max rel err %.3g",
-              (long long)n, (long long)out, (long long)in, e);
-        CHECK(!outside, "columns past out were written");
-    }
-    free(y);
-    free(want);
-    drop(&p);
+    one_shape_of(&F32W, n, out, in, pad, off, accumulate);
 }
 
 static void f32_product_matches_float64_of_the_exact_inputs(void)
