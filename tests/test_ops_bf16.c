@@ -216,7 +216,8 @@ static void input_is_rounded_to_nearest_even(void)
     st2v_free(scr);
 }
 
-static void pools_of_1_2_and_3_threads_give_identical_bits(void)
+/* k's product with pools of 1, 2 and 3 threads gives the serial bits. */
+static void pools_give_identical_bits(const kind *k, const char *none)
 {
     problem p;
     REQUIRE(make(&p, 300, 600, 2100, 1, 2) == 0, "alloc");
@@ -224,20 +225,25 @@ static void pools_of_1_2_and_3_threads_give_identical_bits(void)
     float *y[4];
     for (int i = 0; i < 4; i++)
         REQUIRE((y[i] = malloc(ny * sizeof(float))) != NULL, "alloc");
-    int done = run(&p, NULL, y[0], 1);
+    int done = k->run(&p, NULL, y[0], 1);
     for (int t = 1; t <= 3 && done; t++) {
         st2v_pool *pool = NULL;
         REQUIRE(st2v_pool_new(&pool, t) == 0, "pool");
-        CHECK(run(&p, pool, y[t], 1), "pool of %d declined", t);
+        CHECK(k->run(&p, pool, y[t], 1), "pool of %d declined", t);
         CHECK(memcmp(y[0], y[t], ny * sizeof(float)) == 0,
               "%d threads differ from serial", t);
         st2v_pool_free(pool);
     }
     if (!done)
-        printf("     (no AVX512-BF16 here: nothing to compare)\n");
+        printf("     (no %s here: nothing to compare)\n", none);
     for (int i = 0; i < 4; i++)
         free(y[i]);
     drop(&p);
+}
+
+static void pools_of_1_2_and_3_threads_give_identical_bits(void)
+{
+    pools_give_identical_bits(&BF16, "AVX512-BF16");
 }
 
 static void wmatmul_takes_the_bf16_path_for_bf16_views_that_ask(void)
@@ -350,26 +356,7 @@ static void f32_product_matches_float64_of_the_exact_inputs(void)
 
 static void f32_pools_of_1_2_and_3_threads_give_identical_bits(void)
 {
-    problem p;
-    REQUIRE(make(&p, 300, 600, 2100, 1, 2) == 0, "alloc");
-    const size_t ny = (size_t)(p.n * p.ldy);
-    float *y[4];
-    for (int i = 0; i < 4; i++)
-        REQUIRE((y[i] = malloc(ny * sizeof(float))) != NULL, "alloc");
-    int done = run_f32(&p, NULL, y[0], 1);
-    for (int t = 1; t <= 3 && done; t++) {
-        st2v_pool *pool = NULL;
-        REQUIRE(st2v_pool_new(&pool, t) == 0, "pool");
-        CHECK(run_f32(&p, pool, y[t], 1), "pool of %d declined", t);
-        CHECK(memcmp(y[0], y[t], ny * sizeof(float)) == 0,
-              "%d threads differ from serial", t);
-        st2v_pool_free(pool);
-    }
-    if (!done)
-        printf("     (no AVX-512 here: nothing to compare)\n");
-    for (int i = 0; i < 4; i++)
-        free(y[i]);
-    drop(&p);
+    pools_give_identical_bits(&F32W, "AVX-512");
 }
 
 /* st2v_wmatmul of a BF16 view not asking for bf16 compute: the float32
