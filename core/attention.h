@@ -14,6 +14,7 @@
  * serial), as in ops.h.
  *
  * Not here: the projections, norms and RoPE around it (each model's file);
+ * the bfloat16 kernel's code (attention_bf16.c);
  * ops.h's st2v_op_attention, which holds a whole (rows x nk) score block
  * and suits short key sequences.
  */
@@ -44,5 +45,25 @@ void st2v_flash_attention(st2v_pool *pool, float *out, int64_t ldo,
                           int64_t ldk, const float *v, int64_t ldv, int nq,
                           int nk, int heads, int hd, const float *key_bias,
                           float *scratch);
+
+/* The same attention with bfloat16 products (attention_bf16.c): q, k and
+ * v rounded to bfloat16 (nearest even), the products of q k^T and of the
+ * probabilities by v summed in float32 by AVX512-BF16's vdpbf16ps; the
+ * softmax, its sums and the accumulation across key blocks in float32.
+ * Within 2e-2 (max abs error / max abs output) of float64 where the
+ * logits have a standard deviation of 3 (test_attention: 0.2-1.1e-2),
+ * since q and k carry 8 significant bits; a bf16 flash attention on a
+ * GPU rounds the same. _supported(hd): whether this CPU
+ * and head width (a multiple of 16, at most 256) take it; otherwise
+ * st2v_flash_attention_bf16 returns 0 and does nothing, and the caller
+ * uses st2v_flash_attention. Scratch: st2v_flash_attention_bf16_scratch
+ * floats (any alignment). Bit-identical for any pool. */
+int st2v_flash_attention_bf16_supported(int hd);
+size_t st2v_flash_attention_bf16_scratch(const st2v_pool *pool, int hd);
+int st2v_flash_attention_bf16(st2v_pool *pool, float *out, int64_t ldo,
+                              const float *q, int64_t ldq, const float *k,
+                              int64_t ldk, const float *v, int64_t ldv, int nq,
+                              int nk, int heads, int hd, const float *key_bias,
+                              float *scratch);
 
 #endif /* ST2V_ATTENTION_H */

@@ -50,7 +50,7 @@ done
 # ST2V_CPU caps the features used): what an AVX2-only or an older CPU runs
 for t in "$@"; do
     case $(basename "$t") in
-    test_ops | test_ops_bf16 | test_dit | test_vae | test_sample_golden | test_umt5 | test_wan_dit | test_wan_vae | \
+    test_ops | test_ops_bf16 | test_attention | test_dit | test_vae | test_sample_golden | test_umt5 | test_wan_dit | test_wan_vae | \
         test_wan_pipeline)
         for level in avx2 generic; do
             run_suite "$(basename "$t") (ST2V_CPU=$level)" env ST2V_CPU=$level "$t"

@@ -74,6 +74,7 @@ struct wan_dit {
     const float *head_mod;                  /* (2, D) */
     dit_block *blocks;                      /* (num_layers) */
     float *small;                           /* every vector above, float32 */
+    int bf16_attention;                     /* wan_dit_use_bf16 */
 };
 
 /* From OpenBLAS (declared here in case the cblas.h found is another one). */
@@ -106,6 +107,10 @@ int wan_dit_use_bf16(wan_dit *m, int on)
         for (int i = 0; i < 10; i++)
             any |= b[i]->bf16 = on && b[i]->dtype == ST_BF16;
     }
+    /* attention in bfloat16 with the linears: an F32 or F16 file stays
+     * float32 throughout */
+    m->bf16_attention = any && st2v_flash_attention_bf16_supported(
+                                   m->cfg.dim / m->cfg.num_heads);
     return any && st2v_bf16_matmul_supported();
 }
 
@@ -538,20 +543,40 @@ static void rope_dims(int hd, int dims[3])
     dims[0] = hd - 4 * (hd / 6);
 }
 
+/* out = attention(q, k, v) (attention.h), with bfloat16 products where
+ * bf16 and the CPU has them. fa: attention_scratch(pool, hd) floats. */
+static void attend(st2v_pool *pool, int bf16, float *out, int64_t ldo,
+                   const float *q, const float *k, const float *v, int64_t ld,
+                   int nq, int nk, int heads, int hd, const float *key_bias,
+                   float *fa)
+{
+    if (!bf16 || !st2v_flash_attention_bf16(pool, out, ldo, q, ld, k, ld, v,
+                                            ld, nq, nk, heads, hd, key_bias,
+                                            fa))
+        st2v_flash_attention(pool, out, ldo, q, ld, k, ld, v, ld, nq, nk,
+                             heads, hd, key_bias, fa);
+}
+
+static size_t attention_scratch(const st2v_pool *pool, int hd)
+{
+    return ST2V_MAX(st2v_flash_attention_scratch(pool, hd),
+                    st2v_flash_attention_bf16_scratch(pool, hd));
+}
+
 /* The part shared by wan_dit_self_attention and the blocks: q, k (L, D)
  * normed and rotated in place, out (L, D) the attention. */
 static void self_attend(st2v_pool *pool, float *out, float *q, float *k,
                         const float *v, int64_t L, int heads, int hd,
                         const float *norm_q, const float *norm_k, float eps,
-                        const float *cs, float *fa)
+                        const float *cs, int bf16, float *fa)
 {
     const int D = heads * hd;
     rms_full(pool, q, norm_q, L, D, eps);
     rms_full(pool, k, norm_k, L, D, eps);
     st2v_op_rope(pool, q, D, cs, L, heads, hd);
     st2v_op_rope(pool, k, D, cs, L, heads, hd);
-    st2v_flash_attention(pool, out, D, q, D, k, D, v, D, (int)L, (int)L,
-                         heads, hd, NULL, fa);
+    attend(pool, bf16, out, D, q, k, v, D, (int)L, (int)L, heads, hd, NULL,
+           fa);
 }
 
 int wan_dit_self_attention(st2v_pool *pool, float *out, float *q, float *k,
@@ -570,7 +595,7 @@ int wan_dit_self_attention(st2v_pool *pool, float *out, float *q, float *k,
     if (!cs)
         return ST2V_ERR_NOMEM;
     st2v_op_rope_table(cs, grid[0], grid[1], grid[2], 0, dims, THETA);
-    self_attend(pool, out, q, k, v, L, heads, hd, norm_q, norm_k, eps, cs,
+    self_attend(pool, out, q, k, v, L, heads, hd, norm_q, norm_k, eps, cs, 0,
                 cs + (size_t)L * hd);
     st2v_free(cs);
     return ST2V_OK;
@@ -629,7 +654,7 @@ static void self_attention(dit_run *r, const dit_block *k, const float *m)
         const int64_t o = (int64_t)b * L * D;
         self_attend(pool, r->h + o, r->q + o, r->k + o, r->v + o, L, N, hd,
                     k->self.norm_q, k->self.norm_k, md->cfg.eps, r->cs,
-                    r->fa);
+                    md->bf16_attention, r->fa);
     }
     linear_m(r, r->q, r->h, &k->self.o, NULL);
     residual(pool, r->X, r->q, k->self.bo, m + 2 * D, M, D);
@@ -652,9 +677,8 @@ static void cross_attention(dit_run *r, const dit_block *k)
         rms_full(pool, r->kc, k->cross.norm_k, R, D, eps);
         linear(pool, r->vc, c, &k->cross.v, k->cross.bv, R, r->tile);
         const int64_t o = (int64_t)b * L * D;
-        st2v_flash_attention(pool, r->h + o, D, r->q + o, D, r->kc, D, r->vc,
-                             D, (int)L, R, N, hd, r->kbias + b * r->T1,
-                             r->fa);
+        attend(pool, md->bf16_attention, r->h + o, D, r->q + o, r->kc,
+               r->vc, D, (int)L, R, N, hd, r->kbias + b * r->T1, r->fa);
     }
     linear_m(r, r->q, r->h, &k->cross.o, NULL);
     residual(pool, r->X, r->q, k->cross.bo, NULL, M, D);
@@ -791,7 +815,7 @@ static int forward(const wan_dit *m, st2v_pool *pool, const float *x, int F,
         (size_t)D + 12 * (size_t)D,                       /* e e0 mod */
         st2v_wmatmul_scratch(pool, ST2V_MAX(ST2V_MAX(D, c->ffn_dim),
                                             ST2V_MAX(K, c->text_dim))),
-        st2v_flash_attention_scratch(pool, hd)};
+        attention_scratch(pool, hd)};
     size_t total = 0;
     for (size_t i = 0; i < ST2V_ARRAY_SIZE(sizes); i++)
         total += sizes[i];

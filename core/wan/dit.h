@@ -69,6 +69,8 @@ const wan_dit_config *wan_dit_get_config(const wan_dit *m);
  * k, v, o; the feed-forward) and of the text and time embeddings computed
  * in bfloat16 products summed in float32 (ops_bf16.h, AVX512-BF16), over
  * their BF16 weights where they lie, the activations rounded to bfloat16;
+ * with them the self and cross attention's products (attention.h's
+ * st2v_flash_attention_bf16, for head widths that are multiples of 16);
  * the patch embedding and the head stay float32. F32 and F16 weights stay
  * float32 too: the kernel reads bfloat16 in place, and rounding them would
  * need a copy of the weights. on = 0: float32 again (the default). Returns
