@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * attention.c - flash-style attention (attention.h). Per task, one head
- * and a block of up to QB query rows:
+ * attention.c - flash-style attention (attention.h): the dispatch, and
+ * the portable kernel over OpenBLAS. Per task, one head and a block of up
+ * to QB query rows:
  *
  *   acc (rows, hd) = 0, mx (rows) = -inf, sum (rows) = 0
  *   for each block of up to KB keys:
@@ -26,7 +27,8 @@
 size_t st2v_flash_attention_scratch(const st2v_pool *pool, int hd)
 {
     const size_t per = (size_t)QB * KB + (size_t)QB * hd + 2 * QB;
-    return (size_t)st2v_pool_threads(pool) * per;
+    return ST2V_MAX((size_t)st2v_pool_threads(pool) * per,
+                    st2v_fa_avx512_scratch(pool, hd));
 }
 
 typedef struct fa_task {
@@ -134,11 +136,28 @@ void st2v_flash_attention(st2v_pool *pool, float *out, int64_t ldo,
                           int nk, int heads, int hd, const float *key_bias,
                           float *scratch)
 {
-    if (nq <= 0 || nk <= 0 || heads <= 0)
+    if (nq <= 0 || nk <= 0 || heads <= 0 ||
+        st2v_fa_avx512(pool, out, ldo, q, ldq, k, ldk, v, ldv, nq, nk, heads,
+                       hd, key_bias, 0, scratch))
         return;
     fa_task a = {.out = out, .q = q, .k = k, .v = v, .bias = key_bias,
                  .ldo = ldo, .ldq = ldq, .ldk = ldk, .ldv = ldv, .nq = nq,
                  .nk = nk, .hd = hd, .n_qb = (nq + QB - 1) / QB,
                  .width = st2v_op_vector_width(), .scratch = scratch};
     st2v_pool_for(pool, (int64_t)heads * a.n_qb, 1, fa_tasks, &a);
+}
+
+int st2v_flash_attention_bf16_supported(int hd)
+{
+    return st2v_fa_avx512_supported(hd, 1);
+}
+
+int st2v_flash_attention_bf16(st2v_pool *pool, float *out, int64_t ldo,
+                              const float *q, int64_t ldq, const float *k,
+                              int64_t ldk, const float *v, int64_t ldv, int nq,
+                              int nk, int heads, int hd, const float *key_bias,
+                              float *scratch)
+{
+    return st2v_fa_avx512(pool, out, ldo, q, ldq, k, ldk, v, ldv, nq, nk,
+                          heads, hd, key_bias, 1, scratch);
 }

@@ -119,8 +119,7 @@ static void reference(const problem *p, double *want, int rounded)
  * the float32 one) */
 static int run(const problem *p, st2v_pool *pool, int use_bf16, float *out)
 {
-    const size_t n = use_bf16 ? st2v_flash_attention_bf16_scratch(pool, p->hd)
-                              : st2v_flash_attention_scratch(pool, p->hd);
+    const size_t n = st2v_flash_attention_scratch(pool, p->hd);
     float *scratch = malloc(n * sizeof(float));
     const float *kb = p->bias ? p->kb : NULL;
     int rc = 1;

@@ -544,7 +544,7 @@ static void rope_dims(int hd, int dims[3])
 }
 
 /* out = attention(q, k, v) (attention.h), with bfloat16 products where
- * bf16 and the CPU has them. fa: attention_scratch(pool, hd) floats. */
+ * bf16 and the CPU has them. fa: st2v_flash_attention_scratch floats. */
 static void attend(st2v_pool *pool, int bf16, float *out, int64_t ldo,
                    const float *q, const float *k, const float *v, int64_t ld,
                    int nq, int nk, int heads, int hd, const float *key_bias,
@@ -555,12 +555,6 @@ static void attend(st2v_pool *pool, int bf16, float *out, int64_t ldo,
                                             fa))
         st2v_flash_attention(pool, out, ldo, q, ld, k, ld, v, ld, nq, nk,
                              heads, hd, key_bias, fa);
-}
-
-static size_t attention_scratch(const st2v_pool *pool, int hd)
-{
-    return ST2V_MAX(st2v_flash_attention_scratch(pool, hd),
-                    st2v_flash_attention_bf16_scratch(pool, hd));
 }
 
 /* The part shared by wan_dit_self_attention and the blocks: q, k (L, D)
@@ -815,7 +809,7 @@ static int forward(const wan_dit *m, st2v_pool *pool, const float *x, int F,
         (size_t)D + 12 * (size_t)D,                       /* e e0 mod */
         st2v_wmatmul_scratch(pool, ST2V_MAX(ST2V_MAX(D, c->ffn_dim),
                                             ST2V_MAX(K, c->text_dim))),
-        attention_scratch(pool, hd)};
+        st2v_flash_attention_scratch(pool, hd)};
     size_t total = 0;
     for (size_t i = 0; i < ST2V_ARRAY_SIZE(sizes); i++)
         total += sizes[i];
