@@ -12,6 +12,8 @@
 #   make bench-wan    Wan2.1 at full size on random weights, vs stable-diffusion.cpp
 #   make eval         the model scored on held-out prompts -> docs/eval.md
 #   make pictures     the README's pictures of real output -> docs/images/
+#   make dist         build/st2v-VERSION.tar.xz, the committed tree (git archive)
+#   make distcheck    that tarball unpacked, configured and `make check`ed
 
 ifeq ($(wildcard config.mak),)
 $(error config.mak is missing: run ./configure first)
@@ -40,7 +42,7 @@ PARTS := $(B)/bin/st2v-parts
 ALL_CFLAGS := $(CFLAGS) -Icore -include build_config.h $(DEP_CFLAGS)
 
 .PHONY: all check check-c check-cli check-python check-asan fuzz fuzz-build fixtures install install-core \
-	uninstall clean distclean sample bench bench-wan
+	uninstall clean distclean sample bench bench-wan dist distcheck
 
 all: $(LIB_A) $(LIB_SO) $(CLI) $(PARTS) $(B)/st2v.pc
 
@@ -205,6 +207,30 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# ------------------------------------------------------------ release
+# The tarball is the committed tree at HEAD, nothing built (the default
+# model and the test fixtures are committed); make distcheck proves that it
+# configures, builds and passes make check on its own, in a fresh directory.
+VERSION := $(shell sed -n 's/^\#define ST2V_VERSION_STRING "\(.*\)"/\1/p' core/st2v.h)
+DIST := st2v-$(VERSION)
+
+dist:
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+	    { echo "make dist: needs the git checkout (the tarball is git archive HEAD)" >&2; exit 1; }
+	@git diff --quiet HEAD -- || echo "make dist: uncommitted changes are not in the tarball" >&2
+	@mkdir -p $(B)
+	git archive --format=tar --prefix=$(DIST)/ HEAD | xz -6 >$(B)/$(DIST).tar.xz.tmp
+	mv $(B)/$(DIST).tar.xz.tmp $(B)/$(DIST).tar.xz
+	@echo "$(B)/$(DIST).tar.xz"
+
+distcheck: dist
+	rm -rf $(B)/distcheck
+	mkdir -p $(B)/distcheck
+	tar -xJf $(B)/$(DIST).tar.xz -C $(B)/distcheck
+	cd $(B)/distcheck/$(DIST) && ./configure $(DISTCHECK_CONFIGURE_FLAGS) && $(MAKE) check
+	rm -rf $(B)/distcheck
+	@echo "$(DIST).tar.xz: make check passed from the unpacked tarball"
 
 distclean: clean
 	rm -f config.mak build_config.h config.log
