@@ -50,7 +50,7 @@ if [ ! -f "$RUN/vae_v3/done" ]; then
 fi
 "$PY" train/cache_latents.py --clips "${PAIR_CLIPS:-500}" --jobs 2 --vae "$MODEL" \
     --dir "$RUN/latents"
-"$PY" train/cache_latents.py --clips "${CLIPS:-1500}" --jobs 2 \
+"$PY" train/cache_latents.py --clips "${CLIPS:-4000}" --jobs 2 \
     --vae "$RUN/vae_v3/checkpoint.pt" --dir "$RUN/latents_v3"
 "$PY" train/train_dit.py --init-from "$MODEL" --cache "$RUN/latents_v3" \
     --pairs "$RUN/latents" --dir "$RUN/dit_v3" --lr "${LR:-3e-4}" \

@@ -28,16 +28,35 @@ precision (ST2V_BF16, read by recipe.autocast) unless the caller set it:
 float32 for the autoencoder and its encoder ("vae"), the CPU's own choice
 (bfloat16 where it computes it) for the DiT ("dit")."""
 
+import ctypes
 import os
 import sys
 
 JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-# keep freed pages for reuse for 5 s (a few steps) before they go back to
-# the kernel. Never returning them (decay -1) let the bfloat16 DiT trainer
-# grow by 14-43 MB a step until the kernel killed it at 24 GB (carried
-# DiT on v3, 2026-12-05); with 5 s its RSS stayed at 1.3-2.4 GB, and
-# without jemalloc at 3.8 GB.
-JEMALLOC_CONF = "dirty_decay_ms:5000,muzzy_decay_ms:5000"
+# Keep every freed page for reuse (decay -1), and give them all back at
+# each checkpoint (release_memory(), called by loop.train). jemalloc's
+# decay purges on a smooth curve from the moment a page is freed, so any
+# finite decay has a step fault its activations in again: the DiT trainer
+# (carried DiT on v3, 1 thread each, four runs side by side, 2026-12-05)
+# made 4.6 samples/s with decay -1 and about a third of that with 5 s,
+# 60 s, or 10 s with a background thread. Decay -1 alone grew the trainer
+# until the kernel killed it at 24 GB once (an early run, 14-43 MB a
+# step); with the purge at every checkpoint (5 minutes) it is bounded by
+# what 5 minutes can grow.
+JEMALLOC_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
+
+def release_memory():
+    """Return to the kernel the freed pages jemalloc keeps (all arenas);
+    False where jemalloc is not the allocator of this process."""
+    if JEMALLOC not in os.environ.get("LD_PRELOAD", "").split(":"):
+        return False
+    try:
+        lib = ctypes.CDLL(JEMALLOC, mode=getattr(os, "RTLD_NOLOAD", 4))
+    except OSError:
+        return False
+    # MALLCTL_ARENAS_ALL is 4096 in jemalloc 5
+    return lib.mallctl(b"arena.4096.purge", None, None, None, ctypes.c_size_t(0)) == 0
 
 
 # ST2V_BF16 a part trains fastest with on any CPU; None leaves it to

@@ -16,7 +16,9 @@ around each trainer's batch and loss.
   samples/s (Stats);
 - a checkpoint every 5 minutes, at the end of the sitting and at
   --until-step, written whole or not at all (a temporary file renamed over
-  checkpoint.pt), from which the next sitting resumes (load_checkpoint).
+  checkpoint.pt), from which the next sitting resumes (load_checkpoint);
+  after it the allocator gives back the pages it kept
+  (cpu_runtime.release_memory);
 
 What it is not: the model, the batches, the losses and what a checkpoint
 holds are the trainer's (train(..., batch_loss, checkpoint, log_line)).
@@ -27,7 +29,7 @@ import time
 
 import torch
 
-from train import recipe
+from train import cpu_runtime, recipe
 
 SAVE_EVERY = 300            # seconds between checkpoints
 CLIP_NORM = 1.0             # gradient norm clipped to this
@@ -175,6 +177,7 @@ def train(args, opt, params, step, *, warm_from, warmup, batch_loss, checkpoint,
             log(log_line(step, stats))
         if clock() - t_save > save_every or clock() >= t_end or step == args.until_step:
             save_checkpoint(directory, checkpoint(step))
+            cpu_runtime.release_memory()    # what jemalloc kept since the last one
             t_save = clock()
             if after_save is not None:
                 after_save()

@@ -905,6 +905,30 @@ def dit_carried_onto_another_autoencoder_predicts_the_same_flow():
                 assert torch.equal(new.state_dict()[k], v), k
 
 
+def release_memory_gives_jemallocs_kept_pages_back():
+    """cpu_runtime.release_memory() (loop.train, after each checkpoint):
+    with jemalloc preloaded and told to keep freed pages (decay -1), 300 MB
+    freed stay resident until it is called, then leave; without jemalloc
+    it does nothing and says so."""
+    from train import cpu_runtime
+    code = ("import sys; sys.path.insert(0, %r); from train import cpu_runtime\n"
+            "def rss(): return int(open('/proc/self/status').read()"
+            ".split('VmRSS:')[1].split()[0]) // 1024\n"
+            "x = [bytearray(1 << 20) for _ in range(300)]; del x; kept = rss()\n"
+            "ok = cpu_runtime.release_memory(); print(ok, kept, rss())" % ROOT)
+    base = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=base)
+    assert r.returncode == 0 and r.stdout.split()[0] == "False", (r.stdout, r.stderr)
+    if not os.path.exists(cpu_runtime.JEMALLOC):
+        return
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(base, LD_PRELOAD=cpu_runtime.JEMALLOC,
+                                MALLOC_CONF=cpu_runtime.JEMALLOC_CONF))
+    ok, kept, after = r.stdout.split()
+    assert r.returncode == 0 and ok == "True", (r.stdout, r.stderr)
+    assert int(kept) - int(after) > 250, (kept, after)     # MB: the 300 MB left
+
+
 def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
     """cpu_runtime.tune() (train_dit.py and the other trainers, before
     torch): OMP_WAIT_POLICY=PASSIVE, and the same command line run again
@@ -1023,6 +1047,7 @@ TESTS = [
     device_run_trains_a_dit_from_scratch_on_a_new_autoencoder,
     dit_carried_onto_another_autoencoder_predicts_the_same_flow,
     cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once,
+    release_memory_gives_jemallocs_kept_pages_back,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
 ]
