@@ -16,8 +16,10 @@
  *       -c bf16: compute dtype bf16 (wan_dit_use_bf16: the BF16 linears
  *       in bfloat16 products where the CPU has AVX512-BF16, else float32).
  *   st2v-bench-wan umt5 --weights FILE [-t 2] [-n TOKENS] [-r REPS]
+ *                       [-c f32|bf16]
  *       the umT5 encoder on TOKENS real tokens; a file with fewer blocks
- *       than umT5-XXL's 24 is also reported scaled to 24.
+ *       than umT5-XXL's 24 is also reported scaled to 24. -c bf16: its
+ *       BF16 linears in bfloat16 products (wan_umt5_use_bf16).
  *   st2v-bench-wan vae  --weights FILE [-t 2] [-s FRAMESxHxW] [-r REPS]
  *       the decoder on the first latent frame and on a later one (4 video
  *       frames), of H/8 x W/8 cells; the clip's cost is first + (T-1) later.
@@ -170,6 +172,7 @@ static int bench_umt5(const opts *o, st_file *f, st2v_pool *pool)
         fprintf(stderr, "umt5: %s\n", err);
         return 1;
     }
+    const int bf16 = o->bf16 && wan_umt5_use_bf16(m, 1);
     const int n = o->rows;
     int32_t *ids = malloc((size_t)n * sizeof(int32_t));      /* (n) */
     float *out = malloc((size_t)n * c.dim * sizeof(float)); /* (n, dim) */
@@ -188,7 +191,15 @@ static int bench_umt5(const opts *o, st_file *f, st2v_pool *pool)
                 fprintf(stderr, "umt5: encode failed (%d)\n", st);
                 rc = 1;
             } else {
-                report(o, "umt5", wall, cpu, 24.0 / c.layers, n, NULL, 0);
+                /* the blocks' products (q k v o; gate, fc1, fc2) and
+                 * attention */
+                const double Da = (double)c.heads * c.head_dim;
+                const double gflop =
+                    c.layers *
+                    (2.0 * n * (4.0 * c.dim * Da + 3.0 * c.dim * c.ffn) +
+                     4.0 * (double)n * n * Da) / 1e9;
+                report(o, "umt5", wall, cpu, 24.0 / c.layers, n,
+                       bf16 ? "bf16" : "f32", gflop);
             }
         }
     }

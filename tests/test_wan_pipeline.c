@@ -27,6 +27,7 @@
 #include "guidance.h"
 #include "rng.h"
 #include "st2v.h"
+#include "ops_bf16.h"
 #include "test_util.h"
 #include "wan/family.h"
 
@@ -269,7 +270,12 @@ static void frames_are_the_same_for_any_thread_count(void)
 /* compute_dtype bf16 reaches the Wan family (wan_dit_use_bf16): the
  * tiny folder's DiT is F32, which stays float32 (the BF16 path reads bf16
  * weights in place only), so the frames are the same bytes. */
-static void compute_dtype_bf16_keeps_an_f32_dit_in_float32(void)
+/* Compute dtype bf16 on the tiny model: its BF16 umT5 takes the BF16 path
+ * (wan_umt5_use_bf16), its F32 DiT stays float32 (test_wan_dit), and the
+ * frames stay close to float32's: mean |difference| under 2 of 255 and
+ * no pixel off by more than 64. Where the CPU has no BF16 path, the same
+ * bits. */
+static void compute_dtype_bf16_renders_close_to_float32(void)
 {
     REQUIRE(model && cases, "fixtures not loaded");
     st2v_model_params mp = st2v_model_default_params();
@@ -288,8 +294,23 @@ static void compute_dtype_bf16_keeps_an_f32_dit_in_float32(void)
     model = bf16;
     uint8_t *b = render(&p, &n2, NULL);
     model = f32;
-    CHECK(a && b && n1 == n2 && memcmp(a, b, n1) == 0,
-          "compute dtype bf16 changed an F32 DiT's frames");
+    CHECK(a && b && n1 == n2, "bf16 render failed or differs in size");
+    if (a && b && n1 == n2) {
+        double sum = 0.0;
+        int worst = 0;
+        for (size_t i = 0; i < n1; i++) {
+            const int d = abs((int)a[i] - (int)b[i]);
+            sum += d;
+            worst = d > worst ? d : worst;
+        }
+        const double mean = sum / (double)n1;
+        printf("     bf16 against float32: mean |diff| %.3f, max %d of 255%s\n",
+               mean, worst,
+               st2v_bf16_matmul_supported() ? "" : " (no BF16 path here)");
+        if (!st2v_bf16_matmul_supported())
+            CHECK(worst == 0, "no BF16 path, yet the frames changed");
+        CHECK(mean < 2.0 && worst <= 64, "bf16 frames too far from float32's");
+    }
     free(a);
     free(b);
     st2v_model_free(bf16);
@@ -371,7 +392,7 @@ int main(void)
         RUN(every_case_renders_the_reference_frames);
         RUN(every_case_samples_the_reference_latent);
         RUN(frames_are_the_same_for_any_thread_count);
-        RUN(compute_dtype_bf16_keeps_an_f32_dit_in_float32);
+        RUN(compute_dtype_bf16_renders_close_to_float32);
         RUN(no_negative_prompt_means_wans_official_one);
         RUN(sizes_not_divisible_by_16_are_refused);
     }

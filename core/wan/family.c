@@ -217,14 +217,17 @@ static int wan_load(void **impl, const char *path, const st2v_folder *folder,
                     st2v_arch_caps *caps, char *err, size_t err_size)
 {
     (void)folder; /* weights are used where they lie: compute dtype bf16
-                     puts the DiT's BF16 linears on the BF16 path */
+                     puts the BF16 linears of umT5 and the DiT on the BF16
+                     path */
     wan_model *m = NULL;
     char found[400];
     int rc = wan_model_open(&m, path, found, sizeof(found));
     if (rc != 0)
         return st2v_fail(err, err_size, rc, "%s", found);
-    if (params && params->compute_dtype == ST2V_DTYPE_BF16)
+    if (params && params->compute_dtype == ST2V_DTYPE_BF16) {
+        wan_umt5_use_bf16(m->t5, 1);
         wan_dit_use_bf16(m->dit, 1);
+    }
     const wan_dit_config *c = &m->files->dit_cfg;
     if (c->dim == 1536 && c->num_layers == 30)
         snprintf(m->name, sizeof(m->name), "Wan2.1-T2V-1.3B");

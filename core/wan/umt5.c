@@ -32,6 +32,7 @@
 
 #include "common.h"
 #include "ops.h"
+#include "ops_bf16.h"
 #include "wan/umt5.h"
 #include "wtensor.h"
 
@@ -439,6 +440,19 @@ static void att_heads(void *varg, int64_t begin, int64_t end)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, n, 1.0f,
                     s, n, a->v + c, (int)a->ld, 0.0f, a->out + c, (int)a->ld);
     }
+}
+
+int wan_umt5_use_bf16(wan_umt5 *m, int on)
+{
+    int any = 0;
+    for (int l = 0; l < m->cfg.layers; l++) {
+        umt5_block *b = &m->blocks[l];
+        st2v_wview *v[7] = {&b->q, &b->k, &b->v, &b->o,
+                            &b->gate, &b->fc1, &b->fc2};
+        for (int i = 0; i < 7; i++)
+            any |= v[i]->bf16 = on && v[i]->dtype == ST_BF16;
+    }
+    return any && st2v_bf16_matmul_supported();
 }
 
 /* ============================================================ encode */

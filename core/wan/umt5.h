@@ -87,6 +87,16 @@ void wan_umt5_free(wan_umt5 *m);
 
 const wan_umt5_config *wan_umt5_get_config(const wan_umt5 *m);
 
+/* The BF16 path (on = 1): the blocks' BF16 linear layers (attention q, k,
+ * v, o; the gated feed-forward) computed in bfloat16 products summed in
+ * float32 over their weights where they lie (ops_bf16.h), the activations
+ * rounded to bfloat16; norms, the relative position bias and the
+ * attention stay float32, as do F32, F16 and FP8 weights. on = 0: float32
+ * again (the default). Returns 1 where the path is used, 0 where nothing
+ * changes (no BF16 weights, or a CPU without AVX512-BF16). Call it before
+ * any encode, not while one runs. */
+int wan_umt5_use_bf16(wan_umt5 *m, int on);
+
 /* out (n, dim) = the encoder's rows for the n real tokens ids (EOS
  * included), 1 <= n <= WAN_UMT5_MAX_TOKENS, 0 <= ids < vocab. Bit-identical
  * for any pool (NULL = serial). ST2V_ERR_INVALID_ARG for bad n or ids,
