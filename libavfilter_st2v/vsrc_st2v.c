@@ -1,5 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
+ * Copyright (c) 2026 the st2v developers
+ *
+ * This file is part of FFmpeg.
+ *
+ * FFmpeg is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Lesser General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ *
+ * FFmpeg is distributed in the hope that it will be useful,
+ * but WITHOUT ANY WARRANTY; without even the implied warranty of
+ * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the GNU
+ * Lesser General Public License for more details.
+ *
+ * You should have received a copy of the GNU Lesser General Public
+ * License along with FFmpeg; if not, write to the Free Software
+ * Foundation, Inc., 51 Franklin Street, Fifth Floor, Boston, MA 02110-1301 USA
+ */
+
+/*
  * vsrc_st2v.c - the st2v source filter: video generated from a text
  * prompt by libst2v, streamed frame by frame into a filter graph.
  *
@@ -53,11 +73,11 @@
 #include "video.h"
 
 
-/* Longest prompt read from a textfile. */
+/** Longest prompt read from a textfile. */
 #define ST2V_MAX_TEXTFILE (64 * 1024)
-/* What alpha mode adds to a prompt that does not mention its screen. */
+/** What alpha mode adds to a prompt that does not mention its screen. */
 #define ST2V_SCREEN_SUFFIX ", on a green screen"
-/* A duration of -1 (endless): av_parse_time("-1") gives -1 s. */
+/** A duration of -1 (endless): av_parse_time("-1") gives -1 s. */
 #define ST2V_ENDLESS_US (-1000000LL)
 
 typedef struct ST2VContext {
@@ -277,7 +297,7 @@ static int check_options(AVFilterContext *ctx)
             return AVERROR(EINVAL);
         }
     }
-    if (s->duration == 0 ||
+    if (!s->duration ||
         (s->duration < 0 && s->duration != ST2V_ENDLESS_US && s->duration != -1)) {
         av_log(ctx, AV_LOG_ERROR, "Invalid duration %g s: give a positive "
                "duration, or -1 for an endless stream\n", s->duration / 1e6);
