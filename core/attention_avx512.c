@@ -101,88 +101,113 @@ typedef struct fa_slot {
     float *m, *l;               /* (QB) */
 } fa_slot;
 
-/* ------------------------------------------------------------ float32 */
+/* -------------------------------------------- the two products, twice */
 
-/* st (kn, QB) rows j, lanes r0 .. r0+64: sum_e k[j][e] qt[e][r], plus
- * bias[j]; k rows of stride ldk where they lie. MK keys at a time, the
- * last group's missing keys repeating its last (computed, not stored). */
+/* Both products are written once over 32-bit lanes, for either kind of
+ * multiply-add: float32 (a lane is a float; FMA) or bfloat16 (a lane is
+ * a pair; vdpbf16ps, 32 products an instruction). MADD(acc, b, x): acc +
+ * b * x lane by lane (b a broadcast lane, x a loaded vector). */
+#define MADD_F32(a, b, x)                                                     \
+    _mm512_fmadd_ps(_mm512_castsi512_ps(b), _mm512_castsi512_ps(x), (a))
+#define MADD_BF16(a, b, x) _mm512_dpbf16_ps((a), (__m512bh)(b), (__m512bh)(x))
+
+/* SCORES: st (kn, QB) rows j, lanes r0 .. r0+64 = sum_p k[j][p] qt[p][r]
+ * plus bias[j], over n lanes p: k rows of stride ldk lanes (float32: k
+ * where it lies; bfloat16: kb), qt (n, QB). MK keys at a time, the last
+ * group's missing keys repeating its last (computed, not stored). */
 #define MK 6
-TF static void scores_f32(float *st, const float *qt, const float *k,
-                          int64_t ldk, int kn, int hd, int r0,
-                          const float *bias)
-{
-    for (int j = 0; j < kn; j += MK) {
-        const float *kr[MK];
-        for (int i = 0; i < MK; i++)
-            kr[i] = k + ST2V_MIN(j + i, kn - 1) * ldk;
-        __m512 a[MK][4];
-#pragma GCC unroll 8
-        for (int i = 0; i < MK; i++)
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                a[i][c] = _mm512_setzero_ps();
-        for (int e = 0; e < hd; e++) {
-            __m512 qv[4];
-            const float *qr = qt + (size_t)e * QB + r0;
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                qv[c] = _mm512_load_ps(qr + 16 * c);
-#pragma GCC unroll 8
-            for (int i = 0; i < MK; i++) {
-                const __m512 b = _mm512_set1_ps(kr[i][e]);
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++)
-                    a[i][c] = _mm512_fmadd_ps(b, qv[c], a[i][c]);
-            }
-        }
-        for (int i = 0; i < MK && j + i < kn; i++) {
-            const __m512 bj = _mm512_set1_ps(bias ? bias[j + i] : 0.0f);
-            float *d = st + (size_t)(j + i) * QB + r0;
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                _mm512_store_ps(d + 16 * c, _mm512_add_ps(a[i][c], bj));
-        }
+#define DEFINE_SCORES(NAME, TARGET, MADD)                                     \
+    TARGET static void NAME(float *st, const uint32_t *qt, const uint32_t *k, \
+                            int64_t ldk, int kn, int n, int r0,               \
+                            const float *bias)                                \
+    {                                                                         \
+        for (int j = 0; j < kn; j += MK) {                                    \
+            const uint32_t *kr[MK];                                           \
+            for (int i = 0; i < MK; i++)                                      \
+                kr[i] = k + ST2V_MIN(j + i, kn - 1) * ldk;                    \
+            __m512 a[MK][4];                                                  \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MK; i++)              \
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)           \
+                    a[i][c] = _mm512_setzero_ps();                            \
+            for (int p = 0; p < n; p++) {                                     \
+                __m512i qv[4];                                                \
+                const uint32_t *qr = qt + (size_t)p * QB + r0;                \
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)           \
+                    qv[c] = _mm512_load_si512((const void *)(qr + 16 * c));   \
+                _Pragma("GCC unroll 8") for (int i = 0; i < MK; i++)          \
+                {                                                             \
+                    const __m512i b = _mm512_set1_epi32((int)kr[i][p]);       \
+                    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)       \
+                        a[i][c] = MADD(a[i][c], b, qv[c]);                    \
+                }                                                             \
+            }                                                                 \
+            for (int i = 0; i < MK && j + i < kn; i++) {                      \
+                const __m512 bj = _mm512_set1_ps(bias ? bias[j + i] : 0.0f);  \
+                float *d = st + (size_t)(j + i) * QB + r0;                    \
+                _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)           \
+                    _mm512_store_ps(d + 16 * c, _mm512_add_ps(a[i][c], bj));  \
+            }                                                                 \
+        }                                                                     \
     }
-}
 
-/* acc rows r0 .. r0+MR (stride hd), columns e0 .. e0+16 ne: += sum_j
- * st[j][r] v[j][e], v rows of stride ldv where they lie. Rows past nr
- * repeat the last (not stored). */
+/* ACCUMULATE: acc (rows, hd) += sum_j p[j][r] v[j][e], over m rows j: p
+ * (m, QB) lanes (float32: the probabilities st; bfloat16: their pairs of
+ * keys pi), v rows of stride ldv lanes (float32: v where it lies;
+ * bfloat16: vp). MR rows of acc by 16 ne columns at a time; rows past the
+ * last repeat it (computed, not stored). */
 #define MR 6
-TF static INLINE void accumulate_f32(float *acc, int hd, const float *st,
-                                     const float *v, int64_t ldv, int kn,
-                                     int r0, int nr, int e0, const int ne)
-{
-    int rr[MR];
-    for (int i = 0; i < MR; i++)
-        rr[i] = r0 + ST2V_MIN(i, nr - 1);
-    __m512 a[MR][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            a[i][c] = _mm512_load_ps(acc + (size_t)rr[i] * hd + e0 + 16 * c);
-    for (int j = 0; j < kn; j++) {
-        __m512 vv[4];
-        const float *vr = v + j * ldv + e0;
-        const float *pr = st + (size_t)j * QB;
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            vv[c] = _mm512_loadu_ps(vr + 16 * c);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m512 b = _mm512_set1_ps(pr[rr[i]]);
-#pragma GCC unroll 4
-            for (int c = 0; c < ne; c++)
-                a[i][c] = _mm512_fmadd_ps(b, vv[c], a[i][c]);
-        }
+#define DEFINE_ACCUMULATE(NAME, TARGET, MADD)                                 \
+    TARGET static inline __attribute__((always_inline)) void NAME##_tile(     \
+        float *acc, int hd, const uint32_t *pj, const uint32_t *v,            \
+        int64_t ldv, int m, int r0, int nr, int e0, const int ne)             \
+    {                                                                         \
+        int rr[MR];                                                           \
+        for (int i = 0; i < MR; i++)                                          \
+            rr[i] = r0 + ST2V_MIN(i, nr - 1);                                 \
+        __m512 a[MR][4];                                                      \
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)                  \
+            _Pragma("GCC unroll 4") for (int c = 0; c < ne; c++)              \
+                a[i][c] = _mm512_load_ps(acc + (size_t)rr[i] * hd + e0 +      \
+                                         16 * c);                             \
+        for (int j = 0; j < m; j++) {                                         \
+            __m512i vv[4];                                                    \
+            const uint32_t *vr = v + j * ldv + e0;                            \
+            const uint32_t *pr = pj + (size_t)j * QB;                         \
+            _Pragma("GCC unroll 4") for (int c = 0; c < ne; c++)              \
+                vv[c] = _mm512_loadu_si512((const void *)(vr + 16 * c));      \
+            _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)              \
+            {                                                                 \
+                const __m512i b = _mm512_set1_epi32((int)pr[rr[i]]);          \
+                _Pragma("GCC unroll 4") for (int c = 0; c < ne; c++)          \
+                    a[i][c] = MADD(a[i][c], b, vv[c]);                        \
+            }                                                                 \
+        }                                                                     \
+        for (int i = 0; i < MR && i < nr; i++)                                \
+            _Pragma("GCC unroll 4") for (int c = 0; c < ne; c++)              \
+                _mm512_store_ps(acc + (size_t)(r0 + i) * hd + e0 + 16 * c,    \
+                                a[i][c]);                                     \
+    }                                                                         \
+    TARGET static void NAME(float *acc, int hd, const uint32_t *pj,           \
+                            const uint32_t *v, int64_t ldv, int m, int rows)  \
+    {                                                                         \
+        for (int r0 = 0; r0 < rows; r0 += MR) {                               \
+            const int nr = ST2V_MIN(rows - r0, MR);                           \
+            int e0 = 0;                                                       \
+            for (; e0 + 64 <= hd; e0 += 64)                                   \
+                NAME##_tile(acc, hd, pj, v, ldv, m, r0, nr, e0, 4);           \
+            switch ((hd - e0) / 16) { /* the widths as constants */           \
+            case 3: NAME##_tile(acc, hd, pj, v, ldv, m, r0, nr, e0, 3); break; \
+            case 2: NAME##_tile(acc, hd, pj, v, ldv, m, r0, nr, e0, 2); break; \
+            case 1: NAME##_tile(acc, hd, pj, v, ldv, m, r0, nr, e0, 1); break; \
+            default: break;                                                   \
+            }                                                                 \
+        }                                                                     \
     }
-    for (int i = 0; i < MR && i < nr; i++)
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            _mm512_store_ps(acc + (size_t)(r0 + i) * hd + e0 + 16 * c,
-                            a[i][c]);
-}
+
+DEFINE_SCORES(scores_f32, TF, MADD_F32)
+DEFINE_SCORES(scores_bf16, TB, MADD_BF16)
+DEFINE_ACCUMULATE(accumulate_f32, TF, MADD_F32)
+DEFINE_ACCUMULATE(accumulate_bf16, TB, MADD_BF16)
 
 /* ----------------------------------------------------------- bfloat16 */
 
@@ -214,81 +239,6 @@ TB static void round_row(uint32_t *d, const float *x, int hd, float scale)
         _mm256_storeu_si256((void *)(d + e / 2),
                             (__m256i)_mm512_cvtneps_pbh(
                                 _mm512_mul_ps(_mm512_loadu_ps(x + e), s)));
-}
-
-/* scores_f32 in pairs: sum_p kb[j][p] . qt[p][r] (qt (h2, QB) words). */
-TB static void scores_bf16(float *st, const uint32_t *qt, const uint32_t *kb,
-                           int kn, int h2, int r0, const float *bias)
-{
-    for (int j = 0; j < kn; j += MK) {
-        const uint32_t *kr[MK];
-        for (int i = 0; i < MK; i++)
-            kr[i] = kb + (size_t)ST2V_MIN(j + i, kn - 1) * h2;
-        __m512 a[MK][4];
-#pragma GCC unroll 8
-        for (int i = 0; i < MK; i++)
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                a[i][c] = _mm512_setzero_ps();
-        for (int p = 0; p < h2; p++) {
-            __m512bh qv[4];
-            const uint32_t *qr = qt + (size_t)p * QB + r0;
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                qv[c] = (__m512bh)_mm512_load_si512((const void *)(qr + 16 * c));
-#pragma GCC unroll 8
-            for (int i = 0; i < MK; i++) {
-                const __m512bh b =
-                    (__m512bh)_mm512_set1_epi32((int)kr[i][p]);
-#pragma GCC unroll 4
-                for (int c = 0; c < 4; c++)
-                    a[i][c] = _mm512_dpbf16_ps(a[i][c], b, qv[c]);
-            }
-        }
-        for (int i = 0; i < MK && j + i < kn; i++) {
-            const __m512 bj = _mm512_set1_ps(bias ? bias[j + i] : 0.0f);
-            float *d = st + (size_t)(j + i) * QB + r0;
-#pragma GCC unroll 4
-            for (int c = 0; c < 4; c++)
-                _mm512_store_ps(d + 16 * c, _mm512_add_ps(a[i][c], bj));
-        }
-    }
-}
-
-/* accumulate_f32 in pairs of keys: += sum_jp pi[jp][r] . vp[jp][e]. */
-TB static INLINE void accumulate_bf16(float *acc, int hd, const uint32_t *pi,
-                                      const uint32_t *vp, int kn2, int r0,
-                                      int nr, int e0, const int ne)
-{
-    int rr[MR];
-    for (int i = 0; i < MR; i++)
-        rr[i] = r0 + ST2V_MIN(i, nr - 1);
-    __m512 a[MR][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            a[i][c] = _mm512_load_ps(acc + (size_t)rr[i] * hd + e0 + 16 * c);
-    for (int jp = 0; jp < kn2; jp++) {
-        __m512bh vv[4];
-        const uint32_t *vr = vp + (size_t)jp * hd + e0;
-        const uint32_t *pr = pi + (size_t)jp * QB;
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            vv[c] = (__m512bh)_mm512_load_si512((const void *)(vr + 16 * c));
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m512bh b = (__m512bh)_mm512_set1_epi32((int)pr[rr[i]]);
-#pragma GCC unroll 4
-            for (int c = 0; c < ne; c++)
-                a[i][c] = _mm512_dpbf16_ps(a[i][c], b, vv[c]);
-        }
-    }
-    for (int i = 0; i < MR && i < nr; i++)
-#pragma GCC unroll 4
-        for (int c = 0; c < ne; c++)
-            _mm512_store_ps(acc + (size_t)(r0 + i) * hd + e0 + 16 * c,
-                            a[i][c]);
 }
 
 /* The rounded operands of one key block: kb (kn, hd/2) the rows of k,
@@ -372,56 +322,37 @@ TF static void rescale(float *acc, int rows, int hd, const float *alpha)
     }
 }
 
-/* One key block of a task: st, then acc += its probabilities times v. */
+/* One key block of a task: st, then acc += its probabilities times v.
+ * (float32 reads k and v as 32-bit lanes where they lie.) */
 TF static void block_f32(const fa_task *a, const fa_slot *s, int64_t col,
                          int k0, int kn, int rows, int rows64, float *alpha)
 {
     const int hd = a->hd;
     for (int r0 = 0; r0 < rows64; r0 += 64)
-        scores_f32(s->st, s->qt, a->k + k0 * a->ldk + col, a->ldk, kn, hd, r0,
-                   a->bias ? a->bias + k0 : NULL);
+        scores_f32(s->st, (const uint32_t *)s->qt,
+                   (const uint32_t *)(a->k + k0 * a->ldk + col), a->ldk, kn,
+                   hd, r0, a->bias ? a->bias + k0 : NULL);
     softmax_block(s->st, kn, rows64, s->m, s->l, alpha);
     rescale(s->acc, rows, hd, alpha);
-    const float *v = a->v + k0 * a->ldv + col;
-    for (int r0 = 0; r0 < rows; r0 += MR) {
-        const int nr = ST2V_MIN(rows - r0, MR);
-        int e0 = 0;
-        for (; e0 + 64 <= hd; e0 += 64)
-            accumulate_f32(s->acc, hd, s->st, v, a->ldv, kn, r0, nr, e0, 4);
-        switch ((hd - e0) / 16) {
-        case 3: accumulate_f32(s->acc, hd, s->st, v, a->ldv, kn, r0, nr, e0, 3); break;
-        case 2: accumulate_f32(s->acc, hd, s->st, v, a->ldv, kn, r0, nr, e0, 2); break;
-        case 1: accumulate_f32(s->acc, hd, s->st, v, a->ldv, kn, r0, nr, e0, 1); break;
-        default: break;
-        }
-    }
+    accumulate_f32(s->acc, hd, (const uint32_t *)s->st,
+                   (const uint32_t *)(a->v + k0 * a->ldv + col), a->ldv, kn,
+                   rows);
 }
 
 TB static void block_bf16(const fa_task *a, const fa_slot *s, int64_t col,
                           int k0, int kn, int rows, int rows64, float *alpha)
 {
-    const int hd = a->hd, kn2 = (kn + 1) / 2;
+    const int hd = a->hd;
     pack_block(s->kb, s->vp, a->k + k0 * a->ldk + col, a->ldk,
                a->v + k0 * a->ldv + col, a->ldv, kn, hd);
     for (int r0 = 0; r0 < rows64; r0 += 64)
-        scores_bf16(s->st, (const uint32_t *)s->qt, s->kb, kn, hd / 2, r0,
-                    a->bias ? a->bias + k0 : NULL);
+        scores_bf16(s->st, (const uint32_t *)s->qt, s->kb, hd / 2, kn, hd / 2,
+                    r0, a->bias ? a->bias + k0 : NULL);
     softmax_block(s->st, kn, rows64, s->m, s->l, alpha);
     rescale(s->acc, rows, hd, alpha);
     pair_keys(s->st, kn, rows64);
-    const uint32_t *pi = (const uint32_t *)s->st;
-    for (int r0 = 0; r0 < rows; r0 += MR) {
-        const int nr = ST2V_MIN(rows - r0, MR);
-        int e0 = 0;
-        for (; e0 + 64 <= hd; e0 += 64)
-            accumulate_bf16(s->acc, hd, pi, s->vp, kn2, r0, nr, e0, 4);
-        switch ((hd - e0) / 16) {
-        case 3: accumulate_bf16(s->acc, hd, pi, s->vp, kn2, r0, nr, e0, 3); break;
-        case 2: accumulate_bf16(s->acc, hd, pi, s->vp, kn2, r0, nr, e0, 2); break;
-        case 1: accumulate_bf16(s->acc, hd, pi, s->vp, kn2, r0, nr, e0, 1); break;
-        default: break;
-        }
-    }
+    accumulate_bf16(s->acc, hd, (const uint32_t *)s->st, s->vp, hd,
+                    (kn + 1) / 2, rows);
 }
 
 /* qt (hd/2, QB) words = the task's rows of q times scale, rounded into
