@@ -138,7 +138,7 @@ static int bench_parts(const st2v_model *model, int threads, int reps)
     const st2v_config *c = &m->cfg;
     const int w = c->sizes[0][0], h = c->sizes[0][1];
     const int Hl = h / c->s, Wl = w / c->s, T = c->window;
-    const int64_t n_lat = (int64_t)c->z_channels * T * Hl * Wl;
+    const int64_t n_lat = (int64_t)c->dit_channels * T * Hl * Wl;
     st2v_pool *pool = NULL;
     st2v_tokenizer *tok = NULL;
     st2v_vae_stream *vs = NULL;

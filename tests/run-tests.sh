@@ -46,6 +46,14 @@ for t in "$@"; do
         run_suite "$(basename "$t") (pt2)" env ST2V_FIXTURES="$ST2V_FIXTURES/pt2" "$t" ;;
     esac
 done
+# ... and on the ReDi fixtures (redi/: dit.extra_channels 3, sampled with
+# the latent, not decoded)
+for t in "$@"; do
+    case $(basename "$t") in
+    test_dit | test_sample_golden | test_generator)
+        run_suite "$(basename "$t") (redi)" env ST2V_FIXTURES="$ST2V_FIXTURES/redi" "$t" ;;
+    esac
+done
 # the numeric tests again on each fallback of the run-time dispatch (cpu.h:
 # ST2V_CPU caps the features used): what an AVX2-only or an older CPU runs
 for t in "$@"; do
@@ -63,6 +71,7 @@ done
 if [ "${HAVE_PYTHON:-no}" = yes ]; then
     run_suite test_reference.py "${PY:-/usr/bin/python3}" train/test_reference.py
     run_suite test_loop.py "${PY:-/usr/bin/python3}" -m train.test_loop
+    run_suite test_redi.py "${PY:-/usr/bin/python3}" -m train.test_redi
     run_suite test_world.py "${PY:-/usr/bin/python3}" -m train.world.test_world
     [ -f train/eval/test_eval.py ] &&
         run_suite test_eval.py "${PY:-/usr/bin/python3}" -m train.eval.test_eval

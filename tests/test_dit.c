@@ -195,7 +195,7 @@ static void dit_gives_identical_bits_for_1_2_and_3_threads(void)
     /* 4 x 12 x 14 latent: 4 * 6 * 7 = 168 tokens, not a multiple of the
      * row block */
     const int T = 4, Hl = 12, Wl = 14, n = 7;
-    const size_t nz = (size_t)c->z_channels * T * Hl * Wl;
+    const size_t nz = (size_t)c->dit_channels * T * Hl * Wl;
     float *z = malloc(nz * sizeof(float));
     float *text = malloc((size_t)n * c->text_dim * sizeof(float));
     float t[4] = {0.0f, 0.25f, 0.8f, 1.0f};
@@ -231,7 +231,7 @@ static void dit_rope_offset_changes_the_output(void)
     REQUIRE(m, "model");
     const st2v_config *c = &m->cfg;
     const int T = 2, Hl = 4, Wl = 4, n = 3;
-    const size_t nz = (size_t)c->z_channels * T * Hl * Wl;
+    const size_t nz = (size_t)c->dit_channels * T * Hl * Wl;
     float *z = malloc(nz * sizeof(float)), *a = malloc(nz * sizeof(float)),
           *b = malloc(nz * sizeof(float));
     float *text = malloc((size_t)n * c->text_dim * sizeof(float));

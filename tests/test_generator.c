@@ -147,12 +147,14 @@ static void the_first_chunk_is_the_golden_tested_window(void)
     int64_t n;
     uint8_t *got = pull(g, p.frames, &n);
 
-    const int Cz = cf->z_channels, T = cf->window;
+    /* the window has the DiT's C = Cz + dit.extra_channels channels; the
+     * decoder reads the first Cz */
+    const int Cz = cf->z_channels, C = cf->dit_channels, T = cf->window;
     const int H = cf->sizes[0][1], W = cf->sizes[0][0];
     const int Hl = H / cf->s, Wl = W / cf->s;
     const size_t frame = (size_t)Hl * Wl, npix = (size_t)H * W;
-    float *x = malloc(Cz * T * frame * sizeof(float));
-    st2v_normal_fill(x, (int64_t)(Cz * T * frame), 42, 0, 0);
+    float *x = malloc(C * T * frame * sizeof(float));
+    st2v_normal_fill(x, (int64_t)(C * T * frame), 42, 0, 0);
     st2v_tokenizer *tok;
     int trc = st2v_tokenizer_new(&tok, cf);
     REQUIRE(trc == 0, "tokenizer");

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch.h"
+#include "st2v/cost.h"
 #include "st2v/model.h"
 #include "test_util.h"
 
@@ -207,7 +209,8 @@ static int64_t spec_params(const st2v_config *c)
     int64_t V = c->vocab_size, L = c->max_length, Dt = c->text_dim,
             Mt = c->text_mlp, D = c->dim, M = c->mlp, hd = c->dim / c->heads,
             F = c->freq_dim, Cz = c->z_channels,
-            P = Cz * c->patch[0] * c->patch[1] * c->patch[2];
+            P = (Cz + c->extra_channels) * c->patch[0] * c->patch[1] *
+                c->patch[2];
     int64_t n = V * Dt + L * Dt + 2 * Dt;
     n += c->text_layers * (2 * Dt + 3 * Dt * Dt + 3 * Dt + Dt * Dt + Dt +
                            2 * Dt + Mt * Dt + Mt + Dt * Mt + Dt);
@@ -1037,6 +1040,94 @@ static void loader_takes_text_pool_as_an_optional_boolean_with_its_tensors(void)
     free_parts(&p);
 }
 
+/* dit.extra_channels (ReDi): optional, absent = 0, an integer 0..64; the
+ * DiT's token-wide tensors take Cz + R channels, the decoder Cz. */
+static void put_number(cJSON *obj, const char *key, double v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+    cJSON_AddNumberToObject(obj, key, v);
+}
+
+static void loader_takes_extra_channels_as_an_optional_integer_0_to_64(void)
+{
+    parts p;
+    if (tiny_parts(&p) != 0)
+        return;
+    cJSON *cfg = get_config(&p);
+    put_number(section(cfg, "dit"), "extra_channels", 65);
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "config: dit.extra_channels must be an integer in "
+                       "0..64, got 65");
+    reset_parts(&p);
+    cfg = get_config(&p);
+    put_number(section(cfg, "dit"), "extra_channels", -1);
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "config: dit.extra_channels must be an integer in "
+                       "0..64, got -1");
+    reset_parts(&p);
+    cfg = get_config(&p);
+    put_number(section(cfg, "dit"), "extra_channels", 1.5);
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "config: dit.extra_channels must be an integer");
+    /* the tiny model's tensors are of a DiT without them: 4 channels x
+     * patch 1x2x2 = 16 inputs, the key asks for (4 + 3) x 4 = 28 */
+    reset_parts(&p);
+    cfg = get_config(&p);
+    put_number(section(cfg, "dit"), "extra_channels", 3);
+    put_config(&p, cfg);
+    EXPECT_REFUSED(&p, "tensor \"dit.patch_embed.weight\": shape [48, 16] "
+                       "but the config expects [48, 28]");
+    /* 0 is the same as no key */
+    reset_parts(&p);
+    cfg = get_config(&p);
+    put_number(section(cfg, "dit"), "extra_channels", 0);
+    put_config(&p, cfg);
+    size_t size;
+    uint8_t *buf = build(&p, &size);
+    st2v_model *m = NULL;
+    char err[512] = "";
+    int rc = st2v_model_load_memory(&m, buf, size, err, sizeof(err));
+    CHECK(rc == 0, "extra_channels 0 refused: %s", err);
+    st2v_model_free(m);
+    free(buf);
+    free_parts(&p);
+
+    /* the ReDi fixture (tests/fixtures/redi): 3 extra channels */
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/redi/tiny.safetensors",
+             getenv("ST2V_FIXTURES") ? getenv("ST2V_FIXTURES")
+                                     : "tests/fixtures");
+    rc = st2v_model_load(&m, path, err, sizeof(err));
+    REQUIRE(rc == 0 && m, "load %s: %s", path, err);
+    const st2v_config *c = &st2v_world_of(m)->cfg;
+    CHECK(c->z_channels == 4 && c->extra_channels == 3 &&
+              c->dit_channels == 7,
+          "channels %d + %d = %d", c->z_channels, c->extra_channels,
+          c->dit_channels);
+    CHECK(m->caps.latent_channels == 7, "the sampled latent has %d channels",
+          m->caps.latent_channels);
+    CHECK(st2v_model_get_info(m)->n_params == spec_params(c),
+          "n_params %lld, the spec tables give %lld",
+          (long long)st2v_model_get_info(m)->n_params,
+          (long long)spec_params(c));
+    /* the compute counts them: one forward over one window of 32x32 (4 x
+     * 4x4 tokens = 64) costs the patch embedding's and the head's 3 x 4
+     * more columns, 2 x 2 x 64 x 12 x 48 FLOPs, more than without */
+    st2v_model *plain = NULL;
+    rc = st2v_model_load(&plain, tu_fixture("tiny.safetensors"), err,
+                         sizeof(err));
+    REQUIRE(rc == 0 && plain, "load tiny: %s", err);
+    st2v_cost a, b;
+    st2v_cost_estimate(&st2v_world_of(plain)->cfg, 32, 32, 16, 1, 1, 5, &a);
+    st2v_cost_estimate(c, 32, 32, 16, 1, 1, 5, &b);
+    CHECK(b.dit - a.dit == 2.0 * 2 * 64 * 12 * 48 && b.text == a.text &&
+              b.decoder == a.decoder,
+          "DiT %.0f vs %.0f FLOPs, text %.0f vs %.0f, decoder %.0f vs %.0f",
+          b.dit, a.dit, b.text, a.text, b.decoder, a.decoder);
+    st2v_model_free(plain);
+    st2v_model_free(m);
+}
+
 static void loader_rejects_rope_dims_that_do_not_sum_to_the_head_dim(void)
 {
     parts p;
@@ -1427,6 +1518,7 @@ int main(void)
     RUN(loader_rejects_a_config_value_of_the_wrong_type);
     RUN(loader_takes_text_pool_as_an_optional_boolean_with_its_tensors);
     RUN(loader_rejects_rope_dims_that_do_not_sum_to_the_head_dim);
+    RUN(loader_takes_extra_channels_as_an_optional_integer_0_to_64);
     RUN(loader_rejects_a_max_length_out_of_range);
     RUN(loader_rejects_duplicate_or_oversized_pieces);
     RUN(loader_rejects_text_heads_that_do_not_divide_the_dim);

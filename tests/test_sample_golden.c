@@ -86,8 +86,9 @@ static void check_noise(const char *name, const float *x, int Cz, int T,
     free(noise);
 }
 
-/* rgb (3, T*ft, H, W) from the normalised latent (Cz, T, Hl, Wl), decoded
- * one latent frame at a time. */
+/* rgb (3, T*ft, H, W) from the normalised latent (C, T, Hl, Wl), decoded
+ * one latent frame at a time from its first Cz channels (C - Cz =
+ * dit.extra_channels, which the decoder does not read). */
 static int decode_stream(const float *lat, int T, int Hl, int Wl, float *rgb)
 {
     const st2v_config *cf = &st2v_world_of(model)->cfg;
@@ -122,7 +123,7 @@ static void run_case(const cJSON *c, st2v_pool *pool)
     const char *name = tu_case_str(c, "name");
     REQUIRE(name, "a case has no name");
     const st2v_config *cf = &st2v_world_of(model)->cfg;
-    const int Cz = cf->z_channels;
+    const int Cz = cf->dit_channels; /* the sampled latent: Cz + R */
     const int T = (int)tu_case_num(c, "T"), Hl = (int)tu_case_num(c, "Hl"),
               Wl = (int)tu_case_num(c, "Wl"), nc = (int)tu_case_num(c, "n_context");
     const int steps = (int)tu_case_num(c, "steps");
@@ -241,7 +242,7 @@ static void sampling_stops_when_cancelled(void)
     REQUIRE(erc == 0, "encode");
     atomic_int flag;
     atomic_init(&flag, 1);
-    const int Cz = st2v_world_of(model)->cfg.z_channels;
+    const int Cz = st2v_world_of(model)->cfg.dit_channels;
     float *x = calloc((size_t)Cz * 2 * 8 * 8, sizeof(float));
     st2v_window_job job = {
         .sampler = ST2V_SAMPLER_EULER, .steps = 4, .guidance = 1.0f,

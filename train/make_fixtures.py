@@ -4,6 +4,7 @@
 reference. Deterministic: the same bytes on every run.
 
     /usr/bin/python3 train/make_fixtures.py tests/fixtures
+    /usr/bin/python3 train/make_fixtures.py --redi-only tests/fixtures   (redi/ alone)
 
 The tiny model's weights are random float32 (seeded); every golden output
 is computed in float64 from those float32 weights and stored as float32, so
@@ -162,7 +163,7 @@ def write_rng(out):
 
 
 def write_dit(out, m64, tok, g):
-    cz = m64.d["Cz"]
+    cz = m64.d["Cd"]                    # the DiT's channels: Cz + dit.extra_channels
     pt = m64.dit.patch[0]
     cases = [dict(T=4, Hl=8, Wl=12, t0=0, t=[0.0, 0.3, 0.7, 1.0], prompt="a red ball on the sea"),
              dict(T=2, Hl=8, Wl=8, t0=3, t=[0.0, 0.55], prompt="Žluťoučký kůň")]
@@ -207,12 +208,13 @@ def write_sample(out, m64, tok, g, cfg):
         neg = text_features(m64, neg_ids)
         ctx = None
         if c["n_context"]:
-            ctx = 0.8 * torch.randn(d["Cz"], c["n_context"], c["Hl"], c["Wl"], generator=g)
-        x = start_latent(d["Cz"], c["T"], c["Hl"], c["Wl"], c["n_context"], seed, stream, ctx)
+            ctx = 0.8 * torch.randn(d["Cd"], c["n_context"], c["Hl"], c["Wl"], generator=g)
+        x = start_latent(d["Cd"], c["T"], c["Hl"], c["Wl"], c["n_context"], seed, stream, ctx)
         vel = Velocity(m64, cond, neg, c["cfg"], c["n_context"])
         with torch.no_grad():
             lat = sample(vel, x.double(), c["sampler"], smp["steps"], smp["shift"])
-            rgb = m64.vae.dec(m64.denormalize(lat[None]))[0]
+            # the decoder reads the latent's channels, not dit.extra_channels
+            rgb = m64.vae.dec(m64.denormalize(lat[None, :d["Cz"]]))[0]
         n = c["name"]
         t[n + ".ids"] = ids_tensor(ids)
         t[n + ".neg_ids"] = ids_tensor(neg_ids)
@@ -223,7 +225,7 @@ def write_sample(out, m64, tok, g, cfg):
                                shift=smp["shift"], T=c["T"], Hl=c["Hl"], Wl=c["Wl"],
                                n_context=c["n_context"], seed=seed, stream=stream,
                                noise="x[:, n_context:] = normals 0.. of (seed, stream) in "
-                                     "(Cz, T - n_context, Hl, Wl) order",
+                                     "(Cz + R, T - n_context, Hl, Wl) order",
                                prompt=c["prompt"], negative_prompt=c["negative_prompt"],
                                model_calls=vel.calls * (2 if c["cfg"] != 1.0 else 1)))
     meta = dict(GOLDEN_META, cases=json.dumps(meta_cases, ensure_ascii=False))
@@ -231,8 +233,11 @@ def write_sample(out, m64, tok, g, cfg):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--redi-only":
+        torch.set_num_threads(1)
+        return write_redi(os.path.join(sys.argv[2], "redi"))
     if len(sys.argv) != 2:
-        sys.exit("usage: make_fixtures.py OUTDIR")
+        sys.exit("usage: make_fixtures.py [--redi-only] OUTDIR")
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     torch.set_num_threads(1)
@@ -253,6 +258,7 @@ def main():
     os.makedirs(pt2, exist_ok=True)
     m64, cfg = write_tiny(pt2, tiny_config(pt=2), mixed=False)
     write_geometry_goldens(pt2, m64, Tokenizer.from_config(cfg), cfg)
+    write_redi(os.path.join(out, "redi"))
     write_umt5(os.path.join(out, "wan", "umt5"))      # Wan's umT5 encoder
     write_wan_dit(os.path.join(out, "wan", "dit"))    # Wan's DiT
     write_spm(os.path.join(out, "wan", "spm"))        # its tokenizer
@@ -264,6 +270,28 @@ def main():
     write_wan_sampler(os.path.join(out, "wan", "sampler"))  # its schedules
     write_wan_vae(os.path.join(out, "wan", "vae"))      # its VAE decoder
     write_wan_pipeline(os.path.join(out, "wan"))        # tiny/ folder, pipeline/ golden
+
+
+REDI_CHANNELS = 3
+
+
+def redi_config():
+    """The tiny config with dit.extra_channels (ReDi, train/redi.py): the
+    DiT samples REDI_CHANNELS channels beside the latent, the decoder
+    drops them."""
+    cfg = tiny_config()
+    cfg["name"] = "st2v-tiny-redi-test"
+    cfg["dit"]["extra_channels"] = REDI_CHANNELS
+    return cfg
+
+
+def write_redi(out):
+    """redi/: the tiny model with dit.extra_channels and its DiT, VAE and
+    sample goldens (latent + extra channels, frames decoded from the
+    latent's channels)."""
+    os.makedirs(out, exist_ok=True)
+    m64, cfg = write_tiny(out, redi_config(), mixed=False)
+    write_geometry_goldens(out, m64, Tokenizer.from_config(cfg), cfg)
 
 
 def write_tiny(out, cfg, mixed=True):

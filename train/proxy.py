@@ -25,6 +25,12 @@ the eval's), each with an English and a Czech caption:
 - the flow-matching loss at each t, over all tokens and over object tokens
   alone.
 Each number is a mean over clips, with its standard error over clips.
+A model with ReDi channels (dit.extra_channels, train/redi.py) gets them
+beside the latent: the world's code of the clip noised at the same t with
+noise of their own (--redi-input truth, the training distribution; the
+structure it gives at t = 0.5 is more than the sampler's own estimate
+would, so the numbers are an upper bound) or pure noise (--redi-input
+noise, a lower bound); everything is measured on the latent's channels.
 The held-out clips and the probe are cached in RUN_DIR/proxy/ by the
 autoencoder's weights."""
 import argparse
@@ -43,7 +49,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from train import recipe  # noqa: E402
+from train import recipe, redi  # noqa: E402
 from train.cache_latents import token_labels  # noqa: E402
 from train.st2v.model import St2vModel, load_model  # noqa: E402
 from train.st2v.textenc import pad_batch  # noqa: E402
@@ -173,9 +179,11 @@ def probe_hits(probes, x, labels, cfg):
     return out
 
 
-def measure(model, cfg, clips, probes, seed=0):
+def measure(model, cfg, clips, probes, seed=0, redi_input="truth"):
     """Per clip: {"t=..": {label: accuracy on x0^, "fm": loss, "fm_obj": loss},
-    "clean": {label: accuracy}} for the clips that have object tokens."""
+    "clean": {label: accuracy}} for the clips that have object tokens. A
+    model with extra (ReDi) channels gets them as redi_input says (the
+    module's doc); the velocity of its latent channels is measured."""
     tok = Tokenizer.from_config(cfg)
     mean, std = latent_norm(cfg)
     window, pt = cfg["sampler"]["window"], cfg["dit"]["patch"][0]
@@ -194,11 +202,14 @@ def measure(model, cfg, clips, probes, seed=0):
         ids, mask = pad_batch([tok.encode(s) for s in caps])
         n = len(TS)
         xt = torch.stack([(1 - t) * x0 + t * e for t in TS for _ in caps])       # (3n, Cz, W, ..)
+        if cfg["dit"].get("extra_channels", 0):
+            xt = torch.cat([xt, extra_input(c, cfg, window, len(caps), gen, redi_input)],
+                           dim=1)
         tt = torch.tensor([t for t in TS for _ in caps])[:, None].repeat(1, window // pt)
         with torch.no_grad(), recipe.autocast():
             text = model.text(ids, mask)
             v = model.dit(xt, tt, text.repeat(n, 1, 1), mask.repeat(n, 1)).float()
-        v = v.reshape(n, len(caps), *x0.shape)
+        v = v[:, :x0.shape[0]].reshape(n, len(caps), *x0.shape)       # the latent's channels
         row = {"clean": {k: a / b for k, (a, b) in probe_hits(probes, x0, labels, cfg).items()}}
         obj = (labels["shape"] > 0).float()                             # (W/pt, Hp, Wp)
         for j, t in enumerate(TS):
@@ -217,6 +228,19 @@ def measure(model, cfg, clips, probes, seed=0):
             row[f"t={t}"] = dict(accs, fm=fm, fm_obj=fm_obj)
         rows.append(row)
     return rows
+
+
+def extra_input(clip, cfg, window, n_caps, gen, how):
+    """The ReDi channels given beside the noised latents of measure:
+    (len(TS) * n_caps, R, window, Hl, Wl), for each t of TS (n_caps
+    captions each) the clip's code (redi.targets) noised at t, or pure noise; the
+    noise drawn from gen after the latent's."""
+    lab = clip["labels"]
+    a0 = redi.targets(lab["shape"][None, :window], lab["motion"][None, :window],
+                      cfg["provenance"]["redi"], cfg["dit"]["patch"])[0]   # (R, W, Hl, Wl)
+    ea = torch.randn(a0.shape, generator=gen)
+    return torch.stack([((1 - t) * a0 + t * ea) if how == "truth" else ea
+                        for t in TS for _ in range(n_caps)])
 
 
 def summarise(rows):
@@ -247,6 +271,9 @@ def main():
                     help="a training latent cache of that autoencoder (the probe learns on it)")
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--redi-input", choices=("truth", "noise"), default="truth",
+                    help="a model with ReDi channels gets the clip's code noised at t "
+                         "(truth) or pure noise there (default truth; see above)")
     args = ap.parse_args()
     if len(args.models) > 2:
         ap.error("one or two models")
@@ -265,7 +292,7 @@ def main():
     key = vae_key(vae)
     clips = heldout_clips(vae, args.clips, cfg, out_dir)
     probes = train_probe(args.cache, cfg, key, out_dir)
-    results = [measure(m, c, clips, probes) for m, c in loaded]
+    results = [measure(m, c, clips, probes, redi_input=args.redi_input) for m, c in loaded]
     sums = [summarise(r) for r in results]
     names = [os.path.basename(m) for m in args.models]
     if len(results) == 2:

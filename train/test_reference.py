@@ -478,6 +478,25 @@ def dit_matches_naive_implementation():
         close(got.numpy(), n_dit(sd, tiny_config(), z.numpy(), t, c.numpy(), t0), 1e-11, "dit")
 
 
+def dit_with_extra_channels_matches_naive_implementation():
+    """dit.extra_channels (ReDi): the token holds the latent's channels then
+    the extra ones, channel-major, in and out (the naive DiT takes the
+    channel count from z)."""
+    cfg = tiny_config()
+    cfg["dit"]["extra_channels"] = 3
+    m = St2vModel(cfg)
+    init_random(m, 8)
+    m = m.double().eval()
+    sd = {k: v.numpy() for k, v in m.state_dict().items()}
+    assert sd["dit.patch_embed.weight"].shape == (48, 28)
+    g = torch.Generator().manual_seed(9)
+    z = torch.randn(7, 2, 4, 6, generator=g, dtype=torch.float64)
+    c = torch.randn(5, 32, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        got = m.dit(z[None], torch.tensor([[0.2, 0.9]], dtype=torch.float64), c[None], None, 1)[0]
+    close(got.numpy(), n_dit(sd, cfg, z.numpy(), [0.2, 0.9], c.numpy(), 1), 1e-11, "dit R=3")
+
+
 def dit_batch_with_masked_text_equals_single_samples():
     m, _ = tiny()
     g = torch.Generator().manual_seed(6)
@@ -1027,6 +1046,7 @@ TESTS = [
     text_encoder_matches_naive_implementation,
     padded_text_batch_equals_single_prompts,
     dit_matches_naive_implementation,
+    dit_with_extra_channels_matches_naive_implementation,
     dit_batch_with_masked_text_equals_single_samples,
     rope_offset_t0_leaves_the_dit_output_unchanged,
     depth_to_space_matches_spec_index_map_and_space_to_depth_inverts_it,

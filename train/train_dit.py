@@ -15,6 +15,11 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
   says otherwise;
+- with --redi N (off by default), the DiT denoises N = redi.CHANNELS more
+  channels per latent cell beside the latent: occupancy, shape and motion
+  of what the world drew there (train/redi.py; ReDi), in the flow loss with
+  --redi-weight; a checkpoint or model file without them is carried with
+  zero weights on them (it predicts the latent as before);
 - bfloat16 autocast on a GPU (--device cuda) and where the CPU computes
   it (recipe.autocast), AdamW with warm-up, an EMA of the weights for
   export.
@@ -55,7 +60,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from train import loop, recipe  # noqa: E402
+from train import loop, recipe, redi  # noqa: E402
 import train.st2v.dit as dit_module  # noqa: E402
 from train.st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from train.st2v.textenc import pad_batch  # noqa: E402
@@ -107,14 +112,17 @@ class LatentCache:
     def captions(self):
         return [c for items in self.by_size.values() for it in items for c in it["captions"]]
 
-    def batch(self, rng, B, window, pt=1):
+    def batch(self, rng, B, window, pt=1, cells=False):
         """z (B,Cz,window,Hl,Wl) float, captions, {label: (B,window/pt,Hp,Wp)}
         for each of AUX_CLASSES: the labels of the first latent frame of each
-        temporal patch of pt frames (the cache holds one per latent frame)."""
+        temporal patch of pt frames (the cache holds one per latent frame);
+        with cells, also {label: (B,window,Hp,Wp)}, those of every latent
+        frame (the same draws either way)."""
         weights = np.array([len(self.by_size[s]) for s in self.sizes], np.float64)
         size = self.sizes[rng.choice(len(self.sizes), p=weights / weights.sum())]
         items = self.by_size[size]
         zs, caps, labels = [], [], {k: [] for k in AUX_CLASSES}
+        every = {k: [] for k in AUX_CLASSES}
         for _ in range(B):
             it = items[int(rng.integers(len(items)))]
             T = it["z"].shape[1]
@@ -122,8 +130,11 @@ class LatentCache:
             zs.append(it["z"][:, s:s + window].float())
             for k in AUX_CLASSES:
                 labels[k].append(it[k][s:s + window:pt].long())
+                if cells:
+                    every[k].append(it[k][s:s + window].long())
             caps.append(it["captions"][int(rng.integers(len(it["captions"])))])
-        return torch.stack(zs), caps, {k: torch.stack(v) for k, v in labels.items()}
+        out = torch.stack(zs), caps, {k: torch.stack(v) for k, v in labels.items()}
+        return out + ({k: torch.stack(v) for k, v in every.items()},) if cells else out
 
 
 # ------------------------------------------------------------------ model
@@ -192,11 +203,14 @@ def latent_norm(cfg):
             torch.tensor(cfg["vae"]["latent_std"])[None, :, None, None, None])
 
 
-def flow_loss(model, x0, tt, ids, mask, rng_t):
-    """Rectified-flow loss of one batch: x0 (B, Cz, T, Hl, Wl) normalised
+def flow_loss(model, x0, tt, ids, mask, rng_t, cz=None):
+    """Rectified-flow loss of one batch: x0 (B, C, T, Hl, Wl) normalised
     latents, tt (B, T/pt) timesteps per temporal patch of pt latent frames
     (0 marks clean context, left out of the loss). Draws the noise from
-    rng_t (a CPU generator, so a GPU run draws the same noise)."""
+    rng_t (a CPU generator, so a GPU run draws the same noise). With cz
+    (< C: the latent's channels, ReDi's extra ones after them) the pair
+    (loss of the first cz channels, loss of the others), each a mean over
+    its own channels."""
     e = torch.randn(x0.shape, generator=rng_t).to(x0.device)
     tf = tt.repeat_interleave(x0.shape[2] // tt.shape[1], dim=1)      # (B, T) per latent frame
     tb = tf[:, None, :, None, None]
@@ -204,7 +218,11 @@ def flow_loss(model, x0, tt, ids, mask, rng_t):
     with recipe.autocast(x0.device):
         v = model.dit(xt, tt, model.text(ids, mask), mask).float()
     w = (tf > 0).float()[:, None, :, None, None]
-    return (((v - (e - x0)) ** 2) * w).sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
+    err = ((v - (e - x0)) ** 2) * w
+    cells = w.sum() * x0.shape[3] * x0.shape[4]
+    if cz is None:
+        return err.sum() / (cells * x0.shape[1])
+    return err[:, :cz].sum() / (cells * cz), err[:, cz:].sum() / (cells * (x0.shape[1] - cz))
 
 
 def retarget_config(start_cfg, cache):
@@ -296,6 +314,26 @@ def same_autoencoder(a, b):
     return arch(a) == arch(b)
 
 
+def with_redi(cfg, n, cache):
+    """(cfg, R): the config with dit.extra_channels R (ReDi): as cfg says
+    where n is None, else n; when R > 0 and the config has no code
+    statistics yet (provenance.redi), they are computed over the cache."""
+    have = cfg["dit"].get("extra_channels", 0)
+    if n is None or n == have:
+        n = have
+    elif have:
+        raise SystemExit(f"train_dit.py: the run has {have} extra (ReDi) channels, --redi says {n}")
+    cfg = copy.deepcopy(cfg)
+    if n:
+        cfg["dit"]["extra_channels"] = n
+        prov = cfg.setdefault("provenance", {})
+        if "redi" not in prov:
+            prov["redi"] = redi.stats(it for items in cache.by_size.values() for it in items)
+            print(f"ReDi: {n} extra channels, code mean {prov['redi']['mean']} "
+                  f"std {prov['redi']['std']}", flush=True)
+    return cfg, n
+
+
 def checkpoint_path(args):
     return loop.checkpoint_path(args.dir)
 
@@ -349,6 +387,14 @@ def main():
                     help="this fraction of the batches are clips of one temporal patch (no "
                          "motion, no context), as many more of them as keeps the tokens of a "
                          "batch: cheap samples of shape and colour (default 0)")
+    ap.add_argument("--redi", type=int, default=None, metavar="N",
+                    help=f"the DiT denoises N = {redi.CHANNELS} extra channels per latent cell, "
+                         "the world's occupancy, shape and motion (train/redi.py), beside the "
+                         "latent; a checkpoint or --init-from model without them is carried with "
+                         "zero weights on them (default: as the checkpoint; 0 when starting)")
+    ap.add_argument("--redi-weight", type=float, default=1.0,
+                    help="weight of the extra channels' flow loss (default 1)")
+    ap.add_argument("--log-every", type=int, default=50, help="steps between log lines (50)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is at hand")
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
@@ -373,6 +419,12 @@ def main():
     loop.check_arguments(ap, args)
     if args.from_file and not args.export:
         ap.error("--from goes with --export")
+    if args.redi not in (None, 0, redi.CHANNELS):
+        ap.error(f"--redi is 0 or {redi.CHANNELS} (train/redi.py's code)")
+    if args.log_every < 1:
+        ap.error("--log-every must be >= 1")
+    if args.redi_weight < 0:
+        ap.error("--redi-weight must be >= 0")
     dev = recipe.device(args.device)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -395,6 +447,7 @@ def sitting(args, dev):
                          f"cache {args.cache}: give --pairs, a cache of its own autoencoder")
     cfg = (ck["config"] if ck else retarget_config(start.config, cache) if carry else
            start.config if start else make_config(cache))
+    cfg, n_extra = with_redi(cfg, args.redi, cache)
     torch.manual_seed(0)
     cz = next(iter(cache.by_size.values()))[0]["z"].shape[0] if cache.n else None
     if cz is not None and cz != cfg["vae"]["z_channels"]:
@@ -407,12 +460,12 @@ def sitting(args, dev):
         print(f"initialised from {args.init_from}, carried onto the cache's autoencoder "
               f"(R^2 of the input map {r2[0]:.3f}, of the output map {r2[1]:.3f})", flush=True)
     elif start:
-        model.load_state_dict(start.state_dict())
+        model.load_state_dict(redi.widen_state(start.state_dict(), model.state_dict()))
         print(f"initialised from {args.init_from}", flush=True)
     del model.vae                       # trained in stage 1, not here
     aux = AuxHeads(cfg["dit"]["dim"])
     if ck:
-        model.load_state_dict(ck["model"])
+        model.load_state_dict(redi.widen_state(ck["model"], model.state_dict()))
         aux.load_state_dict(ck["aux"])
     model.to(dev)
     aux.to(dev)
@@ -422,8 +475,10 @@ def sitting(args, dev):
     step = start.config.get("provenance", {}).get("dit_steps", 0) if start else 0
     warm_from = step                    # the learning rate warms up from here
     if ck:
-        opt.load_state_dict(ck["opt"])          # moves its state to the parameters' device
-        ema.state = {k: v.to(dev) for k, v in ck["ema"].items()}
+        names = [n for n, _ in model.named_parameters()] + [None] * len(list(aux.parameters()))
+        opt.load_state_dict(redi.widen_optimizer(ck["opt"], params, names))  # to the params' device
+        ema.state = {k: v.to(dev) for k, v in
+                     redi.widen_state(ck["ema"], model.state_dict()).items()}
         step = ck["step"]
         warm_from = ck.get("warm_from", 0)
         print(f"resumed at step {step}", flush=True)
@@ -432,6 +487,8 @@ def sitting(args, dev):
     mean, std = (v.to(dev) for v in latent_norm(cfg))
     window, context = cfg["sampler"]["window"], cfg["sampler"]["context"]
     pt = cfg["dit"]["patch"][0]                 # latent frames per temporal patch
+    cz = cfg["vae"]["z_channels"]
+    redi_stats = cfg["provenance"]["redi"] if n_extra else None
     shift = cfg["sampler"]["shift"]
     mid = len(model.dit.blocks) // 2
     feats = {}
@@ -446,9 +503,14 @@ def sitting(args, dev):
     def batch_loss(step):
         single = args.single_frames > 0 and rng.random() < args.single_frames
         w = pt if single else window            # one temporal patch: window/pt times the clips
-        z, caps, labels = cache.batch(rng, args.batch * (window // w), w, pt)
+        z, caps, labels, *every = cache.batch(rng, args.batch * (window // w), w, pt,
+                                              cells=bool(n_extra))
         B = z.shape[0]
         x0 = (z.to(dev) - mean) / std
+        if n_extra:
+            a0 = redi.targets(every[0]["shape"], every[0]["motion"], redi_stats,
+                              cfg["dit"]["patch"])
+            x0 = torch.cat([x0, a0.to(dev)], dim=1)
         labels = {k: v.to(dev) for k, v in labels.items()}
         caps = ["" if rng.random() < 0.1 else c for c in caps]
         ids, mask = (v.to(dev) for v in pad_batch([encode(c) for c in caps]))
@@ -457,18 +519,25 @@ def sitting(args, dev):
         clean = torch.from_numpy(rng.random(B) < (0.0 if single else 0.3))
         tt[clean, :context // pt] = 0.0
         tt = tt.to(dev)
-        loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
-        loss, loss_aux = loss_fm, 0.0
+        stats = {}
+        if n_extra:
+            loss_fm, loss_redi = flow_loss(model, x0, tt, ids, mask, rng_t, cz)
+            stats["redi"] = loss_redi.item()
+            loss, loss_aux = loss_fm + args.redi_weight * loss_redi, 0.0
+        else:
+            loss_fm = flow_loss(model, x0, tt, ids, mask, rng_t)
+            loss, loss_aux = loss_fm, 0.0
         if (args.aux_steps is None or step < args.aux_steps) and args.aux_weight > 0:
             with recipe.autocast(dev):
                 logits = aux(feats["x"])                            # {k: (B, Tp, S, C_k)}
             loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
                            for k, n in AUX_CLASSES.items())
             loss = loss + args.aux_weight * loss_aux
-        return loss, {"fm": loss_fm.item(), "aux": float(loss_aux)}, B
+        return loss, dict(stats, fm=loss_fm.item(), aux=float(loss_aux)), B
 
     def log_line(step, s):
-        return (f"step {step} fm {s.avg['fm']:.4f} aux {s.avg['aux']:.3f} "
+        extra = f" redi {s.avg['redi']:.4f}" if n_extra else ""
+        return (f"step {step} fm {s.avg['fm']:.4f}{extra} aux {s.avg['aux']:.3f} "
                 f"lr {s.lr:.2e} {s.samples_per_s:.1f} samples/s")
 
     def checkpoint(step):
@@ -480,7 +549,8 @@ def sitting(args, dev):
             print(f"latent cache now {cache.n} clips", flush=True)
 
     loop.train(args, opt, params, step, warm_from=warm_from, warmup=WARMUP,
-               batch_loss=batch_loss, checkpoint=checkpoint, log_line=log_line, log_every=50,
+               batch_loss=batch_loss, checkpoint=checkpoint, log_line=log_line,
+               log_every=args.log_every,
                directory=args.dir, log=loop.Log(args.dir), ema=ema, after_save=refresh)
 
 

@@ -27,6 +27,7 @@
 #define MAX_PIECE_BYTES 64
 #define MAX_CHANNELS 4096
 #define MAX_Z 64
+#define MAX_EXTRA 64
 #define MAX_KT 16
 #define MAX_PATCH 16
 #define MAX_RES_BLOCKS 16
@@ -346,6 +347,11 @@ static int parse_dit(ctx *x, st2v_config *c, const cJSON *root)
         (rc = get_int(x, d, "dit", "freq_dim", 2, MAX_DIM, &c->freq_dim)) ||
         (rc = get_optional_bool(x, d, "dit", "text_pool", &c->text_pool)))
         return rc;
+    /* optional: absent means 0 (the files before it) */
+    if (cJSON_GetObjectItemCaseSensitive(d, "extra_channels") &&
+        (rc = get_int(x, d, "dit", "extra_channels", 0, MAX_EXTRA,
+                      &c->extra_channels)))
+        return rc;
     if (c->dim % c->heads != 0)
         return FAIL(x, "dit.dim %d is not divisible by dit.heads %d", c->dim,
                     c->heads);
@@ -545,6 +551,7 @@ int st2v_config_parse(st2v_config *c, const char *json, char *err,
         (rc = parse_dit(&x, c, root)) || (rc = parse_vae(&x, c, root)) ||
         (rc = parse_video(&x, c, root)) || (rc = parse_sampler(&x, c, root)))
         goto out;
+    c->dit_channels = c->z_channels + c->extra_channels;
     goto out;
 nomem:
     rc = st2v_fail(err, err_size, ST2V_ERR_NOMEM, "config: out of memory");

@@ -34,6 +34,10 @@ typedef struct st2v_config {
     float rope_theta;
     int freq_dim;                                    /* F */
     int text_pool;             /* pooled text added to the timestep embedding */
+    int extra_channels;        /* R: channels the DiT denoises beside the
+                                  latent (ReDi), dropped before the decoder;
+                                  0 where the key is absent */
+    int dit_channels;          /* Cz + R: the DiT's and the sampler's latent */
 
     /* video autoencoder */
     int z_channels;                                  /* Cz */

@@ -32,7 +32,8 @@ static double text_flops(const st2v_config *c, int n)
 static double dit_flops(const st2v_config *c, int T, int Hl, int Wl, int n)
 {
     double D = c->dim, M = c->mlp;
-    double P = (double)c->z_channels * c->patch[0] * c->patch[1] * c->patch[2];
+    /* the token's width: the latent's channels and dit.extra_channels */
+    double P = (double)c->dit_channels * c->patch[0] * c->patch[1] * c->patch[2];
     double Tp = T / c->patch[0];
     double N = Tp * (Hl / c->patch[1]) * (Wl / c->patch[2]);
     double per_block = linear_flops(Tp, D, 6 * D)      /* ada, per frame */

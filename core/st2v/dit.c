@@ -66,8 +66,8 @@ int st2v_dit_prepare_text(const st2v_world *m, st2v_pool *pool,
 
 /* ============================================================ patches */
 
-/* The patch map between the latent z (Cz, T, Hl, Wl) and the tokens
- * tok (N, P): element ((ch*pt + i)*ph + j)*pw + k of token (a, b, c) is
+/* The patch map between the latent z (Cz + R, T, Hl, Wl) (R =
+ * dit.extra_channels) and the tokens tok (N, P): element ((ch*pt + i)*ph + j)*pw + k of token (a, b, c) is
  * z[ch, a*pt+i, b*ph+j, c*pw+k]. to_tokens: tok <- z (patchify), else
  * z <- tok (unpatchify). */
 static void patch_map(float *tok, float *z, const st2v_config *cfg, int T,
@@ -75,12 +75,12 @@ static void patch_map(float *tok, float *z, const st2v_config *cfg, int T,
 {
     const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
     const int Tp = T / pt, Hp = Hl / ph, Wp = Wl / pw;
-    const int P = cfg->z_channels * pt * ph * pw;
+    const int P = cfg->dit_channels * pt * ph * pw;
     for (int a = 0; a < Tp; a++)
         for (int b = 0; b < Hp; b++)
             for (int c = 0; c < Wp; c++) {
                 float *t = tok + (((int64_t)a * Hp + b) * Wp + c) * P;
-                for (int ch = 0; ch < cfg->z_channels; ch++)
+                for (int ch = 0; ch < cfg->dit_channels; ch++)
                     for (int i = 0; i < pt; i++)
                         for (int j = 0; j < ph; j++) {
                             float *zr = z + (((int64_t)ch * T + a * pt + i) *
@@ -122,7 +122,7 @@ int st2v_dit_forward_batch(const st2v_world *m, st2v_pool *pool, int nb,
     const int D = cfg->dim, H = cfg->heads, hd = D / H, M = cfg->mlp;
     const int pt = cfg->patch[0], ph = cfg->patch[1], pw = cfg->patch[2];
     const int F = cfg->freq_dim;
-    const int P = cfg->z_channels * pt * ph * pw;
+    const int P = cfg->dit_channels * pt * ph * pw;
     if (nb < 1 || T < 1 || Hl < 1 || Wl < 1 || T % pt || Hl % ph || Wl % pw)
         return ST2V_ERR_INVALID_ARG;
     int n_max = 0;

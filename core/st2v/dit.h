@@ -24,8 +24,9 @@ int st2v_dit_prepare_text(const st2v_world *m, st2v_pool *pool,
  * one forward pass. Each v[b] equals the pass alone up to rounding (the
  * same bits where the linear kernels' results do not depend on the row
  * count).
- *   v[b] (Cz, T, Hl, Wl)  output velocity
- *   z    (Cz, T, Hl, Wl)  normalised latent
+ *   v[b] (C, T, Hl, Wl)   output velocity
+ *   z    (C, T, Hl, Wl)   normalised latent; C = cfg.dit_channels, the
+ *                         autoencoder's Cz then dit.extra_channels
  *   t    (T / pt)         timestep of each temporal patch, in [0, 1]
  *   t0                    RoPE offset of the first temporal patch
  *   kv[b]                 from st2v_dit_prepare_text (n[b] tokens)

@@ -154,7 +154,9 @@ static void world_caps(const st2v_world *w, st2v_arch_caps *caps)
 {
     const st2v_config *c = &w->cfg;
     memset(caps, 0, sizeof(*caps));
-    caps->latent_channels = c->z_channels;
+    /* the DiT's latent: the autoencoder's channels, then dit.extra_channels
+     * (sampled with them, dropped by decode_frame) */
+    caps->latent_channels = c->dit_channels;
     caps->spatial_factor = c->s;
     caps->frames_per_latent = c->ft;
     caps->first_frames = c->ft;
@@ -284,7 +286,9 @@ static void world_decoder_reset(void *dec)
     st2v_vae_stream_reset(((world_decoder *)dec)->s);
 }
 
-/* z (Cz, Hl, Wl) normalised: denormalised in place, then decoded. */
+/* z (Cz + R, Hl, Wl) normalised: its first Cz channels denormalised in
+ * place, then decoded; the R extra channels (dit.extra_channels) are not
+ * read. */
 static int world_decode_frame(void *dec, st2v_pool *pool, float *z,
                               float *rgb, int *n_frames)
 {
@@ -300,7 +304,8 @@ static int world_decode_frame(void *dec, st2v_pool *pool, float *z,
 }
 
 /* The image repeated over the ft frames of one latent frame, encoded and
- * normalised. */
+ * normalised: z (Cz + R, Hl, Wl), the R extra channels (dit.extra_channels,
+ * which an image does not tell) at 0, their mean in training. */
 static int world_encode_image(const void *impl, st2v_pool *pool,
                               const uint8_t *px, int W, int H, float *z)
 {
@@ -324,6 +329,8 @@ static int world_encode_image(const void *impl, st2v_pool *pool,
         for (size_t i = 0; i < frame; i++)
             z[c * frame + i] = (z[c * frame + i] - cf->latent_mean[c]) /
                                cf->latent_std[c];
+    memset(z + (size_t)cf->z_channels * frame, 0,
+           (size_t)cf->extra_channels * frame * sizeof(float));
     return 0;
 }
 

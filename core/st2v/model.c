@@ -162,7 +162,7 @@ static void bind_text(binder *b, const st2v_config *c, st2v_text_weights *t)
 static void bind_dit(binder *b, const st2v_config *c, st2v_dit_weights *d)
 {
     int D = c->dim, M = c->mlp, Dt = c->text_dim, hd = c->dim / c->heads;
-    int P = c->z_channels * c->patch[0] * c->patch[1] * c->patch[2];
+    int P = c->dit_channels * c->patch[0] * c->patch[1] * c->patch[2];
     bind_linear(b, &d->patch_embed, "dit", "patch_embed", D, P);
     bind_linear(b, &d->t_fc1, "dit", "t_embed.fc1", D, c->freq_dim);
     bind_linear(b, &d->t_fc2, "dit", "t_embed.fc2", D, D);

@@ -7,6 +7,11 @@ import copy
 import json
 
 
+# dit.extra_channels: channels the DiT denoises beside the latent (ReDi),
+# dropped before the decoder; at most this many (core/st2v/config.c too)
+MAX_EXTRA_CHANNELS = 64
+
+
 def _utf8_ok(s):
     try:
         s.encode("utf-8")
@@ -47,6 +52,9 @@ def derived(cfg):
     need(all(r % 2 == 0 for r in rd) and sum(rd) == hd, "dit.rope_dims must be even and sum to hd")
     need(dit["freq_dim"] % 2 == 0, "dit.freq_dim must be even")
     need(isinstance(dit.get("text_pool", False), bool), "dit.text_pool must be a boolean")
+    R = dit.get("extra_channels", 0)
+    need(isinstance(R, int) and not isinstance(R, bool) and 0 <= R <= MAX_EXTRA_CHANNELS,
+         "dit.extra_channels must be an integer 0..%d" % MAX_EXTRA_CHANNELS)
     Cz = vae["z_channels"]
     need(Cz >= 1, "vae.z_channels must be >= 1")
     Lv = len(vae["channels"])
@@ -70,7 +78,7 @@ def derived(cfg):
     need(smp["context"] % pt == 0 and smp["context"] >= 0, "bad sampler.context")
     return dict(V=259 + len(pieces), L=L, Dt=Dt, Ht=Ht, hdt=Dt // Ht, Mt=text["mlp_dim"],
                 D=D, H=H, hd=hd, M=dit["mlp_dim"], pt=pt, ph=ph, pw=pw, F=dit["freq_dim"],
-                Cz=Cz, Lv=Lv, ft=ft, s=s, P=Cz * pt * ph * pw)
+                Cz=Cz, R=R, Cd=Cz + R, Lv=Lv, ft=ft, s=s, P=(Cz + R) * pt * ph * pw)
 
 
 TINY_PIECES = [

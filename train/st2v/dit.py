@@ -4,8 +4,10 @@ section 5): per-temporal-patch timesteps, adaLN-Zero modulation, self
 attention with QK RMSNorm and interleaved 3D RoPE, cross attention to the
 text features.
 
-Batch first: z (B, Cz, T, Hl, Wl), t (B, T/pt), text (B, n, Dt) with an
-optional key mask (B, n), t0 the RoPE offset of the first temporal patch."""
+Batch first: z (B, Cz + R, T, Hl, Wl) (R = dit.extra_channels, 0 by
+default: ReDi channels after the latent's), t (B, T/pt), text (B, n, Dt)
+with an optional key mask (B, n), t0 the RoPE offset of the first temporal
+patch."""
 
 import math
 
@@ -156,7 +158,9 @@ class DiT(nn.Module):
     def __init__(self, cfg):
         super().__init__()
         d, tx = cfg["dit"], cfg["text"]
-        self.cz = cfg["vae"]["z_channels"]
+        # the latent's channels and dit.extra_channels (ReDi: the world's
+        # structure denoised beside it, dropped before the decoder)
+        self.cz = cfg["vae"]["z_channels"] + d.get("extra_channels", 0)
         self.patch = tuple(d["patch"])
         self.rope_dims = tuple(d["rope_dims"])
         self.theta = float(d["rope_theta"])
@@ -171,7 +175,7 @@ class DiT(nn.Module):
         self.final = FinalLayer(D, P)
 
     def forward(self, z, t, text, text_mask=None, t0=0):
-        """z (B,Cz,T,Hl,Wl), t (B,T/pt), text (B,n,Dt), text_mask (B,n) bool -> v like z."""
+        """z (B,Cz+R,T,Hl,Wl), t (B,T/pt), text (B,n,Dt), text_mask (B,n) bool -> v like z."""
         B, C, T, H, W = z.shape
         pt, ph, pw = self.patch
         grid = (T // pt, H // ph, W // pw)
