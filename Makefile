@@ -3,6 +3,7 @@
 #
 #   make              libst2v (static + shared), the st2v CLI
 #   make check        every test: unit, golden, loader, CLI, FFmpeg, GStreamer, Python
+#   make check-c      the C test programs alone, each once (the Debian build's)
 #   make check-asan   the C tests again under AddressSanitizer + UBSan, then
 #                     make check-valgrind (cancellation, the GStreamer element)
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
@@ -105,6 +106,15 @@ check: all $(TEST_BIN)
 	    else echo "ok   libst2v.a exports only st2v_* names ($$(nm -g --defined-only $(LIB_A) | awk 'NF == 3' | wc -l))"; fi
 	@ST2V_FIXTURES=tests/fixtures ST2V_BIN=$(CLI) B=$(B) HAVE_GST=$(HAVE_GST) \
 	    PY=$(PY) HAVE_PYTHON=$(HAVE_PYTHON) tests/run-tests.sh $(TEST_BIN)
+
+# The C test programs alone, each once (no ST2V_CPU or geometry variants,
+# no shell or Python suites, no ffmpeg): what a package build runs
+# (debian/rules' dh_auto_test).
+check-c: $(TEST_BIN)
+	@failed=; for t in $(TEST_BIN); do echo "== $${t##*/}"; \
+	    ST2V_FIXTURES=tests/fixtures $$t || failed="$$failed $${t##*/}"; done; \
+	    if [ -n "$$failed" ]; then echo "check-c: failing:$$failed"; exit 1; fi; \
+	    echo "check-c: $(words $(TEST_BIN)) test programs passed"
 
 check-asan:
 	$(MAKE) B=build-asan CFLAGS="$(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
@@ -352,7 +362,7 @@ all: $(GST_PLUGIN) $(GST_EXAMPLE)
 install: install-gst
 uninstall: uninstall-gst
 ifeq ($(HAVE_GST_CHECK),yes)
-check: $(GST_TEST)
+check check-c: $(GST_TEST)
 TEST_BIN += $(GST_TEST)
 endif
 endif

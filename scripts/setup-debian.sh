@@ -30,6 +30,13 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
 gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 gstreamer1.0-plugins-ugly"
 
+# the Debian packages (debian/, docs/packaging.md): debhelper builds them
+# (dpkg-dev is above), help2man writes st2v(1) from st2v --help, and
+# tests/test_debian.sh builds, installs and purges them in make check;
+# lintian checks them by hand (docs/packaging.md).
+PACKAGES="$PACKAGES
+debhelper help2man lintian"
+
 # `make fuzz` (fuzz/, docs/robustness.md "Fuzzing"): clang and its
 # libFuzzer, ASan and UBSan runtimes (-fsanitize=fuzzer,address,undefined).
 PACKAGES="$PACKAGES
