@@ -15,6 +15,7 @@
 #   make pictures     the README's pictures of real output -> docs/images/
 #   make dist         build/st2v-VERSION.tar.xz, the committed tree (git archive)
 #   make distcheck    that tarball unpacked, configured and `make check`ed
+#   make soak         10-minute live GStreamer and ffmpeg streams, RSS sampled
 
 ifeq ($(wildcard config.mak),)
 $(error config.mak is missing: run ./configure first)
@@ -218,6 +219,28 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
+# ------------------------------------------------------------ long runs
+# Issue 23's soak (docs/robustness.md "Long runs"; not part of check): a
+# live st2vsrc with the prompt changed every 5 s, then ffmpeg's st2v=d=-1
+# piped, each for SOAK_SECONDS of wall time with the default model, their
+# RSS sampled; fails on a timestamp gap, an error or an RSS spread over
+# 5 % after the first minute. SOAK_ARGS e.g. "--sample 1 --verbose".
+SOAK_SECONDS ?= 600
+
+.PHONY: soak
+soak: all
+ifeq ($(HAVE_GST),yes)
+	GST_PLUGIN_PATH=$(B)/lib/gstreamer-1.0 GST_REGISTRY=$(B)/soak-registry.bin \
+	    $(PY) tools/soak.py gst --seconds $(SOAK_SECONDS) --checker $(B)/bin/st2v-soak-gst $(SOAK_ARGS)
+else
+	@echo "soak: GStreamer not found, the gst run skipped"
+endif
+ifeq ($(WITH_FFMPEG),yes)
+	$(PY) tools/soak.py ffmpeg --seconds $(SOAK_SECONDS) --ffmpeg $(B)/bin/ffmpeg $(SOAK_ARGS)
+else
+	@echo "soak: no ffmpeg with the st2v filter (WITH_FFMPEG=no), the ffmpeg run skipped"
+endif
+
 # ------------------------------------------------------------ release
 # The tarball is the committed tree at HEAD, nothing built (the default
 # model and the test fixtures are committed); make distcheck proves that it
@@ -320,6 +343,13 @@ $(GST_EXAMPLE): gst-st2v/examples/change-prompt.c config.mak
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
 
+# the checker of a long live stream (tools/soak.py gst, docs/robustness.md
+# "Long runs"): an application too, st2vsrc through the registry
+SOAK_GST := $(B)/bin/st2v-soak-gst
+$(SOAK_GST): tools/st2v-soak-gst.c config.mak
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
+
 # the element compiled in, so the tests need no registry entry for it
 GST_ELEMENT_OBJ := $(B)/obj/gst-st2v/gstst2vsrc.o $(B)/obj/gst-st2v/st2vworker.o
 $(GST_TEST): tests/test_gst_st2vsrc.c $(GST_ELEMENT_OBJ) $(LIB_IN)
@@ -358,7 +388,7 @@ uninstall-gst:
 	rm -f $(DESTDIR)$(GST_PLUGINDIR)/libgstst2v.so
 
 ifeq ($(HAVE_GST),yes)
-all: $(GST_PLUGIN) $(GST_EXAMPLE)
+all: $(GST_PLUGIN) $(GST_EXAMPLE) $(SOAK_GST)
 install: install-gst
 uninstall: uninstall-gst
 ifeq ($(HAVE_GST_CHECK),yes)

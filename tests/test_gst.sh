@@ -315,6 +315,37 @@ awk '/^<!-- example: / { want = 1; next }
 check "docs/gstreamer.md lists gst-st2v/examples/change-prompt.c as it is" \
     cmp -s "$TMP/example.c" gst-st2v/examples/change-prompt.c
 
+# ------------------------------------------- a short soak (tools/soak.py gst)
+# docs/robustness.md "Long runs" in 20 s: a live st2vsrc, the prompt
+# changed every 4 s, through tools/soak.py and its checker. Asserted: no
+# error, every timestamp gap and DISCONT announced by the element's QoS
+# message (the checker's exit status), the prompts applied; not RSS or
+# speed (a loaded machine), hence the wide RSS tolerance.
+SOAK=$(abspath "$B/bin")/st2v-soak-gst
+PY=${PY:-/usr/bin/python3}
+if [ -x "$SOAK" ]; then
+    ST2V_MODEL=$TINY timeout 120 "$PY" tools/soak.py gst --seconds 20 --prompt-interval 4 \
+        --checker "$SOAK" --warmup 10 --sample 1 --rss-tolerance 50 \
+        --json "$TMP/soak.json" >"$TMP/soak.out" 2>&1
+    soak() { "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, r))' \
+        "$TMP/soak.json" "$1" 2>/dev/null; }
+    check "soak 20 s: the checker exits 0: no error, no gap or DISCONT without a QoS message ($(soak '"buffers=%d gaps=%d unexplained=%d qos=%d" % (buffers, gaps, unexplained_gaps, qos_src)'))" \
+        test "$(soak 'exit_status == 0 and errors == 0 and unexplained_gaps == 0 and unexplained_discont == 0')" = True
+    check "soak 20 s: buffers flow at 16/1, with continuous timestamps up to the gaps announced" \
+        test "$(soak 'fps == "16/1" and buffers > 0 and abs(pts_span_s * 16 - buffers - gap_frames) <= 1')" = True
+    check "soak 20 s: 4 prompt changes set, all but the last applied ($(soak '"%d set, %d applied" % (prompts_set, prompts_applied)'))" \
+        test "$(soak 'prompts_set >= 4 and prompts_applied >= prompts_set - 1')" = True
+    check "soak 20 s: RSS sampled from /proc every second" \
+        test "$(soak 'samples >= 15 and rss_end_mib > 0')" = True
+    [ -s "$TMP/soak.json" ] || head -n 5 "$TMP/soak.out" >&2
+    "$SOAK" -t 0 >"$TMP/soak-bad.out" 2>&1
+    rc=$?
+    check "the soak checker refuses -t 0 with one line and status 2 (status $rc)" \
+        test $rc -eq 2 -a "$(wc -l <"$TMP/soak-bad.out")" -eq 1
+else
+    fail "a short soak" "$SOAK is missing (make)"
+fi
+
 # --------------------------------------------------- docs/gstreamer.md recipes
 # Each block after a line "<!-- tested: NAME OUTPUT -->" runs in a scratch
 # directory with the tiny model as the default; OUTPUT must then hold
