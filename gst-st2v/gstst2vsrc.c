@@ -1504,8 +1504,11 @@ report_late (GstSt2vSrc * src, GstClockTime due, GstClockTime lateness,
             src->dropped));
 }
 
-/* Live: take the next generated frame; if it came too late for its time,
- * show it at the next frame time still ahead instead. */
+/* Live: take the next generated frame; if generation made it too late for
+ * its time (create() had to wait for it), show it at the next frame time
+ * still ahead instead. A frame that was ready keeps its time, however late
+ * create() came for it: skipping frame times then would leave timestamp
+ * gaps that no QoS message explains. */
 static GstFlowReturn
 fill_live (GstSt2vSrc * src, GstBuffer * buffer)
 {
@@ -1537,18 +1540,21 @@ fill_live (GstSt2vSrc * src, GstBuffer * buffer)
      * much (its ts-offset): frames are due that much later */
     src->live_offset = now - due;
   } else if (GST_CLOCK_TIME_IS_VALID (now) &&
+      now > due + src->live_offset + dur && !waited) {
+    /* the frame was ready: this thread (or downstream) was late, not
+     * generation; it keeps its time, the frames queued behind it catch
+     * up, and the sink's QoS deals with what stays late */
+    GST_DEBUG_OBJECT (src, "frame %" G_GINT64_FORMAT " is %" GST_TIME_FORMAT
+        " late (not generation's doing): kept at its time", src->n_frames,
+        GST_TIME_ARGS (now - due - src->live_offset));
+  } else if (GST_CLOCK_TIME_IS_VALID (now) &&
       now > due + src->live_offset + dur) {
     GstClockTime late = now - due - src->live_offset;
     gint64 n = gst_util_uint64_scale_ceil (now - src->live_offset -
         src->accum_rtime, src->info.fps_n,
         (guint64) src->info.fps_d * GST_SECOND);
 
-    if (waited)
-      report_late (src, due, late, n - src->n_frames);
-    else
-      GST_DEBUG_OBJECT (src, "frame %" G_GINT64_FORMAT " is %"
-          GST_TIME_FORMAT " late (not generation's doing)", src->n_frames,
-          GST_TIME_ARGS (late));
+    report_late (src, due, late, n - src->n_frames);
     src->n_frames = n;
     src->discont = TRUE;
   }

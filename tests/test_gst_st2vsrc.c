@@ -1409,6 +1409,89 @@ GST_START_TEST (live_mode_posts_qos_and_a_warning_when_generation_falls_behind)
 
 GST_END_TEST;
 
+/* Holds st2vsrc's streaming thread after buffer HOLD_AT for HOLD_US, and
+ * then until the worker has a frame queued: the next create() comes late
+ * for a frame that was ready (as on a loaded machine, where the thread is
+ * scheduled late), not because generation fell behind. */
+#define HOLD_AT 8
+#define HOLD_US (300 * 1000)
+
+typedef struct
+{
+  GstSt2vSrc *src;
+  guint n;
+} Hold;
+
+static GstPadProbeReturn
+hold_streaming_thread (GstPad * pad, GstPadProbeInfo * info, gpointer data)
+{
+  Hold *h = data;
+  guint queued = 0;
+
+  (void) pad;
+  (void) info;
+  if (h->n++ != HOLD_AT)
+    return GST_PAD_PROBE_OK;
+  g_usleep (HOLD_US);
+  while (!queued) {
+    g_mutex_lock (&h->src->worker.lock);
+    queued = h->src->worker.filled.length;
+    g_mutex_unlock (&h->src->worker.lock);
+    if (!queued)
+      g_usleep (1000);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+GST_START_TEST (live_mode_a_late_streaming_thread_leaves_no_timestamp_gap)
+{
+  gchar *src = tiny_src ("is-live=true");
+  gchar *d = g_strdup_printf ("%s ! video/x-raw,width=32,height=32,"
+      "framerate=16/1 ! fakesink name=sink sync=true signal-handoffs=true",
+      src);
+  GstElement *pipe = pipeline (d);
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  GstPad *pad = gst_element_get_static_pad (e, "src");
+  Collect *c = collect (pipe, "sink");
+  Hold h = { GST_ST2V_SRC (e), 0 };
+  gint64 t0 = g_get_monotonic_time ();
+  GstMessage *m;
+  guint n;
+
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, hold_streaming_thread,
+      &h, NULL);
+  gst_element_set_state (pipe, GST_STATE_PLAYING);
+  while (collected (c) < HOLD_AT + 16 &&
+      g_get_monotonic_time () - t0 < 60 * G_USEC_PER_SEC)
+    g_usleep (10 * 1000);
+  m = wait_message (pipe, GST_MESSAGE_ERROR, 0);
+  fail_if (m != NULL, "an error message");
+  gst_element_set_state (pipe, GST_STATE_NULL);
+
+  /* every buffer one frame time after the last, none flagged DISCONT
+   * after the first (before the fix, the frame after the hold was moved
+   * 5 frame times on and flagged DISCONT, with no QoS message) */
+  n = c->bufs->len;
+  fail_unless (n >= HOLD_AT + 16, "%u buffers in 60 s", n);
+  for (guint i = 1; i < n; i++) {
+    GstBuffer *a = g_ptr_array_index (c->bufs, i - 1), *b =
+        g_ptr_array_index (c->bufs, i);
+
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (b),
+        GST_BUFFER_PTS (a) + GST_BUFFER_DURATION (a));
+    fail_if (GST_BUFFER_FLAG_IS_SET (b, GST_BUFFER_FLAG_DISCONT),
+        "buffer %u flagged DISCONT", i);
+  }
+  gst_object_unref (pad);
+  gst_object_unref (e);
+  collect_free (c);
+  gst_object_unref (pipe);
+  g_free (d);
+  g_free (src);
+}
+
+GST_END_TEST;
+
 /* ================================================================ messages */
 
 GST_START_TEST (progress_messages_report_the_chunk_being_generated)
@@ -1574,6 +1657,8 @@ st2vsrc_suite (void)
   tcase_add_test (tc, live_mode_reports_its_latency_and_keeps_time);
   tcase_add_test (tc,
       live_mode_posts_qos_and_a_warning_when_generation_falls_behind);
+  tcase_add_test (tc,
+      live_mode_a_late_streaming_thread_leaves_no_timestamp_gap);
   tcase_add_test (tc, progress_messages_report_the_chunk_being_generated);
   tcase_add_test (tc, state_cycles_fifty_times_without_leaks);
   tcase_add_test (tc, two_st2vsrc_run_side_by_side_in_one_pipeline);
