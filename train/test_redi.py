@@ -45,26 +45,38 @@ def the_shape_code_is_a_regular_simplex_and_motion_unit_directions():
     assert torch.equal(m[:2], torch.zeros(2, 2))                    # background, still
     assert m[2].tolist() == [-1, 0] and m[3].tolist() == [1, 0]     # left, right
     assert m[4].tolist() == [0, -1] and m[5].tolist() == [0, 1]     # up, down (y down)
+    p = redi.SHAPE_CODE_2D[1:].double()                             # compact: a pentagon
+    assert torch.allclose(p.norm(dim=1), torch.ones(5, dtype=torch.float64), atol=1e-6)
+    near = [float((p[i] - p[(i + 1) % 5]).norm()) for i in range(5)]
+    assert max(near) - min(near) < 1e-6 and min(near) > 1.17, near
+    assert torch.equal(redi.SHAPE_CODE_2D[0], torch.zeros(2))
 
 
 def targets_repeat_each_tokens_standardised_code_over_its_latent_cells():
     g = torch.Generator().manual_seed(1)
     shape = torch.randint(0, 6, (2, 3, 2, 4), generator=g)          # (B, T, Hp, Wp)
     motion = torch.randint(0, 6, (2, 3, 2, 4), generator=g) * (shape > 0)
-    st = redi.stats([{"shape": s, "motion": m} for s, m in zip(shape, motion)])
-    assert st["channels"] == redi.CHANNELS and len(st["mean"]) == redi.CHANNELS
-    a = redi.targets(shape, motion, st, [1, 2, 3])
-    assert a.shape == (2, redi.CHANNELS, 3, 4, 12), a.shape
-    flat = a.permute(1, 0, 2, 3, 4).reshape(redi.CHANNELS, -1)
-    assert float(flat.mean(1).abs().max()) < 1e-5                   # standardised over the batch
-    assert float((flat.std(1, unbiased=False) - 1).abs().max()) < 1e-4
     b, t, i, j = 1, 2, 1, 3                                         # one token: 2 x 3 cells
-    s = torch.tensor(st["std"])
-    mu = torch.tensor(st["mean"])
-    raw = torch.cat([torch.tensor([float(shape[b, t, i, j] > 0)]),
-                     redi.SHAPE_CODE[shape[b, t, i, j]], redi.MOTION_CODE[motion[b, t, i, j]]])
-    cells = a[b, :, t, 2 * i:2 * i + 2, 3 * j:3 * j + 3].reshape(redi.CHANNELS, -1)
-    assert torch.allclose(cells, ((raw - mu) / s)[:, None].expand(-1, 6), atol=1e-6)
+    sh, mo = shape[b, t, i, j], motion[b, t, i, j]
+    for R, raw in ((redi.CHANNELS, torch.cat([torch.tensor([float(sh > 0)]), redi.SHAPE_CODE[sh],
+                                              redi.MOTION_CODE[mo]])),
+                   (redi.COMPACT, torch.cat([redi.SHAPE_CODE_2D[sh], redi.MOTION_CODE[mo]]))):
+        st = redi.stats([{"shape": s, "motion": m} for s, m in zip(shape, motion)], R)
+        assert st["channels"] == R and len(st["mean"]) == R and len(st["names"]) == R
+        a = redi.targets(shape, motion, st, [1, 2, 3])
+        assert a.shape == (2, R, 3, 4, 12), a.shape
+        flat = a.permute(1, 0, 2, 3, 4).reshape(R, -1)
+        assert float(flat.mean(1).abs().max()) < 1e-5               # standardised over the batch
+        assert float((flat.std(1, unbiased=False) - 1).abs().max()) < 1e-4
+        s, mu = torch.tensor(st["std"]), torch.tensor(st["mean"])
+        cells = a[b, :, t, 2 * i:2 * i + 2, 3 * j:3 * j + 3].reshape(R, -1)
+        assert torch.allclose(cells, ((raw - mu) / s)[:, None].expand(-1, 6), atol=1e-6), R
+    try:
+        redi.raw_code(shape, motion, 5)
+    except ValueError as e:
+        assert "no code of 5 channels" in str(e), e
+    else:
+        raise AssertionError("a code of 5 channels was made")
 
 
 def a_carried_model_predicts_the_same_latent_velocity_as_before():
@@ -214,7 +226,7 @@ def a_checkpoint_without_the_channels_resumes_with_them():
 
 
 def the_extra_channels_loss_falls_when_trained():
-    """80 steps of the tiny model with --redi on one clip: the loss
+    """80 steps of the tiny model with --redi 4 (the compact code) on one clip: the loss
     of the extra channels falls (the code is learnable), the latent's loss
     is reported apart."""
     def body():
@@ -222,11 +234,45 @@ def the_extra_channels_loss_falls_when_trained():
             cache = os.path.join(d, "cache")
             tiny_cache(cache, clips=1)
             run = os.path.join(d, "run")
-            sitting(run, cache, redi.CHANNELS, 80, lr=3e-3)
+            sitting(run, cache, redi.COMPACT, 80, lr=3e-3)
             lines = open(os.path.join(run, "log.txt")).read().splitlines()
             r = [float(ln.split(" redi ")[1].split()[0]) for ln in lines]   # running means
             assert len(r) == 80 and r[-1] < 0.85 * r[0], (r[:5], r[-5:])   # measured 0.77
     tiny_recipe(body)
+
+
+def the_proxy_scores_a_carried_model_like_its_source():
+    """proxy.measure on a model with ReDi channels feeds them beside the
+    latent and reads the latent's velocity: a model carried onto them
+    (zero weights there) scores as its source, whatever --redi-input."""
+    from train import proxy
+    cfg0 = tiny_config()
+    old = St2vModel(cfg0).eval()
+    init_random(old, 5)
+    g = torch.Generator().manual_seed(6)
+    clips = []
+    for i in range(3):
+        shape = torch.zeros(4, 2, 3, dtype=torch.uint8)                 # (T_lat, Hp, Wp)
+        shape[:, i % 2, i % 3] = 1 + i
+        labels = {"colour": shape * 2, "shape": shape, "motion": shape.clone()}
+        clips.append({"seed": i, "z": torch.randn(4, 4, 4, 6, generator=g),
+                      "captions": ("a red ball", "červený míč"), "labels": labels})
+    torch.manual_seed(0)
+    probes = {k: torch.nn.Linear(16, n) for k, n in (("colour", 10), ("shape", 6), ("motion", 6))}
+    cfg = redi_config()
+    cfg["provenance"]["redi"] = redi.stats([c["labels"] for c in clips])
+    new = St2vModel(cfg).eval()
+    new.load_state_dict(redi.widen_state(old.state_dict(), new.state_dict()))
+    want = proxy.measure(old, cfg0, clips, probes)
+    assert len(want) == 3
+    for how in ("truth", "noise"):
+        got = proxy.measure(new, cfg, clips, probes, redi_input=how)
+        for a, b in zip(got, want):
+            assert a.keys() == b.keys()
+            for sec in a:
+                for k in a[sec]:
+                    assert abs(a[sec][k] - b[sec][k]) <= 1e-4 * max(1.0, abs(b[sec][k])), \
+                        (how, sec, k, a[sec][k], b[sec][k])
 
 
 TESTS = [
@@ -237,6 +283,7 @@ TESTS = [
     the_config_takes_extra_channels_0_to_64_and_widens_the_token,
     a_checkpoint_without_the_channels_resumes_with_them,
     the_extra_channels_loss_falls_when_trained,
+    the_proxy_scores_a_carried_model_like_its_source,
 ]
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   the shape and the motion direction of what the world drew there (the
   world as the teacher, REPA-style), for every step unless --aux-steps
   says otherwise;
-- with --redi N (off by default), the DiT denoises N = redi.CHANNELS more
-  channels per latent cell beside the latent: occupancy, shape and motion
+- with --redi N (off by default), the DiT denoises N = 7 (or 4, a compact
+  code) more channels per latent cell beside the latent: occupancy, shape and motion
   of what the world drew there (train/redi.py; ReDi), in the flow loss with
   --redi-weight; a checkpoint or model file without them is carried with
   zero weights on them (it predicts the latent as before);
@@ -328,7 +328,7 @@ def with_redi(cfg, n, cache):
         cfg["dit"]["extra_channels"] = n
         prov = cfg.setdefault("provenance", {})
         if "redi" not in prov:
-            prov["redi"] = redi.stats(it for items in cache.by_size.values() for it in items)
+            prov["redi"] = redi.stats((it for items in cache.by_size.values() for it in items), n)
             print(f"ReDi: {n} extra channels, code mean {prov['redi']['mean']} "
                   f"std {prov['redi']['std']}", flush=True)
     return cfg, n
@@ -388,8 +388,9 @@ def main():
                          "motion, no context), as many more of them as keeps the tokens of a "
                          "batch: cheap samples of shape and colour (default 0)")
     ap.add_argument("--redi", type=int, default=None, metavar="N",
-                    help=f"the DiT denoises N = {redi.CHANNELS} extra channels per latent cell, "
-                         "the world's occupancy, shape and motion (train/redi.py), beside the "
+                    help=f"the DiT denoises N = {redi.CHANNELS} (or {redi.COMPACT}, a compact code) "
+                         "extra channels per latent cell, the world's occupancy, shape and "
+                         "motion (train/redi.py), beside the "
                          "latent; a checkpoint or --init-from model without them is carried with "
                          "zero weights on them (default: as the checkpoint; 0 when starting)")
     ap.add_argument("--redi-weight", type=float, default=1.0,
@@ -419,8 +420,8 @@ def main():
     loop.check_arguments(ap, args)
     if args.from_file and not args.export:
         ap.error("--from goes with --export")
-    if args.redi not in (None, 0, redi.CHANNELS):
-        ap.error(f"--redi is 0 or {redi.CHANNELS} (train/redi.py's code)")
+    if args.redi not in (None, 0, redi.CHANNELS, redi.COMPACT):
+        ap.error(f"--redi is 0, {redi.CHANNELS} or {redi.COMPACT} (train/redi.py's codes)")
     if args.log_every < 1:
         ap.error("--log-every must be >= 1")
     if args.redi_weight < 0:
