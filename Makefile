@@ -276,10 +276,17 @@ distclean: clean
 #   make ffmpeg               build/bin/ffmpeg, build/bin/ffprobe (ccache)
 #   make check-ffmpeg         tests/test_ffmpeg.sh alone
 #   make check-ffmpeg-latest  the same filter in FFmpeg 9.0, and its tests
+#   make ffmpeg-patches       libavfilter_st2v/patches/ffmpeg-5.1 and -9.0,
+#                             the filter as git-am patches, made again from
+#                             FFmpeg's tarballs (make-patches.sh)
+#   make check-ffmpeg-patches the 5.1 series: up to date, git am, a minimal
+#                             FFmpeg build, fate-filter-st2v, fate-source,
+#                             the texinfo (check-patches.sh)
 
 FFMPEG_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: ffmpeg install-ffmpeg uninstall-ffmpeg check-ffmpeg check-ffmpeg-latest
+.PHONY: ffmpeg install-ffmpeg uninstall-ffmpeg check-ffmpeg check-ffmpeg-latest \
+	ffmpeg-patches check-ffmpeg-patches
 
 ffmpeg: $(LIB_A)
 	@test -n "$(FFMPEG_SOURCE)" || { echo "no FFmpeg source: run scripts/fetch-ffmpeg.sh and ./configure, or ./configure --ffmpeg-source=DIR" >&2; exit 1; }
@@ -300,11 +307,21 @@ check-ffmpeg-latest: $(LIB_A)
 	libavfilter_st2v/build-ffmpeg.sh -s "$$src" -o $(B)/ffmpeg-9.0 -b $(B)/ffmpeg-9.0/bin -j $(FFMPEG_JOBS)
 	ST2V_FIXTURES=tests/fixtures ST2V_FFMPEG=$(B)/ffmpeg-9.0/bin/ffmpeg bash tests/test_ffmpeg.sh
 
-# only for the main build tree (check-asan rebuilds the library elsewhere)
+ffmpeg-patches:
+	libavfilter_st2v/check-patches.sh -u 5.1
+	libavfilter_st2v/check-patches.sh -u 9.0
+
+check-ffmpeg-patches: $(LIB_A)
+	JOBS=$(FFMPEG_JOBS) libavfilter_st2v/check-patches.sh -B $(B) 5.1
+
+# only for the main build tree (check-asan rebuilds the library elsewhere).
+# make check also runs check-ffmpeg-patches (a minimal FFmpeg: one
+# configure, ffprobe with ccache; docs/ffmpeg.md "As a patch series").
 ifeq ($(WITH_FFMPEG)$(B),yesbuild)
 all: ffmpeg
 install: install-ffmpeg
 uninstall: uninstall-ffmpeg
+check: check-ffmpeg-patches
 endif
 
 # ------------------------------------------------ the GStreamer element

@@ -64,39 +64,40 @@ edit() {
 copy_if_changed "$here/vsrc_st2v.c" "$src/libavfilter/vsrc_st2v.c"
 
 # ---------------------------------------------------------------- allfilters.c
-# The new line copies testsrc2's, so it has the type this version uses
-# (AVFilter up to libavfilter 10, FFFilter from 11).
+# Each new line goes where its name falls in alphabetical order, as
+# FFmpeg keeps these lists. The new line copies smptehdbars's, so it has
+# the type this version uses (AVFilter up to libavfilter 10, FFFilter
+# from 11).
 f=$src/libavfilter/allfilters.c
 if ! grep -q 'ff_vsrc_st2v;' "$f"; then
-    edit "$f" '/^extern const [A-Za-z]*Filter ff_vsrc_testsrc2;$/{p;s/ff_vsrc_testsrc2/ff_vsrc_st2v/;}'
+    edit "$f" '/^extern const [A-Za-z]*Filter ff_vsrc_smptehdbars;$/{p;s/ff_vsrc_smptehdbars/ff_vsrc_st2v/;}'
 fi
 
 # ---------------------------------------------------------------- Makefile
 f=$src/libavfilter/Makefile
 if ! grep -q 'CONFIG_ST2V_FILTER' "$f"; then
-    edit "$f" '/^OBJS-\$(CONFIG_TESTSRC2_FILTER) /a\
+    edit "$f" '/^OBJS-\$(CONFIG_SMPTEHDBARS_FILTER) /a\
 OBJS-$(CONFIG_ST2V_FILTER)                   += vsrc_st2v.o'
 fi
 
 # ---------------------------------------------------------------- configure
 f=$src/configure
 if ! grep -q '^    libst2v$' "$f"; then
-    edit "$f" '/^EXTERNAL_LIBRARY_LIST="$/a\
-    libst2v'
+    edit "$f" '/^EXTERNAL_LIBRARY_LIST="$/,/^"$/{/^    libsvtav1$/i\
+    libst2v
+}'
 fi
 if ! grep -q -- '--enable-libst2v' "$f"; then
-    edit "$f" '/^  --enable-libvmaf /i\
+    edit "$f" '/^  --enable-libsvtav1 /i\
   --enable-libst2v         enable the st2v text-to-video source via libst2v [no]'
 fi
 if ! grep -q '^st2v_filter_deps=' "$f"; then
-    edit "$f" '/^libvmaf_filter_deps=/i\
+    edit "$f" '/^stereo3d_filter_deps=/i\
 st2v_filter_deps="libst2v"'
 fi
 if ! grep -q '^enabled libst2v ' "$f"; then
-    # before the first libvmaf check only (7.1 and later have two)
-    edit "$f" '0,/^enabled libvmaf /{/^enabled libvmaf /i\
-enabled libst2v           \&\& require_pkg_config libst2v st2v st2v.h st2v_model_load
-}'
+    edit "$f" '/^enabled libsvtav1 /i\
+enabled libst2v           \&\& require_pkg_config libst2v st2v st2v.h st2v_model_load'
 fi
 
 echo "integrate.sh: $src has the st2v filter"

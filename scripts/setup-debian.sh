@@ -21,6 +21,12 @@ libx264-dev libvpx-dev libopus-dev libmp3lame-dev libzmq3-dev
 libfreetype-dev libfontconfig-dev libfribidi-dev
 zlib1g-dev libbz2-dev liblzma-dev"
 
+# make check-ffmpeg-patches (libavfilter_st2v/check-patches.sh): makeinfo
+# builds FFmpeg's doc/ffmpeg-filters.html with the patch series' st2v
+# section, so a texinfo error in it fails the check.
+PACKAGES="$PACKAGES
+texinfo"
+
 # the GStreamer element st2vsrc (gst-st2v/, docs/gstreamer.md): headers,
 # gst-check for its tests, the tools, and the plugins its recipes and tests
 # link to (videoconvert and compositor in base, mp4mux in good, x264enc in
