@@ -190,7 +190,7 @@ make -C "$work/build" doc/ffmpeg-filters.html >"$work/doc.out" 2>&1 || {
     die "make doc/ffmpeg-filters.html failed"
 }
 ! grep -i 'warning' "$work/doc.out" >&2 || die "makeinfo warned on doc/filters.texi"
-grep -q 'id="st2v"' "$work/build/doc/ffmpeg-filters.html" ||
+grep -q 'href="#st2v"' "$work/build/doc/ffmpeg-filters.html" ||
     die "doc/ffmpeg-filters.html has no st2v section"
 step "make doc/ffmpeg-filters.html"
 echo "check-patches.sh: FFmpeg $series: the series applies, builds and passes"
