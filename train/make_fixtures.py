@@ -199,6 +199,7 @@ def write_sample(out, m64, tok, g, cfg):
     seed, stream = 42, 0
     t, meta_cases = {}, []
     pt = m64.dit.patch[0]
+    chans = "Cz + R" if d["R"] else "Cz"     # the DiT's channels (Cz + dit.extra_channels)
     for c in SAMPLE_CASES:
         if pt > 1:          # context of whole temporal patches, after it one at least
             c = dict(c, n_context=c["n_context"] * pt)
@@ -225,7 +226,7 @@ def write_sample(out, m64, tok, g, cfg):
                                shift=smp["shift"], T=c["T"], Hl=c["Hl"], Wl=c["Wl"],
                                n_context=c["n_context"], seed=seed, stream=stream,
                                noise="x[:, n_context:] = normals 0.. of (seed, stream) in "
-                                     "(Cz + R, T - n_context, Hl, Wl) order",
+                                     "(%s, T - n_context, Hl, Wl) order" % chans,
                                prompt=c["prompt"], negative_prompt=c["negative_prompt"],
                                model_calls=vel.calls * (2 if c["cfg"] != 1.0 else 1)))
     meta = dict(GOLDEN_META, cases=json.dumps(meta_cases, ensure_ascii=False))

@@ -219,9 +219,9 @@ def flow_loss(model, x0, tt, ids, mask, rng_t, cz=None):
         v = model.dit(xt, tt, model.text(ids, mask), mask).float()
     w = (tf > 0).float()[:, None, :, None, None]
     err = ((v - (e - x0)) ** 2) * w
+    if cz is None:                      # the expression of every run before ReDi, bit for bit
+        return err.sum() / (w.sum() * x0.shape[1] * x0.shape[3] * x0.shape[4])
     cells = w.sum() * x0.shape[3] * x0.shape[4]
-    if cz is None:
-        return err.sum() / (cells * x0.shape[1])
     return err[:, :cz].sum() / (cells * cz), err[:, cz:].sum() / (cells * (x0.shape[1] - cz))
 
 
