@@ -74,6 +74,54 @@ static size_t frame_bytes(const st2v_generator *g)
     return (size_t)si.width * si.height * 3;
 }
 
+/* ------------------------------------------------------- ReDi */
+
+/* fixtures/redi/carried.safetensors is tiny.safetensors carried onto 3
+ * extra (ReDi) channels with zero weights on them: the generator samples 7
+ * channels, its first 4 draw the same noise and get the same velocity,
+ * the decoder reads those: the same video, byte for byte. (From either
+ * fixture folder this suite runs on.) */
+static void a_model_carried_onto_extra_channels_makes_the_same_video(void)
+{
+    char base[4096], carried[4096];
+    const char *dir = getenv("ST2V_FIXTURES");
+    dir = dir ? dir : "tests/fixtures";
+    snprintf(carried, sizeof(carried), "%s/carried.safetensors", dir);
+    FILE *f = fopen(carried, "rb");
+    if (f) { /* running on redi/ */
+        fclose(f);
+        snprintf(base, sizeof(base), "%s/../tiny.safetensors", dir);
+    } else {
+        snprintf(carried, sizeof(carried), "%s/redi/carried.safetensors", dir);
+        snprintf(base, sizeof(base), "%s/tiny.safetensors", dir);
+    }
+    const char *paths[2] = {base, carried};
+    uint8_t *frames[2] = {NULL, NULL};
+    int64_t n[2] = {0, 0};
+    size_t fsz = 0;
+    for (int k = 0; k < 2; k++) {
+        st2v_model *m = NULL;
+        char err[512];
+        int rc = st2v_model_load(&m, paths[k], err, sizeof(err));
+        REQUIRE(rc == 0 && m, "load %s: %s", paths[k], err);
+        st2v_params p = quick();
+        p.frames = 40; /* 3 chunks: context carried twice */
+        st2v_generator *g = NULL;
+        rc = st2v_generator_new(&g, m, &p, err, sizeof(err));
+        REQUIRE(rc == 0 && g, "generator on %s: %s", paths[k], err);
+        fsz = frame_bytes(g);
+        frames[k] = pull(g, p.frames, &n[k]);
+        st2v_generator_free(g);
+        st2v_model_free(m);
+    }
+    CHECK(n[0] == 40 && n[1] == 40, "%lld and %lld frames", (long long)n[0],
+          (long long)n[1]);
+    CHECK(memcmp(frames[0], frames[1], fsz * 40) == 0,
+          "the carried model's video differs");
+    free(frames[0]);
+    free(frames[1]);
+}
+
 /* ------------------------------------------------------- determinism */
 
 static void the_same_seed_gives_the_same_bytes(void)
@@ -947,6 +995,7 @@ int main(void)
         return tu_summary();
     }
     RUN(the_same_seed_gives_the_same_bytes);
+    RUN(a_model_carried_onto_extra_channels_makes_the_same_video);
     RUN(one_and_two_threads_give_the_same_bytes);
     RUN(different_seeds_give_different_video);
     RUN(the_first_chunk_is_the_golden_tested_window);

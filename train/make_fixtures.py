@@ -24,6 +24,7 @@ from st2v.config import tiny_config  # noqa: E402
 from st2v.model import St2vModel, init_random, load_model, save_model  # noqa: E402
 from st2v.sampling import Velocity, sample, start_latent  # noqa: E402
 from st2v.tokenizer import Tokenizer  # noqa: E402
+from redi import widen_state  # noqa: E402
 from wan.umt5 import write_fixtures as write_umt5  # noqa: E402
 from wan.dit import write_fixtures as write_wan_dit  # noqa: E402
 from wan.spm_fixtures import write_fixtures as write_spm  # noqa: E402
@@ -289,10 +290,17 @@ def redi_config():
 def write_redi(out):
     """redi/: the tiny model with dit.extra_channels and its DiT, VAE and
     sample goldens (latent + extra channels, frames decoded from the
-    latent's channels)."""
+    latent's channels); carried.safetensors, the tiny model of
+    tiny.safetensors carried onto the extra channels (zero weights there:
+    train/redi.py), which generates the same video as it."""
     os.makedirs(out, exist_ok=True)
     m64, cfg = write_tiny(out, redi_config(), mixed=False)
     write_geometry_goldens(out, m64, Tokenizer.from_config(cfg), cfg)
+    base = St2vModel(tiny_config())
+    init_random(base, SEED)                 # the weights of ../tiny.safetensors
+    carried = St2vModel(cfg)
+    carried.load_state_dict(widen_state(base.state_dict(), carried.state_dict()))
+    save_model(os.path.join(out, "carried.safetensors"), carried, "F32")
 
 
 def write_tiny(out, cfg, mixed=True):
