@@ -388,6 +388,21 @@ else
     fail "d=-1 runs in flat memory" "/usr/bin/time is missing (apt-get install time)"
 fi
 
+# tools/soak.py ffmpeg (docs/robustness.md "Long runs", make soak) for 6 s
+# on the tiny model: whole frames through the pipe, RSS sampled (not
+# asserted flat here: a loaded machine); a missing ffmpeg is one line.
+PY=${PY:-/usr/bin/python3}
+"$PY" tools/soak.py ffmpeg --seconds 6 --ffmpeg "$FFMPEG" --size 32x32 --warmup 2 \
+    --sample 0.5 --rss-tolerance 50 --json "$TMP/soak.json" >"$TMP/soak.out" 2>&1
+soak() { "$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, r))' \
+    "$TMP/soak.json" "$1" 2>/dev/null; }
+check "tools/soak.py ffmpeg: 6 s of st2v=d=-1 piped, whole frames, RSS sampled ($(soak '"%d frames, %d samples" % (frames, samples)'))" \
+    test "$(soak 'frames > 0 and leftover_bytes == 0 and samples >= 6 and rss_end_mib > 0 and verdict == "pass"')" = True
+"$PY" tools/soak.py ffmpeg --seconds 1 --ffmpeg "$TMP/no-ffmpeg" >"$TMP/soak-bad.out" 2>&1
+rc=$?
+check "tools/soak.py refuses a missing ffmpeg with one line and status 1 (status $rc)" \
+    test $rc -eq 1 -a "$(wc -l <"$TMP/soak-bad.out")" -eq 1
+
 # ------------------------------------------------------------------ Wan2.1
 # The tiny runnable Wan2.1 folder (train/wan/pipeline_fixtures.py, the
 # official layout): sides divisible by 16, 16 fps, a first window of 81

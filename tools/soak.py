@@ -152,9 +152,11 @@ def run_ffmpeg(args):
     src = "st2v=prompt='%s':d=-1" % (args.prompt[0] if args.prompt else PROMPTS[0])
     if args.model:
         src += ":model='%s'" % args.model
+    if args.size:
+        src += ":s=%dx%d" % args.size
     cmd = [args.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
            "-f", "lavfi", "-i", src, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    frame_bytes = args.width * args.height * 3
+    frame_bytes = (args.size or (128, 128))[0] * (args.size or (128, 128))[1] * 3
     t0 = time.monotonic()
     try:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -204,6 +206,16 @@ def run_ffmpeg(args):
     return res, bad, sampler.samples
 
 
+def size_arg(text):
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not WxH: %r" % text)
+    if w <= 0 or h <= 0:
+        raise argparse.ArgumentTypeError("not a size: %r" % text)
+    return w, h
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("mode", choices=["gst", "ffmpeg"])
@@ -215,8 +227,9 @@ def main():
     ap.add_argument("--checker", default="build/bin/st2v-soak-gst")
     ap.add_argument("--plugin-path", help="GST_PLUGIN_PATH for the checker")
     ap.add_argument("--ffmpeg", default="build/bin/ffmpeg")
-    ap.add_argument("--width", type=int, default=128, help="ffmpeg: frame width the filter gives (128)")
-    ap.add_argument("--height", type=int, default=128, help="ffmpeg: frame height (128)")
+    ap.add_argument("--size", type=size_arg,
+                    help="ffmpeg: WxH, passed to the filter as s= (none: the "
+                    "default model's 128x128, which frames are counted in)")
     ap.add_argument("--rate", type=float, default=16.0, help="ffmpeg: the stream's frame rate (16)")
     ap.add_argument("--sample", type=float, default=2.0, help="seconds between RSS samples (2)")
     ap.add_argument("--warmup", type=float, default=60.0,
