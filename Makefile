@@ -223,23 +223,23 @@ clean:
 # Issue 23's soak (docs/robustness.md "Long runs"; not part of check): a
 # live st2vsrc with the prompt changed every 5 s, then ffmpeg's st2v=d=-1
 # piped, each for SOAK_SECONDS of wall time with the default model, their
-# RSS sampled; fails on a timestamp gap, an error or an RSS spread over
-# 5 % after the first minute. SOAK_ARGS e.g. "--sample 1 --verbose".
+# RSS sampled; both run, and it fails if either saw a timestamp gap, an
+# error or an RSS spread over 5 % after the first minute. SOAK_ARGS e.g. "--sample 1 --verbose".
 SOAK_SECONDS ?= 600
 
 .PHONY: soak
 soak: all
-ifeq ($(HAVE_GST),yes)
-	GST_PLUGIN_PATH=$(B)/lib/gstreamer-1.0 GST_REGISTRY=$(B)/soak-registry.bin \
-	    $(PY) tools/soak.py gst --seconds $(SOAK_SECONDS) --checker $(B)/bin/st2v-soak-gst $(SOAK_ARGS)
-else
-	@echo "soak: GStreamer not found, the gst run skipped"
-endif
-ifeq ($(WITH_FFMPEG),yes)
-	$(PY) tools/soak.py ffmpeg --seconds $(SOAK_SECONDS) --ffmpeg $(B)/bin/ffmpeg $(SOAK_ARGS)
-else
-	@echo "soak: no ffmpeg with the st2v filter (WITH_FFMPEG=no), the ffmpeg run skipped"
-endif
+	@rc=0; \
+	if [ "$(HAVE_GST)" = yes ]; then \
+	    echo "== tools/soak.py gst --seconds $(SOAK_SECONDS)"; \
+	    GST_PLUGIN_PATH=$(B)/lib/gstreamer-1.0 GST_REGISTRY=$(B)/soak-registry.bin \
+	    $(PY) tools/soak.py gst --seconds $(SOAK_SECONDS) --checker $(B)/bin/st2v-soak-gst $(SOAK_ARGS) || rc=1; \
+	else echo "soak: GStreamer not found, the gst run skipped"; fi; \
+	if [ "$(WITH_FFMPEG)" = yes ]; then \
+	    echo "== tools/soak.py ffmpeg --seconds $(SOAK_SECONDS)"; \
+	    $(PY) tools/soak.py ffmpeg --seconds $(SOAK_SECONDS) --ffmpeg $(B)/bin/ffmpeg $(SOAK_ARGS) || rc=1; \
+	else echo "soak: no ffmpeg with the st2v filter (WITH_FFMPEG=no), the ffmpeg run skipped"; fi; \
+	exit $$rc
 
 # ------------------------------------------------------------ release
 # The tarball is the committed tree at HEAD, nothing built (the default
