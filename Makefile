@@ -224,7 +224,8 @@ clean:
 # live st2vsrc with the prompt changed every 5 s, then ffmpeg's st2v=d=-1
 # piped, each for SOAK_SECONDS of wall time with the default model, their
 # RSS sampled; both run, and it fails if either saw a timestamp gap, an
-# error or an RSS spread over 5 % after the first minute. SOAK_ARGS e.g. "--sample 1 --verbose".
+# error or an RSS spread over 5 % after the first minute.
+# SOAK_ARGS e.g. "--sample 1 --verbose".
 SOAK_SECONDS ?= 600
 
 .PHONY: soak
