@@ -36,7 +36,7 @@ NAMES = {7: ("occupancy", "shape", "shape", "shape", "shape", "motion_x", "motio
 def _simplex(n):
     """(n, n-1) unit vectors, pairwise equidistant, summing to zero."""
     e = torch.eye(n, dtype=torch.float64) - 1.0 / n               # centred basis of R^n
-    q, _ = torch.linalg.qr(e[:, :n - 1])                           # an orthonormal basis of their span
+    q, _ = torch.linalg.qr(e[:, :n - 1])                           # a basis of their span
     v = e @ q
     return (v / v.norm(dim=1, keepdim=True)).float()
 

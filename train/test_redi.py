@@ -18,7 +18,6 @@ import tempfile
 if __package__ in (None, ""):      # run as train/test_redi.py: the repository root on the path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from train import loop, redi, testing  # noqa: E402

@@ -388,8 +388,8 @@ def main():
                          "motion, no context), as many more of them as keeps the tokens of a "
                          "batch: cheap samples of shape and colour (default 0)")
     ap.add_argument("--redi", type=int, default=None, metavar="N",
-                    help=f"the DiT denoises N = {redi.CHANNELS} (or {redi.COMPACT}, a compact code) "
-                         "extra channels per latent cell, the world's occupancy, shape and "
+                    help=f"the DiT denoises N = {redi.CHANNELS} (or {redi.COMPACT}, a compact "
+                         "code) extra channels per latent cell, the world's occupancy, shape and "
                          "motion (train/redi.py), beside the "
                          "latent; a checkpoint or --init-from model without them is carried with "
                          "zero weights on them (default: as the checkpoint; 0 when starting)")
