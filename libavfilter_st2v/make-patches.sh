@@ -22,8 +22,8 @@
 #        Video Sources chapter, after sierpinski
 #   0003 fate: add st2v filter test
 #        ffmpeg/filter-video.mak into tests/fate/filter-video.mak (next to
-#        the other ffprobe metadata tests), ffmpeg/filter-st2v as
-#        tests/ref/fate/filter-st2v
+#        the other ffprobe metadata tests), ffmpeg/filter-st2v (or
+#        ffmpeg/filter-st2v-X.Y) as tests/ref/fate/filter-st2v
 #
 # and writes them with `git format-patch` into OUTDIR (its old NNNN-*.patch
 # files are replaced). The output is the same bytes on every run for the
@@ -165,7 +165,13 @@ EOF
 insert_before tests/fate/filter-video.mak "" \
     '^FATE_SAMPLES_FFPROBE \+= \$\(FATE_METADATA_FILTER-yes\)$' \
     "$frag/filter-video.mak"
-cp "$frag/filter-st2v" tests/ref/fate/filter-st2v
+# ffprobe lists a frame's tags in the order the version keeps them (5.1:
+# prompt, seed, chunk; 9.0: seed, prompt, chunk): a version may have its
+# own reference, ffmpeg/filter-st2v-X.Y
+ref=$frag/filter-st2v
+version=$(cat VERSION 2>/dev/null || echo unknown)
+[ ! -f "$frag/filter-st2v-${version%.*}" ] || ref=$frag/filter-st2v-${version%.*}
+cp "$ref" tests/ref/fate/filter-st2v
 git add tests/fate/filter-video.mak tests/ref/fate/filter-st2v
 git commit -q -F - <<'EOF'
 fate: add st2v filter test

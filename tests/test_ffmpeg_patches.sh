@@ -70,8 +70,10 @@ for series in 5.1 9.0; do
         "$p2" doc/filters.texi "$DIR/ffmpeg/st2v.texi"
     same "ffmpeg-$series: 0003 inserts ffmpeg/filter-video.mak" \
         "$p3" tests/fate/filter-video.mak "$DIR/ffmpeg/filter-video.mak"
-    same "ffmpeg-$series: 0003 adds tests/ref/fate/filter-st2v" \
-        "$p3" tests/ref/fate/filter-st2v "$DIR/ffmpeg/filter-st2v"
+    ref=$DIR/ffmpeg/filter-st2v
+    [ ! -f "$ref-$series" ] || ref=$ref-$series
+    same "ffmpeg-$series: 0003 adds tests/ref/fate/filter-st2v ($(basename "$ref"))" \
+        "$p3" tests/ref/fate/filter-st2v "$ref"
 done
 
 # The checks can fail: a source changed after the series was made is seen.
