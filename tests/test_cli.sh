@@ -315,10 +315,18 @@ fi
 "$BIN" -q -m "$MODEL" --steps 2 -p "a red ball" -s 42 --frames 20 --dtype f32 -o "$TMP/a-f32.y4m" 2>/dev/null
 check "--dtype f32 is the default (the same bytes)" cmp -s "$TMP/a.y4m" "$TMP/a-f32.y4m"
 run_ok "--dtype bf16 renders the tiny model" "32 32 16:1 3" -p "a red ball" -s 1 --frames 3 --dtype bf16
+# the tiny folder's umT5 is BF16 (bfloat16 products with --dtype bf16 where
+# the CPU has them), its DiT F32 (float32 whatever the option)
 "$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 --dtype bf16 \
     -o "$TMP/wan-bf16.y4m" 2>/dev/null
-check "a Wan2.1 folder with an F32 DiT: --dtype bf16 keeps it in float32 (the same bytes)" \
-    test -s "$TMP/wan.y4m" -a "$(cmp "$TMP/wan.y4m" "$TMP/wan-bf16.y4m" 2>&1)" = ""
+check "a Wan2.1 folder: --dtype bf16 renders as many bytes as f32" \
+    test -s "$TMP/wan-bf16.y4m" -a "$(wc -c <"$TMP/wan-bf16.y4m")" = "$(wc -c <"$TMP/wan.y4m")"
+for dt in f32 bf16; do
+    ST2V_CPU=avx2 "$BIN" -q -m "$WAN" -p "Žluťoučký kůň" -s 1 --steps 2 --size 48x32 --frames 9 \
+        --dtype $dt -o "$TMP/wan-$dt-avx2.y4m" 2>/dev/null
+done
+check "a Wan2.1 folder on a CPU without AVX512-BF16 (ST2V_CPU=avx2): --dtype bf16 gives f32's bytes" \
+    test -s "$TMP/wan-f32-avx2.y4m" -a "$(cmp "$TMP/wan-f32-avx2.y4m" "$TMP/wan-bf16-avx2.y4m" 2>&1)" = ""
 
 # ------------------------------------------------------------- refusals
 
