@@ -252,8 +252,12 @@ static void dit_rejects_latents_that_do_not_tile_into_patches(void)
     st2v_model *model = tu_load_model("tiny.safetensors");
     const st2v_world *m = st2v_world_of(model);
     REQUIRE(m, "model");
-    float z[4 * 2 * 9 * 9] = {0}, v[4 * 2 * 9 * 9], t[2] = {0};
+    /* (C, 2, 9, 9) at most, C = Cz + the DiT's extra channels */
+    const size_t C = (size_t)m->cfg.z_channels + m->cfg.extra_channels;
+    float *z = calloc(C * 2 * 9 * 9, sizeof(float));
+    float *v = calloc(C * 2 * 9 * 9, sizeof(float)), t[2] = {0};
     float *kv = calloc(st2v_dit_text_floats(m, 1), sizeof(float));
+    REQUIRE(z && v && kv, "calloc");
     /* patch [1, 2, 2]: Hl = 9 and Wl = 9 are not divisible by 2 */
     CHECK(dit_forward(m, NULL, v, z, 2, 9, 8, t, 0, kv, 1) ==
               ST2V_ERR_INVALID_ARG, "Hl 9");
@@ -265,7 +269,7 @@ static void dit_rejects_latents_that_do_not_tile_into_patches(void)
               ST2V_ERR_INVALID_ARG, "no text tokens");
     CHECK(dit_forward(m, NULL, v, z, 2, 8, 8, t, 0, kv, 1) == 0,
           "a valid call passes");
-    free(kv);
+    free(z), free(v), free(kv);
     st2v_model_free(model);
 }
 
