@@ -38,22 +38,24 @@ run_suite() { # name command...
 for t in "$@"; do
     run_suite "$(basename "$t")" "$t"
 done
+# run_on VARIANT "NAMES" TESTS...: the tests named again on the fixtures
+# of $ST2V_FIXTURES/VARIANT
+run_on() {
+    local variant=$1 names=" $2 "; shift 2
+    local t
+    for t in "$@"; do
+        case $names in
+        *" $(basename "$t") "*)
+            run_suite "$(basename "$t") ($variant)" env ST2V_FIXTURES="$ST2V_FIXTURES/$variant" "$t" ;;
+        esac
+    done
+}
 # the golden tests again on the fixtures of a second geometry (pt2/: DiT
-# patches 2 latent frames deep, latent frames of 2 video frames)
-for t in "$@"; do
-    case $(basename "$t") in
-    test_dit | test_vae | test_sample_golden)
-        run_suite "$(basename "$t") (pt2)" env ST2V_FIXTURES="$ST2V_FIXTURES/pt2" "$t" ;;
-    esac
-done
-# ... and on the ReDi fixtures (redi/: dit.extra_channels 3, sampled with
-# the latent, not decoded)
-for t in "$@"; do
-    case $(basename "$t") in
-    test_dit | test_sample_golden | test_generator)
-        run_suite "$(basename "$t") (redi)" env ST2V_FIXTURES="$ST2V_FIXTURES/redi" "$t" ;;
-    esac
-done
+# patches 2 latent frames deep, latent frames of 2 video frames), and on
+# the ReDi fixtures (redi/: dit.extra_channels 3, sampled with the latent,
+# not decoded)
+run_on pt2 "test_dit test_vae test_sample_golden" "$@"
+run_on redi "test_dit test_sample_golden test_generator" "$@"
 # the numeric tests again on each fallback of the run-time dispatch (cpu.h:
 # ST2V_CPU caps the features used): what an AVX2-only or an older CPU runs
 for t in "$@"; do
