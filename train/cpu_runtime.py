@@ -63,10 +63,20 @@ def release_memory():
 # recipe.autocast's detection (bfloat16 where the CPU computes it)
 PRECISION = {"dit": None, "vae": "0"}
 
+# The allocator each part trains with (ST2V_MALLOC=jemalloc or glibc
+# overrides). The DiT trainer under jemalloc with decay -1 grows 30-150 MB
+# a step (the campaign's reached 15.8 GB five minutes after a purge, and a
+# --redi 4 run 8.7 GB in 35 steps, OOM-killed once at 12.2 GB), while under
+# glibc it stays at 4.48-4.50 GB and is no slower: from one checkpoint,
+# side by side, 1 thread each, 6 minutes (2026-12-05), glibc made 26,050
+# steps' worth where jemalloc made 26,040, at 5.7-7.7 against 4.4-6.9
+# samples/s (docs/training.md, "The allocator, again").
+ALLOCATOR = {"dit": "glibc", "vae": "jemalloc"}
+
 
 def tune(part):
     """Set the environment above for training `part` ("dit" or "vae", a key
-    of PRECISION); may replace the process (os.execv) with the same command
+    of PRECISION and ALLOCATOR); may replace the process (os.execv) with the same command
     line, so call it before any work is done."""
     if "torch" in sys.modules:
         raise RuntimeError("cpu_runtime.tune() must run before torch is imported")
@@ -77,8 +87,11 @@ def tune(part):
     if os.environ.get("ST2V_CPU_TUNE", "1") == "0":
         return
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    allocator = os.environ.get("ST2V_MALLOC", ALLOCATOR[part])
+    if allocator not in ("jemalloc", "glibc"):
+        raise ValueError(f"ST2V_MALLOC must be jemalloc or glibc, got {allocator!r}")
     preload = os.environ.get("LD_PRELOAD", "")
-    if not os.path.exists(JEMALLOC) or JEMALLOC in preload.split(":"):
+    if allocator == "glibc" or not os.path.exists(JEMALLOC) or JEMALLOC in preload.split(":"):
         return
     os.environ["LD_PRELOAD"] = f"{preload}:{JEMALLOC}" if preload else JEMALLOC
     os.environ.setdefault("MALLOC_CONF", JEMALLOC_CONF)

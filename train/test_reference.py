@@ -948,29 +948,41 @@ def release_memory_gives_jemallocs_kept_pages_back():
     assert int(kept) - int(after) > 250, (kept, after)     # MB: the 300 MB left
 
 
-def cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once():
-    """cpu_runtime.tune() (train_dit.py and the other trainers, before
-    torch): OMP_WAIT_POLICY=PASSIVE, and the same command line run again
-    once with jemalloc preloaded where it is installed; ST2V_CPU_TUNE=0
-    leaves the environment alone, and after torch it refuses."""
+def cpu_runtime_sets_the_wait_policy_and_the_allocator():
+    """cpu_runtime.tune() (the trainers, before torch): OMP_WAIT_POLICY=
+    PASSIVE; for a part whose allocator is jemalloc (ALLOCATOR, or
+    ST2V_MALLOC) the same command line run again once with it preloaded
+    where it is installed, for one on glibc no re-exec; ST2V_CPU_TUNE=0
+    leaves the environment alone, a bad ST2V_MALLOC is refused, and after
+    torch it refuses."""
     from train import cpu_runtime
     code = ("import os, sys; sys.path.insert(0, %r); from train import cpu_runtime; "
-            "print('start', flush=True); cpu_runtime.tune('dit'); "
-            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('LD_PRELOAD'), sys.argv[1:])"
+            "print('start', flush=True); cpu_runtime.tune(sys.argv[1]); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('LD_PRELOAD'), sys.argv[2:])"
             % ROOT)
     base = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_WAIT_POLICY", "LD_PRELOAD", "MALLOC_CONF", "ST2V_CPU_TUNE")}
-    for tune, want in (("1", "PASSIVE"), ("0", "None")):
-        r = subprocess.run([sys.executable, "-c", code, "arg 1", "x"], capture_output=True,
-                           text=True, env=dict(base, ST2V_CPU_TUNE=tune))
+            if k not in ("OMP_WAIT_POLICY", "LD_PRELOAD", "MALLOC_CONF", "ST2V_CPU_TUNE",
+                         "ST2V_MALLOC")}
+    assert cpu_runtime.ALLOCATOR == {"dit": "glibc", "vae": "jemalloc"}
+    for part, tune, malloc, want in (("vae", "1", None, "PASSIVE"), ("vae", "0", None, "None"),
+                                     ("dit", "1", None, "PASSIVE"),
+                                     ("dit", "1", "jemalloc", "PASSIVE"),
+                                     ("vae", "1", "glibc", "PASSIVE")):
+        env = dict(base, ST2V_CPU_TUNE=tune, **({"ST2V_MALLOC": malloc} if malloc else {}))
+        r = subprocess.run([sys.executable, "-c", code, part, "arg 1", "x"], capture_output=True,
+                           text=True, env=env)
         assert r.returncode == 0, r.stderr[-2000:]
         lines = r.stdout.split("\n")
         policy, preload = lines[-2].split(" ")[:2]
         assert policy == want, r.stdout
         assert lines[-2].endswith("['arg 1', 'x']"), r.stdout       # the same command line
-        jemalloc = tune == "1" and os.path.exists(cpu_runtime.JEMALLOC)
-        assert preload == (cpu_runtime.JEMALLOC if jemalloc else "None"), r.stdout
+        jemalloc = (tune == "1" and (malloc or cpu_runtime.ALLOCATOR[part]) == "jemalloc"
+                    and os.path.exists(cpu_runtime.JEMALLOC))
+        assert preload == (cpu_runtime.JEMALLOC if jemalloc else "None"), (part, malloc, r.stdout)
         assert lines.count("start") == (2 if jemalloc else 1), r.stdout   # one re-exec
+    r = subprocess.run([sys.executable, "-c", code, "dit"], capture_output=True, text=True,
+                       env=dict(base, ST2V_MALLOC="tcmalloc"))
+    assert r.returncode != 0 and "ST2V_MALLOC must be jemalloc or glibc" in r.stderr, r.stderr
     # the autoencoder trains in float32 unless the caller chose (PRECISION)
     prec = ("import os, sys; sys.path.insert(0, %r); from train import cpu_runtime; "
             "cpu_runtime.tune(sys.argv[1]); print(os.environ.get('ST2V_BF16'))" % ROOT)
@@ -1066,7 +1078,7 @@ TESTS = [
     device_run_trains_on_the_cpu_and_its_slim_file_exports,
     device_run_trains_a_dit_from_scratch_on_a_new_autoencoder,
     dit_carried_onto_another_autoencoder_predicts_the_same_flow,
-    cpu_runtime_sets_the_wait_policy_and_preloads_jemalloc_once,
+    cpu_runtime_sets_the_wait_policy_and_the_allocator,
     release_memory_gives_jemallocs_kept_pages_back,
     fixtures_are_deterministic_and_up_to_date,
     golden_sample_fixture_rebuilds_from_its_own_inputs,
