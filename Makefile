@@ -369,7 +369,8 @@ $(SOAK_GST): tools/st2v-soak-gst.c config.mak
 	$(CC) $(CFLAGS) $(GST_CFLAGS) $(LDFLAGS) -o $@ $< $(GST_LIBS)
 
 # the element compiled in, so the tests need no registry entry for it
-GST_ELEMENT_OBJ := $(B)/obj/gst-st2v/gstst2vsrc.o $(B)/obj/gst-st2v/st2vworker.o
+GST_ELEMENT_OBJ := $(B)/obj/gst-st2v/gstst2vsrc.o $(B)/obj/gst-st2v/st2vworker.o \
+	$(B)/obj/gst-st2v/st2vparam.o
 $(GST_TEST): tests/test_gst_st2vsrc.c $(GST_ELEMENT_OBJ) $(LIB_IN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(GST_CFLAGS) $(GST_CHECK_CFLAGS) -Igst-st2v -MMD -MP -o $@ \

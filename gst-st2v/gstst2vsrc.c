@@ -18,7 +18,8 @@
  * warning when generation falls behind real time.
  *
  * Not here: the live worker thread, its frame queue and its generation
- * rate (st2vworker.c); the model and its mathematics (libst2v, core/); the
+ * rate (st2vworker.c); the numeric property specs whose ranges this
+ * checks itself (st2vparam.c); the model and its mathematics (libst2v, core/); the
  * plugin entry point (plugin.c); the FFmpeg filter of the same engine
  * (libavfilter_st2v/vsrc_st2v.c), whose options and messages this mirrors.
  */
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "gstst2vsrc.h"
+#include "st2vparam.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_st2v_src_debug);
 #define GST_CAT_DEFAULT gst_st2v_src_debug
@@ -88,7 +90,10 @@ enum
   PROP_ALPHA,
   PROP_QUEUE_SIZE,
   PROP_DTYPE,
+  PROP_LAST
 };
+
+G_STATIC_ASSERT (PROP_LAST <= G_N_ELEMENTS (((GstSt2vSrc *) NULL)->refused));
 
 #define ST2V_FORMATS "{ RGB, RGBA, BGRx, I420, NV12 }"
 
@@ -199,19 +204,19 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SEED,
-      g_param_spec_int64 ("seed", "Seed",
+      gst_st2v_param_spec_int64 ("seed", "Seed",
           "Noise seed: the same seed gives the same frames; -1 = random "
           "(the chosen seed is logged)", -1, G_MAXINT64, DEFAULT_SEED,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_STEPS,
-      g_param_spec_int ("steps", "Steps",
+      gst_st2v_param_spec_int ("steps", "Steps",
           "Sampling steps per chunk, 0 = the model's default", 0, 1000,
           DEFAULT_STEPS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_GUIDANCE,
-      g_param_spec_float ("guidance", "Guidance",
+      gst_st2v_param_spec_float ("guidance", "Guidance",
           "Classifier-free guidance scale 0..100, -1 = the model's default",
           -1.0f, 100.0f, DEFAULT_GUIDANCE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -222,7 +227,7 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_SHIFT,
-      g_param_spec_float ("shift", "Shift",
+      gst_st2v_param_spec_float ("shift", "Shift",
           "Timestep shift, 0 = the model's default", 0.0f, 100.0f,
           DEFAULT_SHIFT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -234,7 +239,7 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_THREADS,
-      g_param_spec_int ("threads", "Threads",
+      gst_st2v_param_spec_int ("threads", "Threads",
           "Worker threads, 0 = all cores", 0, 256, DEFAULT_THREADS,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
@@ -256,7 +261,7 @@ gst_st2v_src_class_init (GstSt2vSrcClass * klass)
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_QUEUE_SIZE,
-      g_param_spec_uint ("queue-size", "Queue size",
+      gst_st2v_param_spec_uint ("queue-size", "Queue size",
           "Live mode: frames generated ahead of the one playing", 1, 1024,
           DEFAULT_QUEUE_SIZE,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
@@ -332,6 +337,8 @@ gst_st2v_src_finalize (GObject * object)
   g_free (src->image_path);
   g_free (src->pending_prompt);
   g_free (src->pending_negative);
+  for (guint i = 0; i < G_N_ELEMENTS (src->refused); i++)
+    g_free (src->refused[i]);
   gst_st2v_worker_clear (&src->worker);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -427,11 +434,52 @@ set_string (gchar ** field, const GValue * value)
 
 /* ================================================================ properties */
 
+/* A numeric property's value against its range (st2vparam.c: GObject
+ * passes every value on). Before start(): a bad value is kept as the
+ * reason start() will fail with, and a good one clears it; while
+ * running: a bad value is refused with a warning. TRUE: set it. */
+static gboolean
+check_range (GstSt2vSrc * src, guint prop_id, GParamSpec * pspec,
+    const GValue * value)
+{
+  gchar *why = gst_st2v_param_check (pspec, value);
+  gboolean started;
+
+  GST_OBJECT_LOCK (src);
+  started = src->started;
+  if (!started) {
+    g_free (src->refused[prop_id]);
+    src->refused[prop_id] = why ? g_strdup (why) : NULL;
+  }
+  GST_OBJECT_UNLOCK (src);
+  if (why && started)
+    GST_ELEMENT_WARNING (src, RESOURCE, SETTINGS,
+        ("Ignoring an invalid setting: %s", why), (NULL));
+  else if (why)
+    GST_WARNING_OBJECT (src, "invalid setting, start will fail: %s", why);
+  g_free (why);
+  return why == NULL;
+}
+
 static void
 gst_st2v_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstSt2vSrc *src = GST_ST2V_SRC (object);
+
+  switch (prop_id) {
+    case PROP_SEED:
+    case PROP_STEPS:
+    case PROP_GUIDANCE:
+    case PROP_SHIFT:
+    case PROP_THREADS:
+    case PROP_QUEUE_SIZE:
+      if (!check_range (src, prop_id, pspec, value))
+        return;
+      break;
+    default:
+      break;
+  }
 
   switch (prop_id) {
     case PROP_PROMPT:{
@@ -703,7 +751,7 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
 {
   GstSt2vSrc *src = GST_ST2V_SRC (bsrc);
   st2v_params p = st2v_default_params ();
-  gchar *prompt, *negative, *model_path, *image_path;
+  gchar *prompt, *negative, *model_path, *image_path, *refused = NULL;
   st2v_dtype dtype;
   gboolean alpha;
   gint64 seed;
@@ -723,11 +771,15 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
   p.sampler = src->sampler;
   p.shift = src->shift;
   p.threads = src->threads;
+  for (guint i = 0; i < G_N_ELEMENTS (src->refused) && !refused; i++)
+    refused = g_strdup (src->refused[i]);
   g_clear_pointer (&src->pending_prompt, g_free);
   g_clear_pointer (&src->pending_negative, g_free);
   src->guidance_pending = FALSE;
   GST_OBJECT_UNLOCK (src);
 
+  if (refused)
+    goto bad_setting;
   if (is_blank (prompt))
     goto empty_prompt;
   if (st2v_prompt_check (prompt, 0, err, sizeof (err)) ||
@@ -796,6 +848,13 @@ gst_st2v_src_start (GstBaseSrc * bsrc)
   return TRUE;
 
   /* ERRORS */
+bad_setting:
+  {
+    GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS, ("Invalid setting: %s",
+            refused), (NULL));
+    g_free (refused);
+    goto failed;
+  }
 empty_prompt:
   {
     GST_ELEMENT_ERROR (src, RESOURCE, SETTINGS,

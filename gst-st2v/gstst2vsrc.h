@@ -43,6 +43,9 @@ struct _GstSt2vSrc
   gboolean alpha;
   guint queue_size;
   st2v_dtype dtype;             /* the model's compute dtype */
+  /* per property id: why its last value, out of range, was refused before
+   * start (which then fails with it); NULL when its value is good */
+  gchar *refused[16];
 
   /* run-time changes for the generating thread (object lock) */
   gchar *pending_prompt;

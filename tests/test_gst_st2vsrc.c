@@ -13,6 +13,7 @@
  * default one. Each test runs in its own process (check's fork mode);
  * GST_CHECKS=name runs one. The last line is "N passed, N failed".
  */
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1184,6 +1185,96 @@ GST_START_TEST (a_bad_image_or_guidance_fails_ready_to_paused)
 
 GST_END_TEST;
 
+/* A numeric property out of its range or NaN (issue 23's hostile inputs):
+ * GObject hands it on (st2vparam.c), the element keeps it as the reason
+ * and READY->PAUSED fails with it; a good value set afterwards clears it,
+ * and the value read back is the last good one. */
+GST_START_TEST (an_out_of_range_or_nan_setting_fails_ready_to_paused)
+{
+  const struct
+  {
+    const gchar *prop;
+    const gchar *want;
+  } bad[] = {
+    {"steps=100000000", "Invalid setting: steps 100000000 is out of range 0 "
+          "to 1000"},
+    {"guidance=nan", "Invalid setting: guidance nan is not a number"},
+    {"guidance=-3", "Invalid setting: guidance -3 is out of range -1 to 100"},
+    {"shift=101", "Invalid setting: shift 101 is out of range 0 to 100"},
+    {"threads=-1", "Invalid setting: threads -1 is out of range 0 to 256"},
+    {"queue-size=0", "Invalid setting: queue-size 0 is out of range 1 to "
+          "1024"},
+    {"seed=-2", "Invalid setting: seed -2 is out of range -1 to "},
+  };
+  GstElement *e;
+  GstHarness *h;
+  gint steps;
+  gfloat guidance;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    gchar *src = tiny_src (bad[i].prop);
+    gchar *d = g_strdup_printf ("%s ! fakesink", src);
+
+    expect_start_error (d, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        bad[i].want);
+    g_free (d);
+    g_free (src);
+  }
+
+  /* the bad value is not taken; a good one afterwards clears the refusal */
+  e = gst_element_factory_make ("st2vsrc", NULL);
+  g_object_set (e, "steps", 100000000, "guidance", (gfloat) NAN, NULL);
+  g_object_get (e, "steps", &steps, "guidance", &guidance, NULL);
+  fail_unless (steps == 0 && guidance == -1.0f, "%d %g", steps, guidance);
+  gst_object_unref (e);
+  h = tiny_harness ("video/x-raw,width=32,height=32");
+  g_object_set (h->element, "steps", 100000000, NULL);
+  g_object_set (h->element, "steps", 2, NULL);
+  gst_harness_play (h);
+  gst_buffer_unref (gst_harness_pull (h));
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
+/* While playing, a bad guidance (the one numeric property that changes
+ * then) is refused with a warning and the old value kept. */
+GST_START_TEST (a_nan_guidance_while_playing_is_ignored_with_a_warning)
+{
+  gchar *src = tiny_src ("guidance=2");
+  gchar *d = g_strdup_printf ("%s ! fakesink", src);
+  GstElement *pipe = pipeline (d);
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipe), "src");
+  const gfloat bad[] = { NAN, -3.0f, 1000.0f };
+  GstMessage *m;
+  GError *err;
+  gfloat guidance;
+
+  fail_unless (gst_element_set_state (pipe, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE);
+  fail_unless (gst_element_get_state (pipe, NULL, NULL, 30 * GST_SECOND) ==
+      GST_STATE_CHANGE_SUCCESS);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_object_set (e, "guidance", bad[i], NULL);
+    m = wait_message (pipe, GST_MESSAGE_WARNING, GST_SECOND);
+    fail_unless (m != NULL, "no warning for guidance %g", bad[i]);
+    gst_message_parse_warning (m, &err, NULL);
+    fail_unless (strstr (err->message, "Ignoring an invalid setting: "
+            "guidance ") != NULL, "%s", err->message);
+    g_error_free (err);
+    gst_message_unref (m);
+    g_object_get (e, "guidance", &guidance, NULL);
+    fail_unless (guidance == 2.0f, "guidance now %g", guidance);
+  }
+  gst_element_set_state (pipe, GST_STATE_NULL);
+  gst_object_unref (e);
+  gst_object_unref (pipe);
+  g_free (d);
+  g_free (src);
+}
+
+GST_END_TEST;
+
 /* ================================================================ image */
 
 GST_START_TEST (an_image_conditions_the_first_frames)
@@ -1647,6 +1738,8 @@ st2vsrc_suite (void)
       wan_a_folder_missing_a_file_or_cut_short_fails_ready_to_paused);
   tcase_add_test (tc, an_empty_prompt_fails_ready_to_paused);
   tcase_add_test (tc, a_bad_image_or_guidance_fails_ready_to_paused);
+  tcase_add_test (tc, an_out_of_range_or_nan_setting_fails_ready_to_paused);
+  tcase_add_test (tc, a_nan_guidance_while_playing_is_ignored_with_a_warning);
   tcase_add_test (tc, an_invalid_or_huge_prompt_fails_ready_to_paused);
   tcase_add_test (tc,
       an_invalid_or_huge_prompt_while_playing_is_ignored_with_a_warning);
