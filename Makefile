@@ -131,20 +131,56 @@ fixtures:
 # seeds (fuzz/corpus/<target>/); crashes land in build-fuzz/crashes/.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 600
-FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_SAN := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SRC := $(sort $(filter-out fuzz/fuzz_filter.c,$(wildcard fuzz/fuzz_*.c)))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+FUZZ_TARGETS := $(FUZZ_SRC:fuzz/%.c=%)
 
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(LIB_IN) $(B)/obj/cli/y4m.o
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icli -Wno-unused-function -fsanitize=fuzzer -MMD -MP -o $@ $< $(B)/obj/cli/y4m.o $(LIB_IN) $(DEP_LIBS)
 
+# fuzz_filter, the FFmpeg filter's option string: the filter
+# (libavfilter_st2v/vsrc_st2v.c) compiled here with FUZZ_SAN against make
+# ffmpeg's build tree and linked before its static libraries, which are
+# not instrumented (the archive's own vsrc_st2v.o, then not needed, is
+# not pulled: one definition of ff_vsrc_st2v), with this tree's libst2v.
+# Only where that build tree exists.
+FUZZ_FF := build/ffmpeg-$(shell sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p' $(FFMPEG_SOURCE)/RELEASE 2>/dev/null)
+FUZZ_FF_A := $(foreach l,avfilter avformat avcodec swscale swresample postproc avutil,$(FUZZ_FF)/lib$(l)/lib$(l).a)
+ifneq ($(WITH_FFMPEG),yes)
+FUZZ_SKIP := fuzz_filter skipped: configured without FFmpeg (WITH_FFMPEG is not yes in config.mak)
+else ifneq ($(strip $(wildcard $(FUZZ_FF_A))),$(strip $(FUZZ_FF_A)))
+FUZZ_SKIP := fuzz_filter skipped: no static FFmpeg libraries in $(FUZZ_FF) (run make ffmpeg)
+else
+FUZZ_BIN += $(B)/fuzz/fuzz_filter
+FUZZ_TARGETS += fuzz_filter
+endif
+FUZZ_FF_MAK = $(FUZZ_FF)/ffbuild/config.mak
+FUZZ_FF_INC = -I$(FUZZ_FF) -I$(FFMPEG_SOURCE)
+# each library's external libraries, less the staged libst2v (this tree's is linked)
+FUZZ_FF_LIBS = $(filter-out -lst2v -L%/stage/lib,$(shell sed -n 's/^EXTRALIBS-\(avfilter\|avformat\|avcodec\|swscale\|swresample\|postproc\|avutil\)=//p' $(FUZZ_FF_MAK)))
+
+# FFmpeg's preprocessor flags and its warnings (-Wall; clang's note on
+# INT64_MAX in every option table silenced), as libavfilter builds it
+$(B)/obj/fuzz/vsrc_st2v.o: libavfilter_st2v/vsrc_st2v.c core/st2v.h $(FUZZ_FF_MAK)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -g -Wall -Wno-implicit-const-int-float-conversion $(FUZZ_SAN) \
+	    $(shell sed -n 's/^CPPFLAGS=//p' $(FUZZ_FF_MAK)) -DHAVE_AV_CONFIG_H -DBUILDING_avfilter \
+	    $(FUZZ_FF_INC) -I$(FFMPEG_SOURCE)/libavfilter -Icore -c -o $@ $<
+
+$(B)/fuzz/fuzz_filter: fuzz/fuzz_filter.c fuzz/fuzz_util.h $(B)/obj/fuzz/vsrc_st2v.o $(LIB_IN) $(FUZZ_FF_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_FF_INC) -Wno-unused-function -fsanitize=fuzzer -o $@ $< \
+	    $(B)/obj/fuzz/vsrc_st2v.o $(FUZZ_FF_A) $(LIB_IN) $(FUZZ_FF_LIBS) $(DEP_LIBS)
+
 fuzz-build: $(FUZZ_BIN)
 
 fuzz:
-	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) \
-	    CFLAGS="$(CFLAGS) -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	@$(if $(FUZZ_SKIP),echo "fuzz: $(FUZZ_SKIP)")
+	$(MAKE) B=build-fuzz CC=$(FUZZ_CC) CFLAGS="$(CFLAGS) $(FUZZ_SAN)" \
 	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" fuzz-build
-	ST2V_FIXTURES=tests/fixtures sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_SRC:fuzz/%.c=%)
+	ST2V_FIXTURES=tests/fixtures sh fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 sample: $(CLI)
 	$(CLI) -p "a red ball moving right" -d 2 -o out.y4m
