@@ -20,6 +20,11 @@ Trains on the latent cache of stage 2 (train/cache_latents.py):
   of what the world drew there (train/redi.py; ReDi), in the flow loss with
   --redi-weight; a checkpoint or model file without them is carried with
   zero weights on them (it predicts the latent as before);
+- with --token-compose W (off by default), W times the TokenCompose
+  grounding loss (train/token_compose.py): the cross-attention of the
+  caption's shape and colour words at an early block
+  (--token-compose-blocks) pulled inside the tokens the world labels with
+  that shape or colour, until step --token-compose-until;
 - bfloat16 autocast on a GPU (--device cuda) and where the CPU computes
   it (recipe.autocast), AdamW with warm-up, an EMA of the weights for
   export.
@@ -60,7 +65,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from train import loop, recipe, redi  # noqa: E402
+from train import loop, recipe, redi, token_compose  # noqa: E402
 import train.st2v.dit as dit_module  # noqa: E402
 from train.st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from train.st2v.textenc import pad_batch  # noqa: E402
@@ -395,6 +400,16 @@ def main():
                          "zero weights on them (default: as the checkpoint; 0 when starting)")
     ap.add_argument("--redi-weight", type=float, default=1.0,
                     help="weight of the extra channels' flow loss (default 1)")
+    ap.add_argument("--token-compose", type=float, default=0.0, metavar="W",
+                    help="weight of the TokenCompose grounding loss: the object words' "
+                         "cross-attention pulled inside the tokens of their shape or colour "
+                         "(train/token_compose.py; default 0, off)")
+    ap.add_argument("--token-compose-blocks", default="1", metavar="I[,J...]",
+                    help="the DiT blocks (from 0) whose cross-attention it reads; the loss is "
+                         "their mean (default 1, the second block)")
+    ap.add_argument("--token-compose-until", type=int, default=None, metavar="STEP",
+                    help="switch it off from this step on (the issue: about halfway through "
+                         "the run; default: never)")
     ap.add_argument("--log-every", type=int, default=50, help="steps between log lines (50)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu", help="cpu, or cuda where a GPU is at hand")
@@ -426,6 +441,12 @@ def main():
         ap.error("--log-every must be >= 1")
     if args.redi_weight < 0:
         ap.error("--redi-weight must be >= 0")
+    if args.token_compose < 0:
+        ap.error("--token-compose must be >= 0")
+    try:
+        args.token_compose_blocks = [int(b) for b in args.token_compose_blocks.split(",")]
+    except ValueError:
+        ap.error("--token-compose-blocks is a comma-separated list of block numbers")
     dev = recipe.device(args.device)
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -494,6 +515,18 @@ def sitting(args, dev):
     mid = len(model.dit.blocks) // 2
     feats = {}
     model.dit.blocks[mid - 1].register_forward_hook(lambda m, i, o: feats.__setitem__("x", o))
+    # TokenCompose (off unless --token-compose W > 0; arguments built by hand may leave it out)
+    tc_weight = getattr(args, "token_compose", 0.0)
+    tc_until = getattr(args, "token_compose_until", None)
+    tc = None
+    if tc_weight > 0:
+        blocks = getattr(args, "token_compose_blocks", [1])
+        if not blocks or any(not 0 <= b < len(model.dit.blocks) for b in blocks):
+            raise SystemExit(f"train_dit.py: --token-compose-blocks {blocks}: the DiT has "
+                             f"blocks 0..{len(model.dit.blocks) - 1}")
+        tc = token_compose.Reader(model.dit, blocks, tok)
+        print(f"TokenCompose: weight {tc_weight} at block(s) {blocks}"
+              + (f" until step {tc_until}" if tc_until is not None else ""), flush=True)
 
     rng = np.random.default_rng(step + 12345)
     rng_t = torch.Generator().manual_seed(step + 999)
@@ -521,6 +554,9 @@ def sitting(args, dev):
         tt[clean, :context // pt] = 0.0
         tt = tt.to(dev)
         stats = {}
+        tc_on = tc is not None and (tc_until is None or step < tc_until)
+        if tc is not None:
+            tc.enable(tc_on)
         if n_extra:
             loss_fm, loss_redi = flow_loss(model, x0, tt, ids, mask, rng_t, cz)
             stats["redi"] = loss_redi.item()
@@ -534,10 +570,17 @@ def sitting(args, dev):
             loss_aux = sum(F.cross_entropy(logits[k].float().reshape(-1, n), labels[k].reshape(-1))
                            for k, n in AUX_CLASSES.items())
             loss = loss + args.aux_weight * loss_aux
+        if tc_on:
+            loss_tc, _ = tc.loss(caps, labels)
+            if loss_tc is not None:
+                stats["tc"] = loss_tc.item()
+                loss = loss + tc_weight * loss_tc
         return loss, dict(stats, fm=loss_fm.item(), aux=float(loss_aux)), B
 
     def log_line(step, s):
         extra = f" redi {s.avg['redi']:.4f}" if n_extra else ""
+        if tc is not None and (tc_until is None or step <= tc_until) and "tc" in s.avg:
+            extra += f" tc {s.avg['tc']:.4f}"
         return (f"step {step} fm {s.avg['fm']:.4f}{extra} aux {s.avg['aux']:.3f} "
                 f"lr {s.lr:.2e} {s.samples_per_s:.1f} samples/s")
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .layers import Mlp, RMSNorm, attention, f32, merge_heads, split_heads
+from .layers import Mlp, RMSNorm, attention, attention_probs, f32, merge_heads, split_heads
 
 
 def patchify(z, pt, ph, pw):
@@ -100,9 +100,17 @@ class SelfAttention(nn.Module):
 
 
 class CrossAttention(nn.Module):
+    """Image tokens attend to the text features. With keep_probs set (the
+    TokenCompose loss, train/token_compose.py, sets it on the blocks it
+    reads) the forward keeps its attention probabilities in `probs`
+    (B, H, N, n), the same tensor the output is computed from (the same
+    operations: the output is bit-identical either way); the reader clears
+    it."""
+
     def __init__(self, dim, text_dim, heads):
         super().__init__()
         self.heads = heads
+        self.keep_probs, self.probs = False, None
         self.q = nn.Linear(dim, dim)
         self.kv = nn.Linear(text_dim, 2 * dim)
         self.q_norm = RMSNorm(dim // heads)
@@ -114,7 +122,10 @@ class CrossAttention(nn.Module):
         q = self.q_norm(split_heads(self.q(x), h))
         k, v = self.kv(c).chunk(2, dim=-1)
         k = self.k_norm(split_heads(k, h))
-        return self.proj(merge_heads(attention(q, k, split_heads(v, h), mask)))
+        if not self.keep_probs:
+            return self.proj(merge_heads(attention(q, k, split_heads(v, h), mask)))
+        self.probs = attention_probs(q, k, mask)                   # (B, H, N, n)
+        return self.proj(merge_heads(torch.matmul(self.probs, split_heads(v, h))))
 
 
 def layer_norm(x, eps=1e-6):

@@ -28,13 +28,20 @@ class RMSNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
-def attention(q, k, v, key_mask=None):
-    """q (B,H,Nq,hd), k, v (B,H,Nk,hd), key_mask (B,Nk) bool (True = real) or None."""
+def attention_probs(q, k, key_mask=None):
+    """q (B,H,Nq,hd), k (B,H,Nk,hd), key_mask (B,Nk) bool (True = real) or
+    None -> the attention probabilities (B,H,Nq,Nk), each query's over the
+    keys (0 on masked keys)."""
     # scaling q (Nq x hd) costs less than scaling the scores (Nq x Nk)
     s = torch.matmul(q * (1.0 / math.sqrt(q.shape[-1])), k.transpose(-1, -2))
     if key_mask is not None:
         s = s.masked_fill(~key_mask[:, None, None, :], float("-inf"))
-    return torch.matmul(torch.softmax(s, dim=-1), v)
+    return torch.softmax(s, dim=-1)
+
+
+def attention(q, k, v, key_mask=None):
+    """q (B,H,Nq,hd), k, v (B,H,Nk,hd), key_mask (B,Nk) bool (True = real) or None."""
+    return torch.matmul(attention_probs(q, k, key_mask), v)
 
 
 def split_heads(x, heads):
