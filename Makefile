@@ -4,7 +4,8 @@
 #   make              libst2v (static + shared), the st2v CLI
 #   make check        every test: unit, golden, loader, CLI, FFmpeg, GStreamer, Python
 #   make check-c      the C test programs alone, each once (the Debian build's)
-#   make check-asan   the C tests again under AddressSanitizer + UBSan, then
+#   make check-asan   make check again under AddressSanitizer + UBSan (the
+#                     ffmpeg and gst-launch tests included), then
 #                     make check-valgrind (cancellation, the GStreamer element)
 #   make fixtures     regenerate tests/fixtures from the PyTorch reference
 #   make install      PREFIX/DESTDIR honoured
@@ -117,8 +118,20 @@ check-c: $(TEST_BIN)
 	    if [ -n "$$failed" ]; then echo "check-c: failing:$$failed"; exit 1; fi; \
 	    echo "check-c: $(words $(TEST_BIN)) test programs passed"
 
+# make check again, everything built into build-asan/ with SAN_CFLAGS: the
+# library, the CLI, every test program, the GStreamer plugin (run by the
+# uninstrumented gst-launch-1.0 and gst-inspect-1.0 with the sanitizer
+# runtimes preloaded, tests/test_gst.sh) and an ffmpeg and ffprobe whose
+# st2v filter and libst2v carry SAN_CFLAGS, relinked from make ffmpeg's
+# FFmpeg objects (relink-ffmpeg.sh; FFmpeg's own code is not instrumented).
+# Then make check-valgrind. docs/robustness.md "Sanitizers".
+SAN_CFLAGS := -O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
 check-asan:
-	$(MAKE) B=build-asan CFLAGS="$(CFLAGS) -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+ifeq ($(WITH_FFMPEG),yes)
+	@test -f $(FFMPEG_BUILD)/ffmpeg_g -a -f $(FFMPEG_BUILD)/ffprobe_g || $(MAKE) ffmpeg
+endif
+	$(MAKE) B=build-asan SAN_FLAGS="$(SAN_CFLAGS)" CFLAGS="$(CFLAGS) $(SAN_CFLAGS)" \
 	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" check
 	$(MAKE) check-valgrind
 
@@ -350,6 +363,23 @@ ffmpeg-patches:
 
 check-ffmpeg-patches: $(LIB_A)
 	JOBS=$(FFMPEG_JOBS) libavfilter_st2v/check-patches.sh -B $(B) 5.1
+
+# the FFmpeg build tree of make ffmpeg (build-ffmpeg.sh's default)
+FFMPEG_BUILD = build/ffmpeg-$(shell sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p' $(FFMPEG_SOURCE)/RELEASE 2>/dev/null)
+
+# In any other build tree (make check-asan's build-asan), make check's
+# ffmpeg and ffprobe are make ffmpeg's FFmpeg objects relinked with this
+# tree's libst2v and the filter compiled again with SAN_FLAGS (the
+# sanitizers; relink-ffmpeg.sh), so that tests/test_ffmpeg.sh runs them.
+ifneq ($(B),build)
+ifeq ($(WITH_FFMPEG),yes)
+check: $(B)/bin/ffmpeg
+
+$(B)/bin/ffmpeg: $(LIB_A) libavfilter_st2v/vsrc_st2v.c libavfilter_st2v/relink-ffmpeg.sh core/st2v.h
+	libavfilter_st2v/relink-ffmpeg.sh -f $(FFMPEG_BUILD) -l $(LIB_A) -o $(B)/ffmpeg -b $(B)/bin \
+	    -c "$(SAN_FLAGS)"
+endif
+endif
 
 # only for the main build tree (check-asan rebuilds the library elsewhere).
 # make check also runs check-ffmpeg-patches (a minimal FFmpeg: one

@@ -70,7 +70,11 @@ done
 for s in tests/test_*.sh; do
     [ -f "$s" ] && run_suite "$(basename "$s")" bash "$s"
 done
-if [ "${HAVE_PYTHON:-no}" = yes ]; then
+if [ "${HAVE_PYTHON:-no}" = yes ] && [ "${B:-build}" != build ]; then
+    # make check-asan (B=build-asan): they would run the same Python as
+    # make check's and nothing built in $B
+    echo "== the Python suites: not run for B=$B: they run no code built there (the PyTorch reference and training, and build/bin/st2v); make check runs them"
+elif [ "${HAVE_PYTHON:-no}" = yes ]; then
     run_suite test_reference.py "${PY:-/usr/bin/python3}" train/test_reference.py
     run_suite test_loop.py "${PY:-/usr/bin/python3}" -m train.test_loop
     run_suite test_redi.py "${PY:-/usr/bin/python3}" -m train.test_redi

@@ -14,6 +14,14 @@ check() { # check NAME CONDITION-COMMAND...
     if "$@"; then ok "$name"; else fail "$name"; fi
 }
 
+# no_quarantine COMMAND...: COMMAND with, under AddressSanitizer (make
+# check-asan), no quarantine: it keeps up to 256 MB of freed memory from
+# reuse by design, so that RSS grows with what was freed; without it RSS
+# follows the live memory again, which is what a flat-memory check
+# measures. (Freed memory used again is then not caught in that run;
+# every other run keeps the quarantine.)
+no_quarantine() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 "$@"; }
+
 # extract_recipes DOC DIR: each fenced block after a line
 # "<!-- tested: NAME OUTPUT -->" in DOC becomes DIR/N.sh, whose first line
 # is "# NAME OUTPUT".

@@ -251,7 +251,7 @@ done
 # endless to a pipe: max RSS of 200 and of 800 frames (3 and 11 chunks)
 # within 5 % (a frame of 48x32 is 6 + 2304 bytes of y4m)
 wan_rss() { # wan_rss FRAMES -> max RSS in kB; the bytes read in $TMP/wan-bytes.$1
-    /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" "$BIN" -q -m "$WAN" -p "snow falling" -s 1 \
+    no_quarantine /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" "$BIN" -q -m "$WAN" -p "snow falling" -s 1 \
         --steps 1 -t 1 --size 48x32 --frames -1 -o - 2>/dev/null |
         head -c $(($1 * 2310)) | wc -c >"$TMP/wan-bytes.$1"
     tail -n 1 "$TMP/wan-rss.$1"

@@ -36,6 +36,8 @@ finish() {
     exit
 }
 
+[ "${B:-build}" = build ] ||
+    skip "B=$B (make check-asan): the packages are built from a copy of the tree with Debian's flags, not from $B; make check runs this"
 [ "$(id -u)" -eq 0 ] || skip "not root: the test installs the .debs with dpkg -i (CI runs it as root)"
 command -v dpkg-buildpackage >/dev/null 2>&1 && command -v dh >/dev/null 2>&1 ||
     skip "dpkg-buildpackage or debhelper missing (scripts/setup-debian.sh installs them)"

@@ -52,12 +52,31 @@ trap 'rm -rf "$TMP"' EXIT
 export GST_PLUGIN_PATH=$PLUGIN_DIR
 export GST_REGISTRY=$TMP/registry.bin
 unset ST2V_MODEL
-# the sanitizer build's plugin needs its runtime in the (uninstrumented)
-# gst tools
-if [ "$B" != build ] && nm -D "$PLUGIN_DIR/libgstst2v.so" 2>/dev/null | grep -q __asan_init; then
-    LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-    export LD_PRELOAD
-    export ASAN_OPTIONS=detect_leaks=0
+# make check-asan: the sanitizer build's plugin needs the ASan and UBSan
+# runtimes loaded first into the (uninstrumented) gst tools. Wrappers
+# first on PATH preload them into gst-launch-1.0 and gst-inspect-1.0 (and
+# the gst-plugin-scanner they start) wherever a check or a recipe runs
+# them, and into nothing else (awk, grep: not this test's to check).
+# LeakSanitizer stays on; the one suppression is GLib's own: 16 kB that a
+# library constructor allocates while loading (glib's, under _dl_init),
+# which needs the full stack to be told apart (GLib keeps no frame
+# pointers), hence fast_unwind_on_malloc=0. Nothing of st2v or
+# GStreamer is suppressed.
+if [ "$B" != build ] && nm -D "$PLUGIN_DIR/libgstst2v.so" 2>/dev/null | grep -q ' U __asan_init$'; then
+    mkdir -p "$TMP/bin"
+    printf 'leak:_dl_init\n' >"$TMP/lsan.supp"
+    for tool in gst-launch-1.0 gst-inspect-1.0; do
+        cat >"$TMP/bin/$tool" <<EOF
+#!/bin/sh
+LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)" \\
+ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}fast_unwind_on_malloc=0" \\
+LSAN_OPTIONS="suppressions=$TMP/lsan.supp:print_suppressions=0" \\
+    exec $(command -v $tool) "\$@"
+EOF
+        chmod +x "$TMP/bin/$tool"
+    done
+    PATH=$TMP/bin:$PATH
+    echo "# $B: gst-launch-1.0 and gst-inspect-1.0 run with libasan and libubsan preloaded"
 fi
 
 launch() { timeout 120 gst-launch-1.0 -q "$@"; }
@@ -266,7 +285,7 @@ check "a Wan2.1 folder: gst-launch-1.0 writes 9 RGB frames of 48x32" \
 FFMPEG=$ROOT/$B/bin/ffmpeg
 [ -x "$FFMPEG" ] || FFMPEG=$ROOT/build/bin/ffmpeg
 if [ -x "$FFMPEG" ]; then
-    LD_PRELOAD= timeout 120 "$FFMPEG" -nostdin -v error -f lavfi \
+    timeout 120 "$FFMPEG" -nostdin -v error -f lavfi \
         -i "st2v=model=$WAN:prompt='a red ball':seed=3:steps=2:size=48x32:d=-1" \
         -frames:v 9 -f rawvideo -pix_fmt rgb24 "$TMP/wan-ffmpeg.rgb" 2>/dev/null
     check "a Wan2.1 folder: st2vsrc gives the ffmpeg filter's endless stream, byte for byte" \
@@ -275,7 +294,7 @@ fi
 
 # endless: max RSS of 200 and of 800 buffers (3 and 11 chunks) within 5 %
 wan_rss() { # wan_rss BUFFERS -> max RSS in kB
-    /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" timeout 120 gst-launch-1.0 -q \
+    no_quarantine /usr/bin/time -f '%M' -o "$TMP/wan-rss.$1" timeout 120 gst-launch-1.0 -q \
         st2vsrc model="$WAN" prompt="snow falling" seed=1 steps=1 threads=1 num-buffers="$1" ! \
         video/x-raw,width=48,height=32 ! fakesink name=sink >/dev/null 2>"$TMP/wan-endless.err"
     tail -n 1 "$TMP/wan-rss.$1"
@@ -354,7 +373,7 @@ FFPROBE=$ROOT/$B/bin/ffprobe
 [ -x "$FFPROBE" ] || FFPROBE=$ROOT/build/bin/ffprobe
 frames_in() { # frames_in FILE -> a frame count (ffprobe), or "?" (demuxes), or nothing
     if [ -x "$FFPROBE" ]; then
-        LD_PRELOAD= "$FFPROBE" -v error -count_frames -select_streams v:0 \
+        "$FFPROBE" -v error -count_frames -select_streams v:0 \
             -show_entries stream=nb_read_frames -of csv=p=0 "$1" 2>/dev/null
     elif timeout 60 gst-launch-1.0 -q filesrc location="$1" ! qtdemux ! fakesink >/dev/null 2>&1; then
         echo "?"
