@@ -315,6 +315,30 @@ def off_is_a_bit_identical_step():
     tiny_recipe(body)
 
 
+def the_instrument_reads_a_checkpoint():
+    """measure() on a tiny run's checkpoint: a loss per block and t in
+    [0, 1], uniform attention's level below 1, the same numbers twice."""
+    from train.test_redi import tiny_recipe
+    from train.train_dit import LatentCache
+
+    def body():
+        with tempfile.TemporaryDirectory() as d:
+            cache = os.path.join(d, "cache")
+            tiny_cache(cache)
+            ck = sitting(os.path.join(d, "run"), cache, 2)
+            model = St2vModel(ck["config"])
+            del model.vae
+            model.load_state_dict(ck["ema"], strict=False)
+            runs = [tc.measure(model.eval(), LatentCache(cache), [0, 1], batches=2, batch=4)
+                    for _ in range(2)]
+            assert runs[0] == runs[1]
+            res, uniform, n = runs[0]
+            assert n > 0 and 0.5 < uniform < 1, (uniform, n)    # 1 token of 6 per clip
+            assert sorted(res) == [0.5, 0.9] and all(
+                len(v) == 2 and all(0 <= x <= 1 for x in v) for v in res.values()), res
+    tiny_recipe(body)
+
+
 TESTS = [
     the_classes_are_the_caches,
     the_lexicon_finds_every_object_word_of_generated_captions,
@@ -323,6 +347,7 @@ TESTS = [
     keeping_the_probabilities_changes_no_output,
     the_gradient_reaches_the_cross_attention_it_reads,
     off_is_a_bit_identical_step,
+    the_instrument_reads_a_checkpoint,
 ]
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ What is here:
   empty scenes) contribute nothing.
 - measure(): that loss on fixed batches of a cache, per block, for a
   checkpoint or two (python3 -m train.token_compose): the instrument of
-  the A/B (docs/training.md, "Lever: TokenCompose").
+  the A/B (docs/training.md, "Lever: TokenCompose"):
+
+    /usr/bin/python3 -m train.token_compose CHECKPOINT [CHECKPOINT...] \
+        --cache RUN_DIR/latents_v3
 
 The attention probabilities come from st2v/dit.py's CrossAttention with
 keep_probs set (same operations, same outputs). train_dit.py
@@ -251,10 +254,13 @@ class Reader:
 # ------------------------------------------------------------ instrument
 
 def measure(model, cache, blocks, t_values=(0.5, 0.9), batches=4, batch=16, seed=7):
-    """{t: [loss per block]} of a model (St2vModel, the DiT's training
-    weights or EMA as loaded) on `batches` fixed batches of a LatentCache:
-    windows, captions (no empty prompt), noise and t the same for every
-    model given the same cache and seed."""
+    """({t: [loss per block]}, the loss of uniform attention, word tokens
+    counted) of a model (St2vModel, the DiT's training weights or EMA as
+    loaded) on `batches` fixed batches of a LatentCache: windows, captions
+    (no empty prompt), noise and t the same for every model given the same
+    cache and seed. Uniform attention's loss is 1 - the mean share of the
+    image tokens a word's class covers: the level of a map that ignores
+    the word."""
     import numpy as np
     from train import recipe
     from train.st2v.textenc import pad_batch
@@ -269,12 +275,16 @@ def measure(model, cache, blocks, t_values=(0.5, 0.9), batches=4, batch=16, seed
     g = torch.Generator().manual_seed(seed)
     sums = {t: torch.zeros(len(blocks), dtype=torch.float64) for t in t_values}
     counts = {t: 0 for t in t_values}
+    uniform = 0.0
     for _ in range(batches):
         z, caps, labels = cache.batch(rng, batch, window, pt)
         x0 = (z - mean) / std
         e = torch.randn(x0.shape, generator=g)
         ids, mask = pad_batch([tok.encode(c) for c in caps])
         tg = batch_targets([reader.targets(c) for c in caps])
+        N = labels["shape"][0].numel()
+        loss, n = grounding_loss([torch.ones(batch, 1, N, ids.shape[1])], tg, labels)
+        uniform += float(loss) * n if loss is not None else 0.0
         for t in t_values:
             reader.enable(True)
             with torch.no_grad(), recipe.autocast("cpu"):
@@ -288,7 +298,8 @@ def measure(model, cache, blocks, t_values=(0.5, 0.9), batches=4, batch=16, seed
                     sums[t][i] += float(loss) * n
                     if i == 0:
                         counts[t] += n
-    return {t: (sums[t] / max(counts[t], 1)).tolist() for t in t_values}, counts[t_values[0]]
+    n = counts[t_values[0]]
+    return {t: (sums[t] / max(counts[t], 1)).tolist() for t in t_values}, uniform / max(n, 1), n
 
 
 def main():
@@ -315,11 +326,11 @@ def main():
         del model.vae
         model.load_state_dict(ck[args.weights], strict=False)
         model.eval()
-        res, n = measure(model, cache, blocks, batches=args.batches)
+        res, uniform, n = measure(model, cache, blocks, batches=args.batches)
         for t, losses in res.items():
             print(f"{path} step {ck['step']} t {t}: " + " ".join(
-                f"block {b} {v:.4f}" for b, v in zip(blocks, losses)) + f" ({n} word tokens)",
-                flush=True)
+                f"block {b} {v:.4f}" for b, v in zip(blocks, losses)) +
+                f" (uniform attention {uniform:.4f}; {n} word tokens)", flush=True)
 
 
 if __name__ == "__main__":
