@@ -77,8 +77,10 @@ start=$(date +%s)
 
 # ---------------------------------------------------------------- 2. link
 # FFmpeg's link lines as its make would run them (-W: as if the programs'
-# main objects had changed; -n: printed, not run)
-lines=$(make -s -C "$ff" -n -W fftools/ffmpeg.o -W fftools/ffprobe.o ffmpeg_g ffprobe_g 2>/dev/null |
+# main objects had changed; -n: printed, not run), without the variables
+# of a make that runs this script (make check-asan's CFLAGS and LDFLAGS
+# would replace FFmpeg's own, its -L paths with them)
+lines=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$ff" -n -W fftools/ffmpeg.o -W fftools/ffprobe.o ffmpeg_g ffprobe_g 2>/dev/null |
     sed -n 's/^.*; *//; / -o ff\(mpeg\|probe\)_g /p')
 for p in ffmpeg ffprobe; do
     line=$(printf '%s\n' "$lines" | grep -- " -o ${p}_g " | tail -n 1)
