@@ -5,7 +5,8 @@
 # (B/corpus/TARGET, grown there; fuzz/corpus/TARGET is only read), crashes
 # to B/crashes/, the log to B/fuzz-TARGET.log; then print per target the
 # executions, exec/s and coverage of libFuzzer's final lines. Exit 1 when
-# a target crashed.
+# a target crashed. A target's stdin is /dev/null: fuzz_filter may find
+# st2v=textfile=/dev/stdin, which would wait on a terminal.
 set -u
 B=$1
 SECONDS_EACH=$2
@@ -22,7 +23,7 @@ for t in "$@"; do
     log=$B/fuzz-$t.log
     "$B/fuzz/$t" -max_total_time="$SECONDS_EACH" -timeout=30 -rss_limit_mb=4096 \
         -print_final_stats=1 -artifact_prefix="$B/crashes/$t-" $opts \
-        "$B/corpus/$t" >"$log" 2>&1
+        "$B/corpus/$t" </dev/null >"$log" 2>&1
     rc=$?
     last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
