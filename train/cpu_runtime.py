@@ -14,7 +14,10 @@ CPU without bfloat16").
 
 jemalloc can only come in when the process starts (LD_PRELOAD), so
 `tune()` runs the same command again once, with it preloaded, where the
-library is installed (Debian's libjemalloc2, scripts/setup-debian.sh).
+library is installed (Debian's libjemalloc2, scripts/setup-debian.sh),
+for the parts that train fastest with it (ALLOCATOR: the autoencoder; the
+bfloat16 DiT trains as fast on glibc's malloc and without jemalloc's
+growth).
 ST2V_CPU_TUNE=0 leaves the environment as it is.
 
 Which precision trains each part fastest differs between the parts
@@ -76,8 +79,8 @@ ALLOCATOR = {"dit": "glibc", "vae": "jemalloc"}
 
 def tune(part):
     """Set the environment above for training `part` ("dit" or "vae", a key
-    of PRECISION and ALLOCATOR); may replace the process (os.execv) with the same command
-    line, so call it before any work is done."""
+    of PRECISION and ALLOCATOR); may replace the process (os.execv) with
+    the same command line, so call it before any work is done."""
     if "torch" in sys.modules:
         raise RuntimeError("cpu_runtime.tune() must run before torch is imported")
     if part not in PRECISION:
