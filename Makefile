@@ -159,18 +159,19 @@ $(B)/fuzz/%: fuzz/%.c fuzz/fuzz_util.h $(LIB_IN) $(B)/obj/cli/y4m.o
 # not instrumented (the archive's own vsrc_st2v.o, then not needed, is
 # not pulled: one definition of ff_vsrc_st2v), with this tree's libst2v.
 # Only where that build tree exists.
-FUZZ_FF := build/ffmpeg-$(shell sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p' $(FFMPEG_SOURCE)/RELEASE 2>/dev/null)
-FUZZ_FF_A := $(foreach l,avfilter avformat avcodec swscale swresample postproc avutil,$(FUZZ_FF)/lib$(l)/lib$(l).a)
+# the FFmpeg build tree of make ffmpeg (build-ffmpeg.sh's default)
+FFMPEG_BUILD := build/ffmpeg-$(shell sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p' $(FFMPEG_SOURCE)/RELEASE 2>/dev/null)
+FUZZ_FF_A := $(foreach l,avfilter avformat avcodec swscale swresample postproc avutil,$(FFMPEG_BUILD)/lib$(l)/lib$(l).a)
 ifneq ($(WITH_FFMPEG),yes)
 FUZZ_SKIP := fuzz_filter skipped: configured without FFmpeg (WITH_FFMPEG is not yes in config.mak)
 else ifneq ($(strip $(wildcard $(FUZZ_FF_A))),$(strip $(FUZZ_FF_A)))
-FUZZ_SKIP := fuzz_filter skipped: no static FFmpeg libraries in $(FUZZ_FF) (run make ffmpeg)
+FUZZ_SKIP := fuzz_filter skipped: no static FFmpeg libraries in $(FFMPEG_BUILD) (run make ffmpeg)
 else
 FUZZ_BIN += $(B)/fuzz/fuzz_filter
 FUZZ_TARGETS += fuzz_filter
 endif
-FUZZ_FF_MAK = $(FUZZ_FF)/ffbuild/config.mak
-FUZZ_FF_INC = -I$(FUZZ_FF) -I$(FFMPEG_SOURCE)
+FUZZ_FF_MAK = $(FFMPEG_BUILD)/ffbuild/config.mak
+FUZZ_FF_INC = -I$(FFMPEG_BUILD) -I$(FFMPEG_SOURCE)
 # each library's external libraries, less the staged libst2v (this tree's is linked)
 FUZZ_FF_LIBS = $(filter-out -lst2v -L%/stage/lib,$(shell sed -n 's/^EXTRALIBS-\(avfilter\|avformat\|avcodec\|swscale\|swresample\|postproc\|avutil\)=//p' $(FUZZ_FF_MAK)))
 
@@ -363,9 +364,6 @@ ffmpeg-patches:
 
 check-ffmpeg-patches: $(LIB_A)
 	JOBS=$(FFMPEG_JOBS) libavfilter_st2v/check-patches.sh -B $(B) 5.1
-
-# the FFmpeg build tree of make ffmpeg (build-ffmpeg.sh's default)
-FFMPEG_BUILD = build/ffmpeg-$(shell sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p' $(FFMPEG_SOURCE)/RELEASE 2>/dev/null)
 
 # In any other build tree (make check-asan's build-asan), make check's
 # ffmpeg and ffprobe are make ffmpeg's FFmpeg objects relinked with this
