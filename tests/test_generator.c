@@ -116,8 +116,21 @@ static void a_model_carried_onto_extra_channels_makes_the_same_video(void)
     }
     CHECK(n[0] == 40 && n[1] == 40, "%lld and %lld frames", (long long)n[0],
           (long long)n[1]);
-    CHECK(memcmp(frames[0], frames[1], fsz * 40) == 0,
-          "the carried model's video differs");
+    /* The carried DiT's matrix products sum longer rows (zero terms
+     * added). On the AVX-512 path the order of those sums stays the same:
+     * byte for byte. On the AVX2 and generic paths (ST2V_CPU=avx2 or
+     * generic, and valgrind, whose CPUID hides AVX-512) it does not: 5 of
+     * the 122,880 bytes round the other way, each by 1. Allowed: at most
+     * 1 byte in 1,000, by 1. */
+    size_t ndiff = 0, maxdiff = 0;
+    for (size_t i = 0; frames[0] && frames[1] && i < fsz * 40; i++) {
+        size_t d = (size_t)abs((int)frames[0][i] - (int)frames[1][i]);
+        ndiff += d != 0;
+        maxdiff = d > maxdiff ? d : maxdiff;
+    }
+    CHECK(frames[0] && frames[1] && maxdiff <= 1 && ndiff <= fsz * 40 / 1000,
+          "the carried model's video differs: %zu bytes, by up to %zu",
+          ndiff, maxdiff);
     free(frames[0]);
     free(frames[1]);
 }
