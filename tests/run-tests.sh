@@ -79,6 +79,7 @@ elif [ "${HAVE_PYTHON:-no}" = yes ]; then
     run_suite test_loop.py "${PY:-/usr/bin/python3}" -m train.test_loop
     run_suite test_redi.py "${PY:-/usr/bin/python3}" -m train.test_redi
     run_suite test_token_compose.py "${PY:-/usr/bin/python3}" -m train.test_token_compose
+    run_suite test_vf_align.py "${PY:-/usr/bin/python3}" -m train.test_vf_align
     run_suite test_proxy.py "${PY:-/usr/bin/python3}" -m train.test_proxy
     run_suite test_world.py "${PY:-/usr/bin/python3}" -m train.world.test_world
     [ -f train/eval/test_eval.py ] &&

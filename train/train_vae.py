@@ -41,6 +41,15 @@ writes a run's autoencoder alone in float16 (6.0 MB for v2; cache_latents.py
     /usr/bin/python3 train/train_vae.py --arch v2 --edge-weight 4 --dir RUN_DIR/vae_v2 \
         --minutes 100 --cooldown-minutes 30
     /usr/bin/python3 train/train_vae.py --dir RUN_DIR/vae_v2 --slim RUN_DIR/vae-v2.pt
+
+--vf-weight and --scale-equiv fine-tune toward a latent aligned with the
+world's per-cell truth (VA-VAE's VF loss) and equivariant to 2x spatial
+down-sampling (train/vf_align.py; docs/training.md, "Lever: truth
+alignment of the latent"); off by default, and then the step is the
+plain one:
+
+    /usr/bin/python3 train/train_vae.py --init-from-checkpoint RUN_DIR/vae_v3/checkpoint.pt \
+        --dir RUN_DIR/vf-only --minutes 20 --lr 2e-4 --warmup 20 --vf-weight 0.1
 """
 import argparse
 import os
@@ -55,13 +64,14 @@ if __name__ == "__main__":
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from train import loop, recipe  # noqa: E402
+from train import loop, recipe, vf_align  # noqa: E402
 from train.st2v.config import clone  # noqa: E402
 from train.st2v.model import St2vModel, load_model, save_model  # noqa: E402
 from train.st2v.vae import VAE, level_factors, decoder_channels  # noqa: E402
 from train.world import render, sample_scene  # noqa: E402
 
 WARMUP = 200        # steps of linear learning-rate warm-up, also after a resume
+POOL_SIZE = 48      # clips a ClipPool holds
 
 
 def init_for_training(vae):
@@ -132,37 +142,54 @@ def widen_decoder(src, dst, noise=0.01, seed=0):
 
 class ClipPool:
     """A pool of rendered training clips, refreshed a few at a time, so that
-    rendering (one clip of 32-64 frames) is shared by many crops."""
+    rendering (one clip of 32-64 frames) is shared by many crops. With
+    masks (a cell size in pixels), the pool keeps each clip's objects'
+    coverage of the cells (vf_align.clip_labels) and batch() returns their
+    crops beside the pixels."""
 
-    def __init__(self, seed, size=48, refresh=2):
+    def __init__(self, seed, size=None, refresh=2, masks=0):
+        size = POOL_SIZE if size is None else size
         self.rng = np.random.default_rng(seed)
         self.next_seed = int(self.rng.integers(1 << 40))
-        self.size, self.refresh = size, refresh
-        self.clips = [self._new() for _ in range(size)]
+        self.size, self.refresh, self.masks = size, refresh, masks
+        self.labels = [None] * size
+        self.clips = []
+        for i in range(size):
+            self.clips.append(self._new(i))
 
-    def _new(self):
+    def _new(self, i):
         self.next_seed += 1
         scene = sample_scene(self.next_seed, split="train")
-        video, _ = render(scene, masks=False)
+        video, labels = render(scene, masks=bool(self.masks))
+        if self.masks:
+            self.labels[i] = vf_align.clip_labels(labels, self.masks)
         return video  # (T, H, W, 3) uint8
 
     def step(self):
         for _ in range(self.refresh):
-            self.clips[int(self.rng.integers(self.size))] = self._new()
+            i = int(self.rng.integers(self.size))
+            self.clips[i] = self._new(i)
 
     def batch(self, n, frames, crop):
         """(n, 3, frames, crop, crop) float in [-1, 1]; crops on the 8-pixel
-        grid so that latents align with the native frame."""
+        grid so that latents align with the native frame. With masks: and
+        the crops' labels (vf_align.crop_labels), one list a clip."""
         out = np.empty((n, 3, frames, crop, crop), np.float32)
+        crops = []
         for i in range(n):
-            v = self.clips[int(self.rng.integers(self.size))]
+            j = int(self.rng.integers(self.size))
+            v = self.clips[j]
             T, H, W, _ = v.shape
             t0 = int(self.rng.integers(0, T - frames + 1))
             y0 = 8 * int(self.rng.integers(0, (H - crop) // 8 + 1))
             x0 = 8 * int(self.rng.integers(0, (W - crop) // 8 + 1))
             c = v[t0:t0 + frames, y0:y0 + crop, x0:x0 + crop]
             out[i] = c.transpose(3, 0, 1, 2) / 127.5 - 1.0
-        return torch.from_numpy(out)
+            if self.masks:
+                crops.append(vf_align.crop_labels(self.labels[j], t0, frames, y0, x0, crop,
+                                                  self.masks))
+        x = torch.from_numpy(out)
+        return (x, crops) if self.masks else x
 
 
 def edge_weights(x, w):
@@ -249,6 +276,14 @@ def main():
                          "space stays nearly valid while the encoder improves")
     ap.add_argument("--anchor", type=float, default=1.0,
                     help="with --anchor-to: weight of the latent MSE to it")
+    ap.add_argument("--vf-weight", type=float, default=0.0,
+                    help="truth alignment of the latent (vf_align.py): VA-VAE's VF loss "
+                         "against the world's per-cell truth, at this multiple of its adaptive "
+                         "weight (0: off)")
+    ap.add_argument("--scale-equiv", type=float, default=0.0,
+                    help="weight of the scale-equivariance loss (vf_align.py; 0: off)")
+    ap.add_argument("--warmup", type=int, default=WARMUP,
+                    help="steps of learning-rate warm-up (also after a resume)")
     ap.add_argument("--arch", choices=sorted(recipe.AUTOENCODERS),
                     help="the recipe's autoencoder (default v1): trained from scratch, or with "
                          "--init-from the one to widen the source's decoder to (a resumed run "
@@ -277,6 +312,8 @@ def main():
         return export_into(ckpt_path, args.export_into, args.export)
     if args.anchor_to and args.decoder_only:
         ap.error("--anchor-to needs the encoder trained (not --decoder-only)")
+    if args.vf_weight and args.decoder_only:
+        ap.error("--vf-weight needs the encoder trained (not --decoder-only)")
     loop.check_arguments(ap, args)
     os.makedirs(args.dir, exist_ok=True)
     sitting(args)
@@ -303,11 +340,19 @@ def sitting(args):
     if args.decoder_only:
         vae.enc.requires_grad_(False)
     trained = vae.dec if args.decoder_only else vae
-    opt = torch.optim.AdamW(trained.parameters(), lr=args.lr, weight_decay=0.0)
+    params = list(trained.parameters())
+    vf = None
+    if getattr(args, "vf_weight", 0.0):
+        vf = vf_align.VF(vcfg["z_channels"])
+        params += list(vf.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.0)
     step = 0 if src is None else step
     if ck:
         vae.load_state_dict(ck["vae"])
-        if ck.get("decoder_only", False) == args.decoder_only:
+        if vf is not None and "vf" in ck:
+            vf.load_state_dict(ck["vf"])
+        if (ck.get("decoder_only", False) == args.decoder_only and
+                ("vf" in ck) == (vf is not None)):
             opt.load_state_dict(ck["opt"])     # same parameter set
         step = ck["step"]
         print(f"resumed at step {step}", flush=True)
@@ -329,10 +374,16 @@ def sitting(args):
     anchor = None
     if args.anchor_to:
         anchor = recipe.load_vae(args.anchor_to)[0].enc.requires_grad_(False)
-    pool = ClipPool(seed=step + 1)
+    equiv = getattr(args, "scale_equiv", 0.0)
+    ft, cell = recipe.compression(vcfg)
+    pool = ClipPool(seed=step + 1, masks=cell if vf is not None else 0)
+    adapt = {"w": None}
 
     def batch_loss(step):
-        x = pool.batch(args.batch, args.frames, args.crop)
+        if vf is not None:
+            x, crops = pool.batch(args.batch, args.frames, args.crop)
+        else:
+            x = pool.batch(args.batch, args.frames, args.crop)
         with recipe.autocast():
             with torch.set_grad_enabled(not args.decoder_only):
                 z = vae.enc(x)
@@ -345,6 +396,19 @@ def sitting(args):
         lz = (z.float() ** 2).mean()
         loss = l1 + l2 + 1e-3 * lz
         values = {"l1": l1.item(), "z_rms": lz.item() ** 0.5}
+        if equiv:
+            with recipe.autocast():
+                le = vf_align.scale_equivariance(vae.dec, zn, x)
+            loss = loss + equiv * le
+            values["equiv"] = le.item()
+        if vf is not None:
+            f = vf_align.truth_batch(crops, ft, args.frames, args.crop // cell, args.crop // cell)
+            mcos, mdms = vf.loss(z, f)
+            lvf = mcos + mdms
+            if adapt["w"] is None or step % vf_align.ADAPT_EVERY == 0:
+                adapt["w"] = vf_align.adaptive_weight(l1 + l2, lvf, vae.enc.conv_out.weight)
+            loss = loss + args.vf_weight * adapt["w"] * lvf
+            values.update(mcos=mcos.item(), mdms=mdms.item(), vf_w=adapt["w"])
         if anchor is not None:
             with torch.no_grad(), recipe.autocast():
                 z_ref = anchor(x).float()
@@ -357,16 +421,22 @@ def sitting(args):
     def log_line(step, s):
         v = s.last
         return (f"step {step} loss {v['loss']:.4f} l1 {v['l1']:.4f} z_rms {v['z_rms']:.3f}" +
-                (f" anchor {v['anchor']:.4f}" if anchor is not None else ""))
+                (f" anchor {v['anchor']:.4f}" if anchor is not None else "") +
+                (f" equiv {v['equiv']:.4f}" if equiv else "") +
+                (f" mcos {v['mcos']:.4f} mdms {v['mdms']:.4f} vf_w {v['vf_w']:.3g}"
+                 if vf is not None else ""))
 
     def checkpoint(step):
-        return {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
-                "decoder_only": args.decoder_only, "vae_config": vae.dec.v}
+        state = {"vae": vae.state_dict(), "opt": opt.state_dict(), "step": step,
+                 "decoder_only": args.decoder_only, "vae_config": vae.dec.v}
+        if vf is not None:
+            state["vf"] = vf.state_dict()
+        return state
 
     log = loop.Log(args.dir)
-    step = loop.train(args, opt, list(trained.parameters()), step, warm_from=step,
-                      warmup=WARMUP, batch_loss=batch_loss, checkpoint=checkpoint,
-                      log_line=log_line, log_every=25, directory=args.dir, log=log,
+    step = loop.train(args, opt, params, step, warm_from=step,
+                      warmup=getattr(args, "warmup", WARMUP), batch_loss=batch_loss,
+                      checkpoint=checkpoint, log_line=log_line, log_every=25, directory=args.dir, log=log,
                       after_step=lambda step: pool.step())
     mean, scores = eval_psnr(vae)
     log(f"step {step}: held-out PSNR {mean:.2f} dB")
