@@ -205,7 +205,8 @@ def dct_high_share(z):
 # held-out clips' object tokens: mean over clips with its standard error),
 # the latent DCT high-frequency share (dct_high_share, mean over channels,
 # then over clips) and the held-out PSNR (train_vae.eval_psnr's 8 clips;
-# the difference to the first CKPT paired by clip, with its SE).
+# --no-psnr leaves it out); each also as the difference to the first CKPT
+# reported (--select's first), paired by clip, with its SE.
 
 MEASURE_FRAMES = 16
 
@@ -263,7 +264,9 @@ def _report(args):
     print(f"{len(train)} training clips, {len(test)} held-out clips, "
           f"first {MEASURE_FRAMES} frames", flush=True)
     rows, psnr0 = [], None
-    for m, path in enumerate(args.ckpts):
+    select = [int(i) for i in args.select.split(",")] if args.select else range(len(args.ckpts))
+    for m in select:
+        path = args.ckpts[m]
         vae = recipe.load_vae(path)[0]
         zs = torch.cat([it["z"][m].float().reshape(4, -1) for it in train], dim=1)
         mean, std = zs.mean(dim=1), zs.std(dim=1)
@@ -297,7 +300,11 @@ def _report(args):
         if psnr0 is None:
             psnr0 = scores
         d = _mean_se(np.subtract(scores, psnr0)) if scores else (float("nan"), 0.0)
-        row = {"ckpt": path, "psnr": psnr, "psnr_d": d,
+        if not rows:
+            acc0, dct0 = acc, dct
+        paired = {k + "_d": _mean_se(np.subtract(acc[k], acc0[k])) for k in proxy.LABELS}
+        paired["dct_d"] = _mean_se(np.subtract(dct, dct0))
+        row = {"ckpt": path, "psnr": psnr, "psnr_d": d, "psnr_clips": scores, **paired,
                "dct": _mean_se(dct), "clips_probe": len(acc["shape"]),
                **{k: _mean_se(acc[k]) for k in proxy.LABELS},
                **{k + "_tokens": hits[k] for k in proxy.LABELS}}
@@ -311,7 +318,7 @@ def _report(args):
         print(f"| {r['ckpt']} | {r['psnr']:.2f} dB | {d:+.2f} +- {e:.2f} | " +
               " | ".join(f"{r[k][0]:.3f} +- {r[k][1]:.3f}" for k in proxy.LABELS) +
               f" | {r['dct'][0]:.3f} +- {r['dct'][1]:.3f} |")
-    torch.save(rows, os.path.join(args.out, "report.pt"))
+    torch.save(rows, os.path.join(args.out, f"report{args.select.replace(',', '-')}.pt"))
 
 
 def main():
@@ -327,6 +334,9 @@ def main():
     ap.add_argument("--train-clips", type=int, default=200)
     ap.add_argument("--test-clips", type=int, default=64)
     ap.add_argument("--no-psnr", dest="psnr", action="store_false")
+    ap.add_argument("--select", default="",
+                    help="report: only these CKPTs (indices, comma-separated; the first is the "
+                         "paired PSNR's reference)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
