@@ -6,6 +6,8 @@
 
 passed=0
 failed=0
+# the absolute path of an existing file or folder
+abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 ok() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
 check() { # check NAME CONDITION-COMMAND...

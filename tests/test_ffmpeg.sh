@@ -37,7 +37,6 @@ if [ ! -x "$FFMPEG" ] || [ ! -x "$FFPROBE" ]; then
     exit 0
 fi
 
-abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 FFMPEG=$(abspath "$FFMPEG")
 FFPROBE=$(abspath "$FFPROBE")
 MODEL=$(abspath "$FIX/tiny.safetensors")

@@ -37,7 +37,6 @@ fi
 [ "$(sed -n 's/^HAVE_GST_CHECK=//p' config.mak)" = yes ] ||
     echo "note: gst-check not found: tests/test_gst_st2vsrc is not built"
 
-abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 ROOT=$(pwd)
 PLUGIN_DIR=$(abspath "$PLUGIN_DIR")
 EXAMPLE=$(abspath "$EXAMPLE")

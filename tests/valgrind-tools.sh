@@ -32,7 +32,6 @@ PY=${PY:-/usr/bin/python3}
 FIX=${ST2V_FIXTURES:-tests/fixtures}
 . "$(dirname "$0")/shell_util.sh"
 
-abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 BIN=$(abspath "$B/bin/st2v")
 FFMPEG=$(abspath "$B/bin/ffmpeg")
 TINY=$(abspath "$FIX/tiny.safetensors")
