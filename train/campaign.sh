@@ -19,6 +19,9 @@
 #    (train_dit.py --init-from --pairs) and trained on, DIT_MINUTES a
 #    sitting, checkpointing every 5 minutes (SINGLE_FRAMES: the fraction of
 #    single-latent-frame batches, 0; its A/B is in docs/training.md).
+#    DIT_COOL: minutes at the end of the sitting over which the learning
+#    rate falls linearly to zero (default 0: flat; the last sitting of a
+#    campaign, before its model is judged, sets it).
 # Everything runs in the runtime that recipe/cpu_runtime pick for this CPU
 # (train/step_timing.py measures it).
 # The whole script is one block, read before it runs: bash reads a script
@@ -54,7 +57,8 @@ fi
     --vae "$RUN/vae_v3/checkpoint.pt" --dir "$RUN/latents_v3"
 "$PY" train/train_dit.py --init-from "$MODEL" --cache "$RUN/latents_v3" \
     --pairs "$RUN/latents" --dir "$RUN/dit_v3" --lr "${LR:-3e-4}" \
-    --single-frames "${SINGLE_FRAMES:-0}" --minutes "${DIT_MINUTES:-600}"
+    --single-frames "${SINGLE_FRAMES:-0}" --minutes "${DIT_MINUTES:-600}" \
+    --cooldown-minutes "${DIT_COOL:-0}"
 echo "campaign: sitting done $(date -u +%FT%TZ)"
 exit
 }

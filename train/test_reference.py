@@ -842,7 +842,8 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
     cell) and INIT empty: the cache holds its latents, the DiT starts from
     scratch with its config (patches of 2x4x4 cells, windows of 8 latent
     frames, 2 of context: tokens of v1's 4 frames and 16 pixels), and the
-    export takes that autoencoder (the shipped one is refused)."""
+    export takes that autoencoder (the shipped one is refused) and the name
+    --name gives."""
     from train import recipe
     from train import train_vae
     root = os.path.dirname(HERE)
@@ -868,9 +869,10 @@ def device_run_trains_a_dit_from_scratch_on_a_new_autoencoder():
         r = subprocess.run(export + [os.path.join(root, "models", "st2v-world-v1.safetensors")],
                            capture_output=True, text=True)
         assert r.returncode != 0 and "not the autoencoder" in r.stderr, r.stderr[-500:]
-        subprocess.run(export + [ck], check=True, capture_output=True)
+        subprocess.run(export + [ck, "--name", "st2v-test-v9"], check=True, capture_output=True)
         m = load_model(model)
         assert m.config["provenance"]["vae_steps"] == 5
+        assert m.config["name"] == "st2v-test-v9", m.config["name"]
         for k, v in vae.state_dict().items():
             assert torch.equal(m.vae.state_dict()[k], v.half().float()), k
 

@@ -364,6 +364,8 @@ def export(args):
     cfg["sampler"] = recipe.architecture(cfg["vae"])["sampler"]   # inference defaults: the recipe's now
     cfg["provenance"]["dit_steps"] = ck["step"]
     cfg["provenance"]["vae_steps"] = vae_step
+    if args.name:
+        cfg["name"] = args.name
     model.config = cfg
     save_model(args.export, model, dtype="F16")
     print(f"wrote {args.export} (DiT step {ck['step']}, VAE step {vae_step})")
@@ -416,6 +418,9 @@ def main():
     ap.add_argument("--dir", default=os.path.join(recipe.RUN_DIR, "dit"))
     ap.add_argument("--cache", default=os.path.join(recipe.RUN_DIR, "latents"))
     ap.add_argument("--export", help="write the EMA model as a .safetensors file and exit")
+    ap.add_argument("--name", help="with --export: the model's name (default: the one the run "
+                                   "started with, which a carried run takes from its --init-from "
+                                   "file)")
     ap.add_argument("--from", dest="from_file",
                     help="with --export: a --slim file instead of the run's checkpoint")
     ap.add_argument("--slim", help="write the checkpoint's EMA weights (float16), step and "
@@ -435,6 +440,8 @@ def main():
     loop.check_arguments(ap, args)
     if args.from_file and not args.export:
         ap.error("--from goes with --export")
+    if args.name is not None and not (args.export and args.name.strip()):
+        ap.error("--name goes with --export and is not empty")
     if args.redi not in (None, 0, redi.CHANNELS, redi.COMPACT):
         ap.error(f"--redi is 0, {redi.CHANNELS} or {redi.COMPACT} (train/redi.py's codes)")
     if args.log_every < 1:
