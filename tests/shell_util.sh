@@ -8,6 +8,12 @@ passed=0
 failed=0
 # the absolute path of an existing file or folder
 abspath() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+# scratch_dir NAME: TMP, a new folder st2v-NAME.XXXXXX under $TMPDIR (or
+# /tmp), removed when the suite exits
+scratch_dir() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-$1.XXXXXX") || exit 1
+    trap 'rm -rf "$TMP"' EXIT
+}
 ok() { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; [ $# -gt 1 ] && echo "  $2" >&2; return 0; }
 check() { # check NAME CONDITION-COMMAND...

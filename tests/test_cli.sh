@@ -19,10 +19,8 @@ MODEL=$FIX/tiny.safetensors
 PY=${PY:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-cli.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
 . "$(dirname "$0")/shell_util.sh"
+scratch_dir cli
 
 if [ ! -x "$BIN" ]; then
     echo "FAIL st2v binary $BIN not found (set ST2V_BIN)"

@@ -41,8 +41,7 @@ FFMPEG=$(abspath "$FFMPEG")
 FFPROBE=$(abspath "$FFPROBE")
 MODEL=$(abspath "$FIX/tiny.safetensors")
 DOC=$(abspath "$DOC")
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-ffmpeg.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir ffmpeg
 # Every st2v without model= uses the tiny model; one test sets model=.
 export ST2V_MODEL=$MODEL
 

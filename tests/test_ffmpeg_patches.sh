@@ -18,8 +18,7 @@ set -u
 . "$(dirname "$0")/shell_util.sh"
 
 DIR=${ST2V_PATCH_SOURCES:-libavfilter_st2v}
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-patches-test.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir patches-test
 
 # added_lines PATCH PATH: the lines the patch adds to PATH (its "+" lines,
 # without the "+"), in order

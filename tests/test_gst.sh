@@ -42,8 +42,7 @@ PLUGIN_DIR=$(abspath "$PLUGIN_DIR")
 EXAMPLE=$(abspath "$EXAMPLE")
 TINY=$(abspath "$FIX/tiny.safetensors")
 DOC=$(abspath "$DOC")
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-gst.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir gst
 
 # The plugin from the tree only (a private registry, so an installed copy
 # or a stale cache never answers instead), and no model from the

@@ -23,10 +23,8 @@ FIX=${ST2V_FIXTURES:-tests/fixtures}
 PY=${PY:-/usr/bin/python3}
 [ -x "$PY" ] || PY=python3
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-parts.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
-
 . "$(dirname "$0")/shell_util.sh"
+scratch_dir parts
 
 if [ ! -x "$BIN" ]; then
     echo "FAIL st2v-parts binary $BIN not found (set B or ST2V_PARTS)"

@@ -36,8 +36,7 @@ BIN=$(abspath "$B/bin/st2v")
 FFMPEG=$(abspath "$B/bin/ffmpeg")
 TINY=$(abspath "$FIX/tiny.safetensors")
 WAN=$(abspath "$FIX/wan/tiny")
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/st2v-vg.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir vg
 GLIB_SUPP=/usr/share/glib-2.0/valgrind/glib.supp
 
 # gst-launch-1.0 exits with threads of GLib's still running: the worker
